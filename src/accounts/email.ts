@@ -1,0 +1,33 @@
+export type EmailResult = { ok: true; email: string } | { ok: false; error: string };
+
+const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/i;
+const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+/**
+ * Trims, lower-cases and validates an address before it is used anywhere: the result is safe to put
+ * in a mail header (no CR/LF, no quotes, no display names) and is the key an account is stored under.
+ * The whole address is lower-cased, not only the domain, so A@x.io and a@x.io are one account.
+ */
+export function normalizeEmail(input: unknown): EmailResult {
+  if (typeof input !== 'string' || input.trim() === '') return { ok: false, error: 'Enter your email address.' };
+  if (/[\r\n\t\0]/.test(input)) return { ok: false, error: 'An email address cannot contain line breaks or tabs.' };
+  const email = input.trim().toLowerCase();
+  if (email.length > 254) return { ok: false, error: 'That email address is too long (254 characters at most).' };
+  const at = email.lastIndexOf('@');
+  if (at < 1 || at === email.length - 1 || email.indexOf('@') !== at) {
+    return { ok: false, error: 'Enter an email address like name@example.com.' };
+  }
+  const local = email.slice(0, at);
+  const domain = email.slice(at + 1);
+  const labels = domain.split('.');
+  if (
+    local.length > 64 ||
+    !LOCAL_PART.test(local) ||
+    labels.length < 2 ||
+    !labels.every((label) => DOMAIN_LABEL.test(label)) ||
+    /^\d+$/.test(labels[labels.length - 1] ?? '')
+  ) {
+    return { ok: false, error: 'Enter an email address like name@example.com.' };
+  }
+  return { ok: true, email };
+}

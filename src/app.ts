@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import middie from '@fastify/middie';
+import rateLimit from '@fastify/rate-limit';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/index.ts';
+import type { Database } from './db/database.ts';
+import type { Views } from './interaction/views.ts';
+import type { CodeService } from './verification/codes.ts';
+import type { Mailer } from './mail/mailer.ts';
+import type { DevMailbox } from './mail/dev-mailbox.ts';
+import { devMailboxRoutes } from './mail/dev-mailbox-routes.ts';
+import { interactionRoutes } from './interaction/routes.ts';
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  db: Database;
+  provider: Provider;
+  views: Views;
+  codes: CodeService;
+  mailer: () => Mailer;
+  cookieKeys: readonly string[];
+  devMailbox?: DevMailbox;
+  now?: () => number;
+  logger?: boolean | object;
+}
+
+/** Builds the whole HTTP surface. No listening and no side effects: main.ts and tests decide those. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db, provider, views } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    trustProxy: config.trustProxy,
+    bodyLimit: 64 * 1024,
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        // Chrome applies form-action to the redirects after a POST, and our forms end by redirecting
+        // to each app's own redirect URI, so the directive would block every sign-in.
+        formAction: null,
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+    // Apps on other origins embed nothing of ours; keep the default strict isolation.
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(cookie, { secret: [...deps.cookieKeys] });
+  await app.register(formbody);
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: '_sesame_csrf',
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
+  });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.limits.requestsPerIpPerMinute,
+    timeWindow: '1 minute',
+    allowList: (request) => request.url === '/health',
+  });
+
+  await app.register(middie);
+  app.use('/oidc', provider.callback());
+
+  app.get('/health', async (_request, reply) => {
+    try {
+      await db.get('SELECT 1 AS ok');
+      return { status: 'ok', database: 'ok' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', database: 'unreachable' });
+    }
+  });
+
+  const assets: Record<string, { type: string; body: Buffer }> = {
+    'sesame.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.css')) },
+    'sesame.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.js')) },
+  };
+  app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
+    const asset = assets[request.params.file];
+    if (!asset) return reply.code(404).type('text/plain').send('Not found');
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+
+  app.get('/', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(
+      views.render('error', {
+        title: 'Sesame is running',
+        message: `This is a sign-in service. Apps send people here to sign in; its OpenID Connect issuer is ${config.issuer}.`,
+      }),
+    ),
+  );
+
+  if (deps.devMailbox) await app.register(devMailboxRoutes(deps.devMailbox));
+
+  await app.register(async (scope) =>
+    interactionRoutes(scope, {
+      provider,
+      db,
+      views,
+      codes: deps.codes,
+      mailer: deps.mailer,
+      now: deps.now ?? Date.now,
+      codeTtlMinutes: () => config.codeTtlMinutes,
+    }),
+  );
+
+  app.setNotFoundHandler((request, reply) => problem(request, reply, views, 404, 'Page not found', 'There is nothing at this address.'));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code?.startsWith('FST_CSRF')) {
+      return problem(request, reply, views, 403, 'This form has expired', 'Go back, reload the page and try again.');
+    }
+    if (error.statusCode === 429) {
+      return problem(request, reply, views, 429, 'Too many requests', 'Please wait a minute and try again.');
+    }
+    if (error.validation || (error.statusCode && error.statusCode < 500)) {
+      return problem(request, reply, views, error.statusCode ?? 400, 'That request was not understood', error.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return problem(request, reply, views, 500, 'Something went wrong', 'Please try again. If it keeps happening, contact the site’s owner.');
+  });
+
+  return app;
+}
+
+/** HTML for people, JSON for programs. */
+function problem(request: FastifyRequest, reply: FastifyReply, views: Views, status: number, title: string, message: string) {
+  reply.code(status).header('cache-control', 'no-store');
+  const wantsJson = request.url.endsWith('.json') || (request.headers.accept ?? '').includes('application/json');
+  if (wantsJson) return reply.send({ error: title, message });
+  return reply.type('text/html; charset=utf-8').send(views.render('error', { title, message }));
+}

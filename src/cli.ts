@@ -1,0 +1,275 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
+import { SqliteDatabase } from './db/sqlite.ts';
+import type { Database } from './db/database.ts';
+import { migrate, MigrationError } from './db/migrate.ts';
+import { createApplication, InvalidInputError } from './admin/applications.ts';
+import { deleteApplication, listApplications } from './db/applications.ts';
+import { countUsers, listUsers } from './db/users.ts';
+import { loadServerSecrets, rotateKeys } from './oidc/keys.ts';
+import { writeSetting, deleteSetting } from './db/settings.ts';
+import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
+import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
+import { normalizeEmail } from './accounts/email.ts';
+import { loadExperience, saveExperience, SIGN_IN_MODES } from './experience/settings.ts';
+
+/** A mistake in how the command was called: printed as one line, exit code 2, nothing written. */
+class UsageError extends Error {}
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const HELP = `Usage: sesame <command>
+
+Applications
+  app create --name NAME --type traditional --redirect-uri URI [--redirect-uri URI ...]
+             [--post-logout-redirect-uri URI ...] [--third-party] [--json]
+  app list [--json]
+  app delete ID
+
+Users
+  user list [--json] [--limit N]
+
+Keys
+  keys rotate [--purpose signing|cookie|code-hmac]   new keys sign after the next start; old ones still verify
+
+Mail
+  connector set smtp --file cfg.json    store an SMTP connector config (Logto's format); applies at once
+  connector show                        print the stored config (password hidden)
+  connector remove                      forget the stored config (SMTP_* variables apply again)
+  connector test --to ADDRESS           send a test email and print the SMTP server's answer
+
+Sign-in experience
+  experience show
+  experience set [--sign-in-mode SignIn|Register|SignInAndRegister]
+
+Configuration comes from the environment and .env (DATABASE_URL selects the database).`;
+
+type Handler = (args: string[], ctx: { config: Readonly<Config>; db: () => Promise<Database>; io: Io }) => Promise<number>;
+
+function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^Unknown option/, 'unknown option').split('. ')[0] ?? 'bad arguments');
+  }
+}
+
+const commands: Record<string, Handler> = {
+  async 'app create'(args, { db, io }) {
+    const { values } = parse(args, {
+      name: { type: 'string' },
+      type: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'third-party': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (values.name === undefined) throw new UsageError('--name is required');
+    if (values.type === undefined) throw new UsageError('--type is required (traditional)');
+    try {
+      const app = await createApplication(await db(), {
+        name: values.name,
+        type: values.type as 'traditional',
+        redirectUris: values['redirect-uri'] ?? [],
+        postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
+        isThirdParty: values['third-party'] ?? false,
+      });
+      if (values.json) {
+        io.out(JSON.stringify({ id: app.id, secret: app.secret, name: app.name, type: app.type, redirectUris: app.redirectUris, postLogoutRedirectUris: app.postLogoutRedirectUris }));
+      } else {
+        io.out(`Created application "${app.name}"`);
+        io.out(`App ID:     ${app.id}`);
+        io.out(`App Secret: ${app.secret}`);
+      }
+      return 0;
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw new UsageError(error.message);
+      throw error;
+    }
+  },
+
+  async 'app list'(args, { db, io }) {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    const apps = await listApplications(await db());
+    if (values.json) io.out(JSON.stringify(apps.map(({ secret: _secret, ...app }) => app)));
+    else if (apps.length === 0) io.out('No applications yet. Create one with `sesame app create`.');
+    else for (const app of apps) io.out(`${app.id}  ${app.name}  (${app.type})  ${app.redirectUris.join(' ')}`);
+    return 0;
+  },
+
+  async 'app delete'(args, { db, io }) {
+    const { positionals } = parse(args, {}, true);
+    const [id] = positionals;
+    if (!id || positionals.length !== 1) throw new UsageError('usage: sesame app delete ID');
+    if (!(await deleteApplication(await db(), id))) {
+      io.err(`no application with ID "${id}"`);
+      return 1;
+    }
+    io.out(`Deleted application ${id}`);
+    return 0;
+  },
+
+  async 'user list'(args, { db, io }) {
+    const { values } = parse(args, { json: { type: 'boolean' }, limit: { type: 'string' } });
+    const limit = values.limit === undefined ? 100 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be an integer between 1 and 10000');
+    const database = await db();
+    const users = await listUsers(database, limit);
+    if (values.json) {
+      io.out(JSON.stringify(users.map(({ passwordHash, ...user }) => ({ ...user, hasPassword: passwordHash !== null }))));
+    } else {
+      io.out(`${await countUsers(database)} user(s)`);
+      for (const user of users) io.out(`${user.id}  ${user.email}  last sign-in ${user.lastSignInAt ? new Date(user.lastSignInAt).toISOString() : 'never'}`);
+    }
+    return 0;
+  },
+
+  async 'keys rotate'(args, { db, io }) {
+    const { values } = parse(args, { purpose: { type: 'string' } });
+    const purposes = values.purpose === undefined ? (['signing', 'cookie'] as const) : [values.purpose];
+    for (const purpose of purposes) {
+      if (purpose !== 'signing' && purpose !== 'cookie' && purpose !== 'code-hmac') {
+        throw new UsageError(`--purpose must be signing, cookie or code-hmac, got "${purpose}"`);
+      }
+    }
+    const database = await db();
+    await loadServerSecrets(database);
+    for (const purpose of purposes) await rotateKeys(database, purpose as 'signing' | 'cookie' | 'code-hmac');
+    io.out(`Rotated ${purposes.join(' and ')} keys. Restart Sesame to start using them; old keys stay valid for 30 days.`);
+    return 0;
+  },
+
+  async 'connector set'(args, { db, io }) {
+    const { values, positionals } = parse(args, { file: { type: 'string' } }, true);
+    if (positionals[0] !== 'smtp' || positionals.length !== 1) throw new UsageError('usage: sesame connector set smtp --file cfg.json');
+    if (!values.file) throw new UsageError('--file is required');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readFile(values.file, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`cannot read ${values.file} as JSON: ${(error as Error).message}`);
+    }
+    const parsed = parseSmtpConnectorConfig(raw);
+    if (!parsed.ok) throw new UsageError(`invalid SMTP connector config: ${parsed.error}`);
+    await writeSetting(await db(), SMTP_CONNECTOR_SETTING, raw, Date.now());
+    io.out(`Saved the SMTP connector (${parsed.config.host}:${parsed.config.port}). It applies to the next email Sesame sends.`);
+    return 0;
+  },
+
+  async 'connector show'(_args, { db, io }) {
+    const stored = await storedConnectorConfig(await db());
+    if (!stored) {
+      io.out('No SMTP connector is stored; SMTP_* variables (or the dev mailbox) are used.');
+      return 0;
+    }
+    const shown = structuredClone(stored.config) as Record<string, unknown> & { auth?: { pass?: string } };
+    if (shown.auth?.pass) shown.auth.pass = '********';
+    io.out(JSON.stringify(shown, null, 2));
+    return 0;
+  },
+
+  async 'connector remove'(_args, { db, io }) {
+    const removed = await deleteSetting(await db(), SMTP_CONNECTOR_SETTING);
+    io.out(removed ? 'Removed the stored SMTP connector.' : 'No SMTP connector was stored.');
+    return 0;
+  },
+
+  async 'connector test'(args, { config, db, io }) {
+    const { values } = parse(args, { to: { type: 'string' } });
+    const to = normalizeEmail(values.to);
+    if (!to.ok) throw new UsageError(`--to: ${to.error}`);
+    const mailer = new SwitchingMailer({ db: await db(), templatesDir: config.paths.email, envSmtp: config.smtp });
+    if (!(await mailer.hasConfiguration())) {
+      io.err('No SMTP server is configured: set SMTP_* variables or run `sesame connector set smtp --file cfg.json`.');
+      return 1;
+    }
+    try {
+      const sent = await mailer.send({
+        to: to.email,
+        usageType: 'Generic',
+        data: { subject: 'Sesame test email', message: 'Your SMTP settings work: Sesame can send email.', code: '123456', application: { name: 'Sesame' } },
+      });
+      io.out(`Sent. SMTP server answered: ${sent.response}`);
+      return 0;
+    } catch (error) {
+      io.err(`Sending failed: ${(error as Error).message}`);
+      return 1;
+    } finally {
+      await mailer.close();
+    }
+  },
+
+  async 'experience show'(_args, { db, io }) {
+    io.out(JSON.stringify(await loadExperience(await db()), null, 2));
+    return 0;
+  },
+
+  async 'experience set'(args, { db, io }) {
+    const { values } = parse(args, { 'sign-in-mode': { type: 'string' } });
+    const changes: Record<string, unknown> = {};
+    if (values['sign-in-mode'] !== undefined) changes.signInMode = values['sign-in-mode'];
+    if (Object.keys(changes).length === 0) throw new UsageError(`nothing to set; options: --sign-in-mode ${SIGN_IN_MODES.join('|')}`);
+    try {
+      io.out(JSON.stringify(await saveExperience(await db(), changes, Date.now()), null, 2));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    return 0;
+  },
+};
+
+export async function main(argv: string[], io: Io = { out: console.log, err: console.error }, env = readEnvironment()): Promise<number> {
+  if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+    io.out(HELP);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const name = `${argv[0]} ${argv[1] ?? ''}`.trim();
+  const handler = commands[name];
+  if (!handler) {
+    io.err(`unknown command "sesame ${argv.slice(0, 2).join(' ')}"; run \`sesame help\``);
+    return 2;
+  }
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.problems) io.err(`config error: ${line}`);
+      return 2;
+    }
+    throw error;
+  }
+  let database: SqliteDatabase | undefined;
+  const db = async () => {
+    if (!database) {
+      database = new SqliteDatabase(config.databaseFile);
+      await migrate(database, config.paths.migrations);
+    }
+    return database;
+  };
+  try {
+    return await handler(argv.slice(2), { config, db, io });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof MigrationError) {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await database?.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

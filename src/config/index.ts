@@ -1,0 +1,105 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { envSchema } from './schema.ts';
+import { sqlitePathFromUrl } from '../db/sqlite.ts';
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  user?: string;
+  pass?: string;
+  secure: boolean;
+  from: string;
+}
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  endpoint: string;
+  issuer: string;
+  secureCookies: boolean;
+  port: number;
+  host: string;
+  databaseFile: string;
+  smtp?: SmtpSettings;
+  logLevel: string;
+  trustProxy: boolean;
+  codeTtlMinutes: number;
+  limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
+  demo: { port: number; url: string };
+  paths: { root: string; migrations: string; pages: string; email: string; public: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** Values from `.env` fill in what the real environment does not set. */
+export function readEnvironment(cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const file = resolve(cwd, '.env');
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  return { ...fromFile, ...env };
+}
+
+/** Validates every variable at once and reports each bad one on its own line. */
+export function loadConfig(raw: Record<string, string | undefined>): Readonly<Config> {
+  const defined = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(defined);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
+  const env = parsed.data;
+
+  const problems: string[] = [];
+  let smtp: SmtpSettings | undefined;
+  if (env.SMTP_HOST) {
+    if (!env.SMTP_FROM) problems.push('SMTP_FROM is required when SMTP_HOST is set (e.g. "Sesame <no-reply@example.com>")');
+    if (env.SMTP_USER && !env.SMTP_PASS) problems.push('SMTP_PASS is required when SMTP_USER is set');
+    const secure = env.SMTP_SECURE ?? env.SMTP_PORT === 465;
+    smtp = {
+      host: env.SMTP_HOST,
+      port: env.SMTP_PORT ?? (secure ? 465 : 587),
+      user: env.SMTP_USER,
+      pass: env.SMTP_PASS,
+      secure,
+      from: env.SMTP_FROM ?? '',
+    };
+  } else if (env.SMTP_PORT || env.SMTP_USER || env.SMTP_PASS || env.SMTP_FROM) {
+    problems.push('SMTP_HOST is required when any other SMTP_* variable is set');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  let databaseFile = sqlitePathFromUrl(env.DATABASE_URL);
+  if (databaseFile !== ':memory:') databaseFile = resolve(databaseFile);
+
+  const config: Config = {
+    env: env.NODE_ENV,
+    endpoint: env.ENDPOINT,
+    issuer: `${env.ENDPOINT}/oidc`,
+    secureCookies: env.ENDPOINT.startsWith('https:'),
+    port: env.PORT,
+    host: env.HOST,
+    databaseFile,
+    smtp,
+    logLevel: env.LOG_LEVEL,
+    trustProxy: env.TRUST_PROXY,
+    codeTtlMinutes: env.CODE_TTL_MINUTES,
+    limits: { requestsPerIpPerMinute: env.RATE_LIMIT_PER_MINUTE, codeSendsPerIpPer15Minutes: env.CODE_SENDS_PER_IP },
+    demo: { port: env.DEMO_PORT, url: env.DEMO_URL ?? `http://localhost:${env.DEMO_PORT}` },
+    paths: {
+      root: PROJECT_ROOT,
+      migrations: resolve(PROJECT_ROOT, 'migrations', 'sqlite'),
+      pages: resolve(PROJECT_ROOT, 'templates', 'pages'),
+      email: resolve(PROJECT_ROOT, 'templates', 'email'),
+      public: resolve(PROJECT_ROOT, 'public'),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const inner of Object.values(value)) if (inner && typeof inner === 'object') deepFreeze(inner);
+  return Object.freeze(value);
+}

@@ -1,0 +1,12 @@
+import type { z } from 'zod';
+
+/** A person-readable line for the first problem zod found. */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? issue.message : 'invalid input';
+}
+
+/** One line per problem, each naming its field. */
+export function allIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => issue.message);
+}

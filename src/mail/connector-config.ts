@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import addressparser from 'nodemailer/lib/addressparser';
+
+/**
+ * SMTP settings in the shape of Logto's SMTP connector config, so an operator can paste the JSON
+ * they already have. Unknown keys (Logto's `debug`, `logger`, ...) are dropped, not refused.
+ */
+
+export type UsageType = 'Register' | 'SignIn' | 'ForgotPassword' | 'Generic';
+export const USAGE_TYPES: readonly UsageType[] = Object.freeze(['Register', 'SignIn', 'ForgotPassword', 'Generic'] as const);
+
+export const CONTENT_TYPES = ['text/plain', 'text/html'] as const;
+export type ContentType = (typeof CONTENT_TYPES)[number];
+
+// An interactive user waits on the send: fail within seconds, not nodemailer's two-minute default.
+export const DEFAULT_TIMEOUTS = Object.freeze({
+  connectionTimeout: 5_000,
+  greetingTimeout: 5_000,
+  socketTimeout: 10_000,
+});
+
+const LINE_BREAK = /[\r\n]/;
+// RFC 5322 field name: printable ASCII except the colon.
+const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+// Headers nodemailer builds from the message itself; a custom copy would contradict or duplicate them.
+const RESERVED_HEADERS = new Set([
+  'from', 'to', 'cc', 'bcc', 'subject', 'reply-to', 'sender', 'date', 'message-id',
+  'mime-version', 'content-type', 'content-transfer-encoding',
+]);
+
+/** True when `value` holds exactly one mailbox with an @ (a display name is allowed). */
+export function isSingleMailbox(value: string): boolean {
+  if (LINE_BREAK.test(value)) return false;
+  const parsed = addressparser(value);
+  if (parsed.length !== 1) return false;
+  const entry = parsed[0];
+  if (!entry || entry.group !== undefined) return false;
+  const at = entry.address.lastIndexOf('@');
+  return at > 0 && at < entry.address.length - 1 && !/\s/.test(entry.address);
+}
+
+const integerIn = (min: number, max: number, message: string) =>
+  z
+    .union([z.number(), z.string().trim().regex(/^\d+$/, message).transform(Number)], { error: message })
+    .pipe(z.number({ error: message }).int(message).min(min, message).max(max, message));
+
+const timeout = integerIn(1, 600_000, 'must be a whole number of milliseconds between 1 and 600000');
+
+const mailbox = (example: string) =>
+  z
+    .string({ error: 'must be a string' })
+    .trim()
+    .refine(isSingleMailbox, `must be one email address, optionally with a name (e.g. "${example}")`);
+
+const templateSchema = z.object({
+  usageType: z.enum(USAGE_TYPES as [UsageType, ...UsageType[]], {
+    error: `must be one of ${USAGE_TYPES.join(', ')}`,
+  }),
+  contentType: z.enum(CONTENT_TYPES, { error: `must be one of ${CONTENT_TYPES.join(', ')}` }),
+  subject: z
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .refine((s) => !LINE_BREAK.test(s), 'must not contain line breaks'),
+  content: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
+});
+
+const authSchema = z.object({
+  // Logto writes `type: "login"`; OAuth2 would need a token flow we do not offer.
+  type: z.literal('login', { error: 'must be "login" (the only supported authentication type)' }).optional(),
+  user: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
+  pass: z.string({ error: 'must be a string' }),
+});
+
+const customHeadersSchema = z
+  .record(z.string(), z.string({ error: 'must be a string' }))
+  .superRefine((headers, ctx) => {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!HEADER_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is not a valid header name (printable ASCII, no colon, no spaces or line breaks)' });
+      } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'cannot be set as a custom header' });
+      }
+      if (LINE_BREAK.test(value)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'must not contain line breaks' });
+      }
+    }
+  });
+
+const connectorSchema = z
+  .object({
+    host: z
+      .string({ error: 'must be a string' })
+      .trim()
+      .min(1, 'must not be empty')
+      .refine((h) => !/[\s/]/.test(h), 'must be a host name or IP address'),
+    port: integerIn(1, 65535, 'must be an integer between 1 and 65535'),
+    fromEmail: mailbox('Sesame <no-reply@example.com>'),
+    replyTo: mailbox('support@example.com').optional(),
+    auth: authSchema.optional(),
+    secure: z.boolean({ error: 'must be true or false' }).default(false),
+    requireTLS: z.boolean({ error: 'must be true or false' }).default(false),
+    ignoreTLS: z.boolean({ error: 'must be true or false' }).default(false),
+    tls: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    customHeaders: customHeadersSchema.default({}),
+    connectionTimeout: timeout.default(DEFAULT_TIMEOUTS.connectionTimeout),
+    greetingTimeout: timeout.default(DEFAULT_TIMEOUTS.greetingTimeout),
+    socketTimeout: timeout.default(DEFAULT_TIMEOUTS.socketTimeout),
+    templates: z.array(templateSchema, { error: 'must be an array' }).default([]),
+  }, { error: 'must be an object' })
+  .superRefine((config, ctx) => {
+    if (config.requireTLS && config.ignoreTLS) {
+      ctx.addIssue({ code: 'custom', path: ['ignoreTLS'], message: 'cannot be true together with requireTLS' });
+    }
+    const firstIndex = new Map<UsageType, number>();
+    config.templates.forEach((template, index) => {
+      const earlier = firstIndex.get(template.usageType);
+      if (earlier === undefined) firstIndex.set(template.usageType, index);
+      else ctx.addIssue({ code: 'custom', path: ['templates', index, 'usageType'], message: `${template.usageType} is already defined by templates[${earlier}]` });
+    });
+  });
+
+export type SmtpConnectorConfig = z.output<typeof connectorSchema>;
+export type SmtpTemplate = SmtpConnectorConfig['templates'][number];
+
+/** `templates[1].usageType`, `customHeaders["X-Foo"]`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out || 'config';
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  // Zod's stock messages ("Invalid input: expected string, received undefined") get a field-first rewrite.
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined) return 'is required';
+  return issue.message;
+}
+
+export function parseSmtpConnectorConfig(
+  input: unknown,
+): { ok: true; config: SmtpConnectorConfig } | { ok: false; error: string } {
+  // reportInput lets describe() tell a missing field from a wrongly typed one.
+  const result = connectorSchema.safeParse(input, { reportInput: true });
+  if (result.success) return { ok: true, config: result.data };
+  const issue = result.error.issues[0];
+  if (!issue) return { ok: false, error: 'config is invalid' };
+  return { ok: false, error: `${formatPath(issue.path)} ${describe(issue)}` };
+}
+
+const ENV_NAMES: Record<string, string> = {
+  host: 'SMTP_HOST',
+  port: 'SMTP_PORT',
+  fromEmail: 'SMTP_FROM',
+  auth: 'SMTP_USER',
+  'auth.user': 'SMTP_USER',
+  'auth.pass': 'SMTP_PASS',
+  secure: 'SMTP_SECURE',
+};
+
+/** The connector config implied by SMTP_* variables: no templates, so the defaults in templates/email/ apply. */
+export function connectorConfigFromEnv(env: {
+  host: string;
+  port: number;
+  user?: string;
+  pass?: string;
+  secure: boolean;
+  from: string;
+}): SmtpConnectorConfig {
+  const input: Record<string, unknown> = {
+    host: env.host,
+    port: env.port,
+    fromEmail: env.from,
+    secure: env.secure,
+    templates: [],
+  };
+  if (env.user) input.auth = { user: env.user, pass: env.pass ?? '' };
+  const result = parseSmtpConnectorConfig(input);
+  if (result.ok) return result.config;
+  // Name the variable the operator sets rather than the connector field it became.
+  const [field = '', ...rest] = result.error.split(' ');
+  const variable = ENV_NAMES[field];
+  throw new Error(variable ? `${variable} ${rest.join(' ')}` : result.error);
+}

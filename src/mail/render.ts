@@ -1,0 +1,203 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Eta } from 'eta';
+import type { SmtpConnectorConfig, SmtpTemplate, UsageType } from './connector-config.ts';
+import { InvalidMailError } from './errors.ts';
+
+export interface MailData {
+  code?: string;
+  application?: { name: string };
+  user?: { primaryEmail?: string };
+  expiresInMinutes?: number;
+  [key: string]: unknown;
+}
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html?: string;
+}
+
+const FALLBACK_APP_NAME = 'Sesame';
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * Subject and bodies for one mail. A connector template for the usage type wins, then the
+ * connector's Generic one; a connector without any templates (SMTP_* env config) or without
+ * either of those gets the built-in defaults from `templatesDir`.
+ */
+export async function renderMail(
+  config: SmtpConnectorConfig,
+  usageType: UsageType,
+  data: MailData,
+  templatesDir: string,
+): Promise<RenderedMail> {
+  const template =
+    config.templates.find((t) => t.usageType === usageType) ??
+    config.templates.find((t) => t.usageType === 'Generic');
+  const mail = template ? renderConnectorTemplate(template, data) : await renderDefaultTemplate(usageType, data, templatesDir);
+  if (LINE_BREAK.test(mail.subject)) {
+    throw new InvalidMailError('The mail subject must not contain line breaks');
+  }
+  return mail;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connector templates: Logto's {{placeholder}} syntax, never a template language that runs code.
+
+const PLACEHOLDER = /\{\{\s*([\w$-]+(?:\.[\w$-]+)*)\s*\}\}/g;
+
+/** Own properties only, so `{{constructor}}` or `{{__proto__.x}}` cannot reach the prototype chain. */
+function lookup(data: unknown, dottedPath: string): string {
+  let value: unknown = data;
+  for (const key of dottedPath.split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return '';
+    value = (value as Record<string, unknown>)[key];
+  }
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(value);
+    default:
+      return '';
+  }
+}
+
+export function escapeHtml(value: string): string {
+  return value
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+export function fillPlaceholders(template: string, data: MailData, escape: (value: string) => string = (v) => v): string {
+  return template.replace(PLACEHOLDER, (_match, dottedPath: string) => escape(lookup(data, dottedPath)));
+}
+
+function renderConnectorTemplate(template: SmtpTemplate, data: MailData): RenderedMail {
+  const subject = fillPlaceholders(template.subject, data).trim();
+  if (template.contentType === 'text/plain') {
+    return { subject, text: fillPlaceholders(template.content, data) };
+  }
+  const html = fillPlaceholders(template.content, data, escapeHtml);
+  return { subject, text: htmlToText(html), html };
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', '#39': "'" };
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+\d*);/gi, (match, entity: string) => {
+    const lower = entity.toLowerCase();
+    if (lower.startsWith('#x')) return safeCodePoint(Number.parseInt(lower.slice(2), 16)) ?? match;
+    if (lower.startsWith('#')) return safeCodePoint(Number.parseInt(lower.slice(1), 10)) ?? match;
+    return ENTITIES[lower] ?? match;
+  });
+}
+
+function safeCodePoint(code: number): string | undefined {
+  if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) return undefined;
+  // Zero-width and invisible characters used as preheader padding carry nothing for a reader.
+  if (code === 0x34f || code === 0x2007 || code === 0x200b || code === 0xad) return '';
+  return String.fromCodePoint(code);
+}
+
+/** A readable plain-text part for an HTML body: block ends become line breaks, links keep their target. */
+export function htmlToText(html: string): string {
+  const text = html
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/<(head|style|script|title)\b[\s\S]*?<\/\1\s*>/gi, '')
+    // Hidden preheaders repeat what the body says.
+    .replace(/<div\b[^>]*display\s*:\s*none[^>]*>[\s\S]*?<\/div\s*>/gi, '')
+    .replace(/<a\b[^>]*?\bhref\s*=\s*(["'])(.*?)\1[^>]*>([\s\S]*?)<\/a\s*>/gi, (_m, _q, href: string, label: string) => {
+      const labelText = label.replace(/<[^>]*>/g, '').trim();
+      const target = decodeEntities(href).replace(/^mailto:/i, '');
+      return !labelText || labelText === target ? target : `${labelText} (${target})`;
+    })
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|h[1-6]|li|tr|table|blockquote|pre)\s*>/gi, '\n\n')
+    .replace(/<li\b[^>]*>/gi, '- ')
+    .replace(/<[^>]*>/g, '');
+  return decodeEntities(text)
+    .split('\n')
+    .map((line) => line.replace(/[ \t\f\v\u00a0]+/g, ' ').trim())
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built-in templates (templates/email/*.html, *.txt, subjects.json), rendered with eta.
+
+interface DefaultTemplates {
+  html: Eta;
+  text: Eta;
+  subjects: Promise<Record<string, string>>;
+}
+
+const defaultTemplateCache = new Map<string, DefaultTemplates>();
+
+function defaultTemplates(templatesDir: string): DefaultTemplates {
+  const views = path.resolve(templatesDir);
+  let templates = defaultTemplateCache.get(views);
+  if (!templates) {
+    templates = {
+      html: new Eta({ views, autoEscape: true, cache: true }),
+      // Plain text and subjects are not HTML: escaping would show "&amp;" to the reader.
+      // Keep every newline the text templates write; blank runs left by control tags are collapsed after.
+      text: new Eta({ views, autoEscape: false, autoTrim: false, cache: true }),
+      subjects: readFile(path.join(views, 'subjects.json'), 'utf8').then((json) => JSON.parse(json) as Record<string, string>),
+    };
+    // A failed read must not stick: the next send retries.
+    templates.subjects.catch(() => defaultTemplateCache.delete(views));
+    defaultTemplateCache.set(views, templates);
+  }
+  return templates;
+}
+
+function stringField(data: MailData, key: string): string | undefined {
+  const value = data[key];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** What the default templates see as `it`: the raw data plus the phrases they would otherwise each compute. */
+function viewModel(data: MailData) {
+  const appName = data.application?.name?.trim() || FALLBACK_APP_NAME;
+  const minutes = data.expiresInMinutes;
+  const expiry =
+    typeof minutes === 'number' && Number.isFinite(minutes) && minutes > 0
+      ? `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`
+      : undefined;
+  const code = typeof data.code === 'string' && data.code !== '' ? data.code : undefined;
+  const customSubject = stringField(data, 'subject');
+  const message = stringField(data, 'message');
+  return {
+    data,
+    appName,
+    code,
+    email: data.user?.primaryEmail,
+    expiry,
+    expiryLine: expiry ? `This code expires in ${expiry} and can be used only once.` : 'This code can be used only once.',
+    customSubject,
+    heading: customSubject ?? (code ? 'Your verification code' : `A message from ${appName}`),
+    paragraphs: message ? message.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s*\r?\n\s*/g, ' ').trim()).filter(Boolean) : [],
+  };
+}
+
+async function renderDefaultTemplate(usageType: UsageType, data: MailData, templatesDir: string): Promise<RenderedMail> {
+  const templates = defaultTemplates(templatesDir);
+  const model = viewModel(data);
+  const subjectTemplate = (await templates.subjects)[usageType];
+  if (subjectTemplate === undefined) throw new Error(`templates/email/subjects.json has no subject for ${usageType}`);
+  const subject = templates.text.renderString(subjectTemplate, model).trim();
+  const withSubject = { ...model, subject };
+  const [html, text] = await Promise.all([
+    templates.html.renderAsync(`${usageType}.html`, withSubject),
+    templates.text.renderAsync(`${usageType}.txt`, withSubject),
+  ]);
+  return { subject, text: `${text.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim()}\n`, html };
+}

@@ -1,0 +1,120 @@
+import type { FastifyInstance } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/index.ts';
+import { SqliteDatabase } from './db/sqlite.ts';
+import type { Database } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { purgeExpiredModels } from './db/oidc-models.ts';
+import { purgeVerification } from './db/verification.ts';
+import { loadServerSecrets } from './oidc/keys.ts';
+import { createProvider } from './oidc/provider.ts';
+import { createViews } from './interaction/views.ts';
+import { createCodeService, defaultCodePolicy } from './verification/codes.ts';
+import { startDevMailbox, type DevMailbox } from './mail/dev-mailbox.ts';
+import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
+import { buildApp } from './app.ts';
+
+export interface SesameOptions {
+  logger?: boolean | object;
+  now?: () => number;
+  /** Start the embedded dev mailbox when no SMTP is configured (default: outside production). */
+  devMailbox?: boolean;
+  /** How often expired rows are purged (ms). */
+  purgeEveryMs?: number;
+}
+
+export interface RunningSesame {
+  app: FastifyInstance;
+  db: Database;
+  provider: Provider;
+  mailer: SwitchingMailer;
+  devMailbox?: DevMailbox;
+  url: string;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+/** Opens the database, migrates, loads keys and builds the app; does not listen. */
+export async function createSesame(config: Readonly<Config>, options: SesameOptions = {}) {
+  const now = options.now ?? Date.now;
+  const db = new SqliteDatabase(config.databaseFile);
+  try {
+    await migrate(db, config.paths.migrations);
+    const secrets = await loadServerSecrets(db);
+    const hasConnector = Boolean(await storedConnectorConfig(db));
+    const wantDevMailbox = options.devMailbox ?? config.env !== 'production';
+    if (!config.smtp && !hasConnector && config.env === 'production') {
+      throw new StartupError(
+        'no SMTP server is configured: set SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS and SMTP_FROM, or run `sesame connector set smtp --file cfg.json` (the dev mailbox is only for NODE_ENV other than production)',
+      );
+    }
+    const devMailbox = !config.smtp && !hasConnector && wantDevMailbox ? await startDevMailbox() : undefined;
+    const mailer = new SwitchingMailer({ db, templatesDir: config.paths.email, envSmtp: config.smtp, devMailbox });
+    const views = createViews(config.paths.pages, config.env === 'production');
+    const provider = createProvider({ config, db, secrets, views, now });
+    const codes = createCodeService({
+      db,
+      hmacKeys: secrets.codeHmacKeys,
+      now,
+      policy: () => {
+        const policy = defaultCodePolicy(config.codeTtlMinutes);
+        policy.perIp.limit = config.limits.codeSendsPerIpPer15Minutes;
+        return policy;
+      },
+    });
+    const app = await buildApp({
+      config,
+      db,
+      provider,
+      views,
+      codes,
+      mailer: () => mailer,
+      cookieKeys: secrets.cookieKeys,
+      devMailbox,
+      now,
+      logger: options.logger,
+    });
+    return { app, db, provider, mailer, devMailbox, now };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+/** createSesame + listen + periodic purge; close() drains requests and closes everything. */
+export async function startSesame(config: Readonly<Config>, options: SesameOptions = {}): Promise<RunningSesame> {
+  const sesame = await createSesame(config, options);
+  const { app, db, mailer, devMailbox, now } = sesame;
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await mailer.close();
+    await devMailbox?.close();
+    await db.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new StartupError(`port ${config.port} is already in use on ${config.host}: stop the other program or set PORT`);
+    }
+    throw error;
+  }
+  const purge = async () => {
+    const at = now();
+    await purgeExpiredModels(db, at);
+    await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
+  };
+  const timer = setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
+  timer.unref();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    ...sesame,
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    async close() {
+      clearInterval(timer);
+      await app.close();
+      await mailer.close();
+      await devMailbox?.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Database } from '../db/database.ts';
+import {
+  consumeCode,
+  countSends,
+  deleteCode,
+  deleteSend,
+  findCode,
+  insertSend,
+  recordFailedAttempt,
+  saveCode,
+  type CodeRecord,
+} from '../db/verification.ts';
+import { randomId } from '../lib/random.ts';
+
+export interface CodePolicy {
+  ttlMs: number;
+  maxAttempts: number;
+  resendCooldownMs: number;
+  perAddress: { limit: number; windowMs: number };
+  perIp: { limit: number; windowMs: number };
+}
+
+const MINUTE = 60_000;
+
+export function defaultCodePolicy(ttlMinutes = 10): CodePolicy {
+  return {
+    ttlMs: ttlMinutes * MINUTE,
+    maxAttempts: 5,
+    resendCooldownMs: MINUTE,
+    perAddress: { limit: 5, windowMs: 15 * MINUTE },
+    perIp: { limit: 30, windowMs: 15 * MINUTE },
+  };
+}
+
+export type IssueResult =
+  | { status: 'sent'; expiresAt: number }
+  | { status: 'cooldown'; retryAfterSeconds: number }
+  | { status: 'rate_limited'; retryAfterSeconds: number }
+  | { status: 'delivery_failed'; error: unknown };
+
+export type VerifyResult =
+  | { status: 'ok'; email: string }
+  | { status: 'wrong'; attemptsLeft: number }
+  | { status: 'dead' }
+  | { status: 'expired' }
+  | { status: 'missing' };
+
+export interface CodeState {
+  email: string;
+  resendInSeconds: number;
+  attemptsLeft: number;
+  expired: boolean;
+  dead: boolean;
+  consumed: boolean;
+}
+
+export interface IssueRequest {
+  interactionUid: string;
+  purpose: string;
+  email: string;
+  ip: string;
+  /** Sends the code. Not called for a phantom code (no account and sign-up closed). */
+  deliver: (code: string, expiresAt: number) => Promise<void>;
+  phantom?: boolean;
+}
+
+export interface CodeServiceDeps {
+  db: Database;
+  hmacKeys: readonly Buffer[];
+  policy: () => CodePolicy;
+  now?: () => number;
+  generate?: () => string;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const sixDigits = () => randomInt(0, 1_000_000).toString().padStart(6, '0');
+const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000));
+
+/**
+ * One-time codes. Only an HMAC of the code is stored, keyed by a server secret and bound to the
+ * interaction, purpose and address, so a code is useless anywhere else and a database leak does not
+ * reveal live codes.
+ */
+export function createCodeService({ db, hmacKeys, policy, now = Date.now, generate = sixDigits, sleep }: CodeServiceDeps) {
+  const [signingKey] = hmacKeys;
+  if (!signingKey) throw new Error('no verification-code HMAC key');
+  const delay = sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let typicalDeliveryMs = 150;
+
+  const mac = (key: Buffer, record: Pick<CodeRecord, 'interactionUid' | 'purpose' | 'email'>, code: string) =>
+    createHmac('sha256', key).update(`${record.interactionUid}\n${record.purpose}\n${record.email}\n${code}`).digest();
+
+  function matches(record: CodeRecord, code: string): boolean {
+    const stored = Buffer.from(record.codeHmac, 'base64url');
+    let ok = false;
+    for (const key of hmacKeys) {
+      const candidate = mac(key, record, code);
+      // Always compare against every key so timing does not depend on which key matched.
+      ok = (candidate.length === stored.length && timingSafeEqual(candidate, stored)) || ok;
+    }
+    return ok;
+  }
+
+  function describe(record: CodeRecord, at: number): CodeState {
+    const { maxAttempts, resendCooldownMs } = policy();
+    return {
+      email: record.email,
+      resendInSeconds: Math.max(0, Math.ceil((record.lastSentAt + resendCooldownMs - at) / 1000)),
+      attemptsLeft: Math.max(0, maxAttempts - record.failedAttempts),
+      expired: record.expiresAt <= at,
+      dead: record.failedAttempts >= maxAttempts,
+      consumed: record.consumedAt !== null,
+    };
+  }
+
+  return {
+    async state(interactionUid: string, purpose: string): Promise<CodeState | undefined> {
+      const record = await findCode(db, interactionUid, purpose);
+      return record && describe(record, now());
+    },
+
+    /**
+     * Reserve (limits checked and the new code stored in one transaction), deliver, and undo the
+     * reservation if delivery fails so the person is not charged a send for a mail that never left.
+     */
+    async issue(request: IssueRequest): Promise<IssueResult> {
+      const at = now();
+      const rules = policy();
+      const code = generate();
+      const sendId = randomId();
+      const reservation = await db.transaction(async (tx) => {
+        const previous = await findCode(tx, request.interactionUid, request.purpose);
+        if (previous && previous.email === request.email && previous.consumedAt === null) {
+          const readyAt = previous.lastSentAt + rules.resendCooldownMs;
+          if (readyAt > at) return { status: 'cooldown' as const, retryAfterSeconds: secondsUntil(readyAt, at) };
+        }
+        for (const [column, value, limit] of [
+          ['email', request.email, rules.perAddress],
+          ['ip', request.ip, rules.perIp],
+        ] as const) {
+          const sends = await countSends(tx, column, value, at - limit.windowMs);
+          if (sends.count >= limit.limit) {
+            return {
+              status: 'rate_limited' as const,
+              retryAfterSeconds: secondsUntil((sends.oldest ?? at) + limit.windowMs, at),
+            };
+          }
+        }
+        // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code
+        // is replaced by a fresh one (the per-address cap bounds how often that can happen).
+        const keepFailures =
+          previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
+        const record: CodeRecord = {
+          interactionUid: request.interactionUid,
+          purpose: request.purpose,
+          email: request.email,
+          codeHmac: '',
+          failedAttempts: keepFailures,
+          expiresAt: at + rules.ttlMs,
+          lastSentAt: at,
+          consumedAt: null,
+          createdAt: at,
+        };
+        record.codeHmac = mac(signingKey, record, code).toString('base64url');
+        await saveCode(tx, record);
+        await insertSend(tx, { id: sendId, email: request.email, ip: request.ip, sentAt: at });
+        return { status: 'reserved' as const, previous, record };
+      });
+      if (reservation.status !== 'reserved') return reservation;
+
+      const started = Date.now();
+      try {
+        if (request.phantom) {
+          // Nobody receives this code; wait about as long as a real delivery so timing tells nothing.
+          await delay(typicalDeliveryMs);
+        } else {
+          await request.deliver(code, reservation.record.expiresAt);
+          typicalDeliveryMs = Math.round(typicalDeliveryMs * 0.8 + (Date.now() - started) * 0.2);
+        }
+      } catch (error) {
+        await db.transaction(async (tx) => {
+          await deleteSend(tx, sendId);
+          if (reservation.previous) await saveCode(tx, reservation.previous);
+          else await deleteCode(tx, request.interactionUid, request.purpose);
+        });
+        return { status: 'delivery_failed', error };
+      }
+      return { status: 'sent', expiresAt: reservation.record.expiresAt };
+    },
+
+    /** Checks a code; a correct one is consumed atomically, so it works exactly once. */
+    async verify(interactionUid: string, purpose: string, code: string): Promise<VerifyResult> {
+      const at = now();
+      const { maxAttempts } = policy();
+      return db.transaction(async (tx): Promise<VerifyResult> => {
+        const record = await findCode(tx, interactionUid, purpose);
+        if (!record || record.consumedAt !== null) return { status: 'missing' };
+        if (record.failedAttempts >= maxAttempts) return { status: 'dead' };
+        if (record.expiresAt <= at) return { status: 'expired' };
+        if (!/^\d{6}$/.test(code) || !matches(record, code)) {
+          const failures = await recordFailedAttempt(tx, interactionUid, purpose);
+          return failures >= maxAttempts ? { status: 'dead' } : { status: 'wrong', attemptsLeft: maxAttempts - failures };
+        }
+        if (!(await consumeCode(tx, interactionUid, purpose, at))) return { status: 'missing' };
+        return { status: 'ok', email: record.email };
+      });
+    },
+
+    async forget(interactionUid: string, purpose: string): Promise<void> {
+      await deleteCode(db, interactionUid, purpose);
+    },
+  };
+}
+
+export type CodeService = ReturnType<typeof createCodeService>;

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { startSesame, type RunningSesame, type SesameOptions } from '../../src/server.ts';
+import { createApplication } from '../../src/admin/applications.ts';
+import type { Application } from '../../src/db/applications.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = 'sesame-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface TestSesame extends RunningSesame {
+  config: Readonly<Config>;
+  issuer: string;
+  dir: string;
+  registerApp(overrides?: Partial<Parameters<typeof createApplication>[1]>): Promise<Application>;
+  stop(): Promise<void>;
+}
+
+/** A real Sesame on a free port with a temp SQLite file, sending mail to `smtpPort`. */
+export async function startTestSesame(
+  options: { smtpPort?: number; env?: Record<string, string>; dir?: string; sesame?: SesameOptions } = {},
+): Promise<TestSesame> {
+  const port = await freePort();
+  const dir = options.dir ?? tempDir().path;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ENDPOINT: endpoint,
+    DATABASE_URL: `sqlite:${join(dir, 'sesame.db')}`,
+    LOG_LEVEL: 'silent',
+    ...(options.smtpPort
+      ? { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(options.smtpPort), SMTP_SECURE: 'false', SMTP_FROM: 'Sesame <no-reply@sesame.test>' }
+      : {}),
+    ...options.env,
+  });
+  const sesame = await startSesame(config, { devMailbox: false, ...options.sesame });
+  return {
+    ...sesame,
+    config,
+    issuer: config.issuer,
+    dir,
+    registerApp: (overrides = {}) =>
+      createApplication(sesame.db, {
+        name: 'Test App',
+        type: 'traditional',
+        redirectUris: ['http://127.0.0.1:9/callback'],
+        postLogoutRedirectUris: ['http://127.0.0.1:9/'],
+        ...overrides,
+      }),
+    stop: () => sesame.close(),
+  };
+}

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Session } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deleteApplication, findApplication, listApplications } from '../../src/db/applications.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { DEMO_APP_NAME, ensureDemoRegistration } from '../../src/demo/registration.ts';
+import { DemoStore } from '../../src/demo/store.ts';
+
+let dir: string;
+let sesameDb: SqliteDatabase;
+const stores: DemoStore[] = [];
+
+function openStore(name = 'demo.db', now?: () => number): DemoStore {
+  const store = DemoStore.open(join(dir, name), now);
+  stores.push(store);
+  return store;
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sesame-demo-'));
+  sesameDb = new SqliteDatabase(join(dir, 'sesame.db'));
+  await migrate(sesameDb, resolve('migrations/sqlite'));
+});
+
+afterEach(async () => {
+  for (const store of stores.splice(0)) store.close();
+  await sesameDb.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ensureDemoRegistration', () => {
+  const baseUrl = 'http://localhost:3000';
+
+  it('registers once, reuses it, and re-creates a deleted registration', async () => {
+    const store = openStore();
+    const first = await ensureDemoRegistration(sesameDb, store, baseUrl);
+    const app = await findApplication(sesameDb, first.clientId);
+    expect(app).toMatchObject({
+      name: DEMO_APP_NAME,
+      type: 'traditional',
+      secret: first.clientSecret,
+      redirectUris: ['http://localhost:3000/callback'],
+      postLogoutRedirectUris: ['http://localhost:3000/'],
+    });
+    expect(store.getSetting('client_id')).toBe(first.clientId);
+    expect(store.getSetting('client_secret')).toBe(first.clientSecret);
+
+    const second = await ensureDemoRegistration(sesameDb, store, `${baseUrl}/`);
+    expect(second).toEqual(first);
+    expect(await listApplications(sesameDb)).toHaveLength(1);
+
+    expect(await deleteApplication(sesameDb, first.clientId)).toBe(true);
+    const third = await ensureDemoRegistration(sesameDb, store, baseUrl);
+    expect(third.clientId).not.toBe(first.clientId);
+    expect(await findApplication(sesameDb, third.clientId)).toBeDefined();
+    expect(store.getSetting('client_id')).toBe(third.clientId);
+    expect(await listApplications(sesameDb)).toHaveLength(1);
+  });
+
+  it('survives a restart of the demo (reopened store)', async () => {
+    const first = await ensureDemoRegistration(sesameDb, openStore(), baseUrl);
+    stores.pop()?.close();
+    const again = await ensureDemoRegistration(sesameDb, openStore(), baseUrl);
+    expect(again).toEqual(first);
+  });
+
+  it('replaces its registration when baseUrl moves', async () => {
+    const store = openStore();
+    const first = await ensureDemoRegistration(sesameDb, store, baseUrl);
+    const moved = await ensureDemoRegistration(sesameDb, store, 'https://books.example.com');
+    expect(moved.clientId).not.toBe(first.clientId);
+    expect(await findApplication(sesameDb, first.clientId)).toBeUndefined();
+    expect((await findApplication(sesameDb, moved.clientId))?.redirectUris).toEqual([
+      'https://books.example.com/callback',
+    ]);
+  });
+});
+
+describe('DemoStore', () => {
+  const session = (expires: Date) => ({ cookie: { originalMaxAge: 1000, expires }, bookstoreUser: { accessToken: 'at' } }) as unknown as Session;
+
+  function call<T>(fn: (cb: (error?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+    return new Promise((ok, fail) => fn((error, value) => (error ? fail(error) : ok(value))));
+  }
+
+  it('keeps settings, the session secret and sessions across close and reopen', async () => {
+    const store = openStore();
+    store.setSetting('greeting', 'hello');
+    store.setSetting('greeting', 'hello again');
+    const secret = store.sessionSecret();
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    const expires = new Date(Date.now() + 60_000);
+    await call<void>((cb) => store.sessionStore().set('sid-1', session(expires), cb));
+    store.close();
+    stores.pop();
+
+    const reopened = openStore();
+    expect(reopened.getSetting('greeting')).toBe('hello again');
+    expect(reopened.getSetting('missing')).toBeUndefined();
+    expect(reopened.sessionSecret()).toBe(secret);
+    const loaded = await call<Session | null>((cb) => reopened.sessionStore().get('sid-1', cb));
+    expect(loaded).toMatchObject({ bookstoreUser: { accessToken: 'at' }, cookie: { expires: expires.toISOString() } });
+
+    await call<void>((cb) => reopened.sessionStore().destroy('sid-1', cb));
+    expect(await call<Session | null>((cb) => reopened.sessionStore().get('sid-1', cb))).toBeNull();
+  });
+
+  it('does not hand out expired sessions and purges them', async () => {
+    let now = Date.now();
+    const store = openStore('clock.db', () => now);
+    const sessions = store.sessionStore();
+    await call<void>((cb) => sessions.set('old', session(new Date(now + 1000)), cb));
+    await call<void>((cb) => sessions.set('young', session(new Date(now + 10_000)), cb));
+    now += 5000;
+    expect(await call<Session | null>((cb) => sessions.get('old', cb))).toBeNull();
+    expect(await call<Session | null>((cb) => sessions.get('young', cb))).not.toBeNull();
+    now += 10_000;
+    expect(store.purgeExpiredSessions()).toBe(1);
+  });
+});

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { HttpBrowser } from '../helpers/browser.ts';
+import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
+import type { Application } from '../../src/db/applications.ts';
+
+const REDIRECT = 'http://127.0.0.1:9/callback';
+
+describe('email-code sign-up and sign-in through the authorization code + PKCE flow', () => {
+  let smtp: SmtpCatcher;
+  let sesame: TestSesame;
+  let app: Application;
+  let config: client.Configuration;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCatcher();
+    sesame = await startTestSesame({ smtpPort: smtp.port });
+    app = await sesame.registerApp();
+    config = await discover(sesame.issuer, app);
+  });
+  afterAll(async () => {
+    await sesame?.stop();
+    await smtp?.close();
+  });
+
+  it('signs up a new address, then signs the same person in again', async () => {
+    const email = 'new.person@example.com';
+    const first = await startAuthorization(config, REDIRECT);
+    const browser = new HttpBrowser();
+    const { callback } = await signInWithEmail(browser, smtp, first, email, REDIRECT);
+    const tokens = await exchange(config, callback, first);
+    const claims = tokens.claims()!;
+    expect(claims.email).toBe(email);
+    expect(claims.email_verified).toBe(true);
+    expect(claims.aud).toBe(app.id);
+    expect(Number.isInteger(claims.iat)).toBe(true);
+    expect(smtp.mails.at(-1)!.subject).toMatch(/.+/);
+
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(info.email).toBe(email);
+
+    // Refresh works and rotates.
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.refresh_token).toBeTruthy();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    // Second sign-in in a fresh browser: same account (sub), SignIn mail rather than Register.
+    const second = await startAuthorization(config, REDIRECT);
+    const again = await signInWithEmail(new HttpBrowser(), smtp, second, email, REDIRECT);
+    const tokens2 = await exchange(config, again.callback, second);
+    expect(tokens2.claims()!.sub).toBe(claims.sub);
+  });
+
+  it('refuses a reused authorization code and a missing PKCE verifier', async () => {
+    const start = await startAuthorization(config, REDIRECT);
+    const { callback } = await signInWithEmail(new HttpBrowser(), smtp, start, 'reuse@example.com', REDIRECT);
+    const code = new URL(callback).searchParams.get('code')!;
+    const basic = `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}`;
+    const tokenEndpoint = config.serverMetadata().token_endpoint!;
+    const post = (body: Record<string, string>) =>
+      fetch(tokenEndpoint, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(body),
+      });
+    const withoutVerifier = await post({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+    expect(withoutVerifier.status).toBe(400);
+    expect((await withoutVerifier.json()).error).toBe('invalid_grant');
+
+    const start2 = await startAuthorization(config, REDIRECT);
+    const second = await signInWithEmail(new HttpBrowser(), smtp, start2, 'reuse@example.com', REDIRECT);
+    const code2 = new URL(second.callback).searchParams.get('code')!;
+    const ok = await post({ grant_type: 'authorization_code', code: code2, redirect_uri: REDIRECT, code_verifier: start2.verifier });
+    expect(ok.status).toBe(200);
+    const reused = await post({ grant_type: 'authorization_code', code: code2, redirect_uri: REDIRECT, code_verifier: start2.verifier });
+    expect(reused.status).toBe(400);
+    expect((await reused.json()).error).toBe('invalid_grant');
+  });
+
+  it('answers prompt=none with login_required without a session, and again after sign-out', async () => {
+    const browser = new HttpBrowser();
+    const silent = await startAuthorization(config, REDIRECT, { prompt: 'none' });
+    const denied = await browser.follow(silent.url, {}, REDIRECT);
+    expect(new URL(denied.location!).searchParams.get('error')).toBe('login_required');
+
+    const start = await startAuthorization(config, REDIRECT);
+    await signInWithEmail(browser, smtp, start, 'silent@example.com', REDIRECT);
+    const silentAgain = await startAuthorization(config, REDIRECT, { prompt: 'none' });
+    const granted = await browser.follow(silentAgain.url, {}, REDIRECT);
+    expect(new URL(granted.location!).searchParams.get('code')).toBeTruthy();
+
+    // Sign out the way Logto SDKs do: client_id + post_logout_redirect_uri, no id_token_hint.
+    const endSession = new URL(config.serverMetadata().end_session_endpoint!);
+    endSession.searchParams.set('client_id', app.id);
+    endSession.searchParams.set('post_logout_redirect_uri', 'http://127.0.0.1:9/');
+    const logoutPage = await browser.follow(endSession.toString());
+    expect(logoutPage.status).toBe(200);
+    expect(logoutPage.body).toContain('data-autosubmit');
+    const back = await browser.submit(logoutPage, '/session/end/confirm', { logout: 'yes' }, 'http://127.0.0.1:9/');
+    expect(back.location).toBe('http://127.0.0.1:9/');
+
+    const afterLogout = await startAuthorization(config, REDIRECT, { prompt: 'none' });
+    const deniedAgain = await browser.follow(afterLogout.url, {}, REDIRECT);
+    expect(new URL(deniedAgain.location!).searchParams.get('error')).toBe('login_required');
+  });
+});
