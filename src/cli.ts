@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+import { parse, UsageError, type Handler, type Io } from './cli/command.ts';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
 import { SqliteDatabase } from './db/sqlite.ts';
 import type { Database } from './db/database.ts';
@@ -15,14 +13,6 @@ import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
 import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { normalizeEmail } from './accounts/email.ts';
 import { loadExperience, saveExperience, SIGN_IN_MODES } from './experience/settings.ts';
-
-/** A mistake in how the command was called: printed as one line, exit code 2, nothing written. */
-class UsageError extends Error {}
-
-interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
 
 const HELP = `Usage: sesame <command>
 
@@ -49,16 +39,6 @@ Sign-in experience
   experience set [--sign-in-mode SignIn|Register|SignInAndRegister]
 
 Configuration comes from the environment and .env (DATABASE_URL selects the database).`;
-
-type Handler = (args: string[], ctx: { config: Readonly<Config>; db: () => Promise<Database>; io: Io }) => Promise<number>;
-
-function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/^Unknown option/, 'unknown option').split('. ')[0] ?? 'bad arguments');
-  }
-}
 
 const commands: Record<string, Handler> = {
   async 'app create'(args, { db, io }) {
