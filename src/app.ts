@@ -39,6 +39,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
   });
 
+  // Set before any plugin scope is created so every route inherits them.
+  app.setNotFoundHandler((request, reply) => problem(request, reply, views, 404, 'Page not found', 'There is nothing at this address.'));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code?.startsWith('FST_CSRF')) {
+      return problem(request, reply, views, 403, 'This form has expired', 'Go back, reload the page and try again.');
+    }
+    if (error.statusCode === 429) {
+      return problem(request, reply, views, 429, 'Too many requests', 'Please wait a minute and try again.');
+    }
+    if (error.validation || (error.statusCode && error.statusCode < 500)) {
+      return problem(request, reply, views, error.statusCode ?? 400, 'That request was not understood', error.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return problem(request, reply, views, 500, 'Something went wrong', 'Please try again. If it keeps happening, contact the site’s owner.');
+  });
+
+
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: {
@@ -107,23 +124,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       mailer: deps.mailer,
       now: deps.now ?? Date.now,
       codeTtlMinutes: () => config.codeTtlMinutes,
+      logCodes: config.env !== 'production',
     }),
   );
-
-  app.setNotFoundHandler((request, reply) => problem(request, reply, views, 404, 'Page not found', 'There is nothing at this address.'));
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.code?.startsWith('FST_CSRF')) {
-      return problem(request, reply, views, 403, 'This form has expired', 'Go back, reload the page and try again.');
-    }
-    if (error.statusCode === 429) {
-      return problem(request, reply, views, 429, 'Too many requests', 'Please wait a minute and try again.');
-    }
-    if (error.validation || (error.statusCode && error.statusCode < 500)) {
-      return problem(request, reply, views, error.statusCode ?? 400, 'That request was not understood', error.message);
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return problem(request, reply, views, 500, 'Something went wrong', 'Please try again. If it keeps happening, contact the site’s owner.');
-  });
 
   return app;
 }

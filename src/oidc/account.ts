@@ -7,7 +7,15 @@ export const CLAIMS_BY_SCOPE = {
   openid: ['sub'],
   email: ['email', 'email_verified'],
   profile: ['name', 'username', 'updated_at'],
+  // Logto's extra scopes: objects that can grow, so like Logto they are served by userinfo only.
+  custom_data: ['custom_data'],
+  identities: ['identities'],
 } as const;
+
+/** Every scope the provider knows besides API resource scopes. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'custom_data', 'identities'] as const;
+
+const USERINFO_ONLY_CLAIMS = ['custom_data', 'identities'] as const;
 
 export function userClaims(user: User) {
   return {
@@ -17,6 +25,9 @@ export function userClaims(user: User) {
     name: user.name,
     username: user.username,
     updated_at: Math.floor(user.updatedAt / 1000),
+    custom_data: user.customData,
+    // Sesame has no social sign-in; Logto SDKs expect an object here.
+    identities: {},
   };
 }
 
@@ -24,6 +35,13 @@ export function createFindAccount(db: Database): FindAccount {
   return async (_ctx, sub): Promise<Account | undefined> => {
     const user = await findUserById(db, sub);
     if (!user) return undefined;
-    return { accountId: user.id, claims: () => userClaims(user) };
+    return {
+      accountId: user.id,
+      claims: (use) => {
+        const claims: Record<string, unknown> = userClaims(user);
+        if (use === 'id_token') for (const claim of USERINFO_ONLY_CLAIMS) delete claims[claim];
+        return claims as ReturnType<typeof userClaims> & { sub: string };
+      },
+    };
   };
 }

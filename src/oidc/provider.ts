@@ -3,7 +3,8 @@ import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
 import type { Views } from '../interaction/views.ts';
 import { createAdapterFactory } from './adapter.ts';
-import { CLAIMS_BY_SCOPE, createFindAccount } from './account.ts';
+import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';
+import { findResourceByIndicator } from '../db/resources.ts';
 import type { ServerSecrets } from './keys.ts';
 import { describeOidcError } from './errors.ts';
 
@@ -27,7 +28,7 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
     jwks: secrets.jwks as unknown as Configuration['jwks'],
     cookies: { keys: secrets.cookieKeys, long: cookieOptions, short: cookieOptions },
     responseTypes: ['code'],
-    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    scopes: [...OIDC_SCOPES],
     claims: { ...CLAIMS_BY_SCOPE },
     // Logto SDKs and our demo read profile claims from the ID token of a code flow.
     conformIdTokenClaims: false,
@@ -50,10 +51,21 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
       },
       resourceIndicators: {
         enabled: true,
+        // No resource at the token endpoint means an opaque token for userinfo, as with Logto:
+        // Logto SDKs exchange the code without `resource` and use that token for fetchUserInfo,
+        // then ask for each API resource's token with a refresh grant that names it.
         defaultResource: () => undefined,
-        useGrantedResource: () => true,
-        getResourceServerInfo: () => {
-          throw new errors.InvalidTarget();
+        useGrantedResource: () => false,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          const resource = await findResourceByIndicator(db, indicator);
+          if (!resource) throw new errors.InvalidTarget(`unknown resource indicator; register it with \`sesame resource create\``);
+          return {
+            scope: resource.scopes.join(' '),
+            audience: resource.indicator,
+            accessTokenTTL: resource.accessTokenTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
         },
       },
     },

@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type * as client from 'openid-client';
+import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
+import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { discover, exchange, startAuthorization, type AuthorizationStart } from '../helpers/oidc.ts';
+import { findUserByEmail } from '../../src/db/users.ts';
+import { saveExperience } from '../../src/experience/settings.ts';
+
+const REDIRECT = 'http://127.0.0.1:9/callback';
+const MINUTE = 60_000;
+
+describe('verification codes', () => {
+  let smtp: SmtpCatcher;
+  let sesame: TestSesame;
+  let config: client.Configuration;
+  let offset = 0;
+  let counter = 0;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCatcher();
+    sesame = await startTestSesame({ smtpPort: smtp.port, sesame: { now: () => Date.now() + offset } });
+    config = await discover(sesame.issuer, await sesame.registerApp());
+  });
+  afterAll(async () => {
+    await sesame?.stop();
+    await smtp?.close();
+  });
+  beforeEach(() => {
+    smtp.refuse = false;
+  });
+
+  const uniqueEmail = () => `person${++counter}.${Date.now()}@example.com`;
+
+  async function openEmailPage(browser = new HttpBrowser()) {
+    const start = await startAuthorization(config, REDIRECT);
+    const page = await browser.follow(start.url);
+    expect(page.status).toBe(200);
+    return { browser, start, page };
+  }
+
+  async function sendCode(email: string, browser = new HttpBrowser()) {
+    const { start, page } = await openEmailPage(browser);
+    const before = smtp.countFor(email);
+    const codePage = await browser.submit(page, '/email', { email });
+    return { browser, start, codePage, before };
+  }
+
+  const submitCode = (browser: HttpBrowser, page: PageResponse, code: string) => browser.submit(page, '/code', { code }, REDIRECT);
+
+  const wrongCode = (right: string) => (right === '000000' ? '111111' : '000000');
+
+  it('kills a code after 5 wrong tries, counting down on the page, and offers a new one', async () => {
+    const email = uniqueEmail();
+    const { browser, codePage, before } = await sendCode(email);
+    const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+    let page = codePage;
+    for (const left of [4, 3, 2, 1]) {
+      page = await submitCode(browser, page, wrongCode(code));
+      expect(page.status).toBe(400);
+      expect(page.body).toContain(left === 1 ? '1 try left' : `${left} tries left`);
+    }
+    page = await submitCode(browser, page, wrongCode(code));
+    expect(page.body).toContain('no longer works');
+    expect(page.body).toContain('Send a new code');
+    expect(page.body).not.toContain('name="code"');
+    // The right code is dead too.
+    const dead = await browser.follow(page.url.replace(/\/code$/, '/code'), { form: { code, _csrf: csrfOf(page) } }, REDIRECT);
+    expect(dead.location ?? '').not.toContain(REDIRECT);
+    // After the cooldown a new code is sent and works.
+    offset += MINUTE + 1000;
+    const sentBefore = smtp.countFor(email);
+    const fresh = await browser.submit(page, '/resend');
+    expect(fresh.status).toBe(200);
+    const newCode = codeFrom(await smtp.waitForMail(email, { after: sentBefore }));
+    const done = await submitCode(browser, fresh, newCode);
+    expect(done.location).toContain(REDIRECT);
+  });
+
+  it('refuses an expired code and offers a new one', async () => {
+    const email = uniqueEmail();
+    const { browser, codePage, before } = await sendCode(email);
+    const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+    offset += 10 * MINUTE + 1000;
+    const page = await submitCode(browser, codePage, code);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('expired');
+    expect(page.body).toContain('Send a new code');
+  });
+
+  it('replaces the code on resend, keeps the failure count, and enforces the cooldown', async () => {
+    const email = uniqueEmail();
+    const { browser, codePage, before } = await sendCode(email);
+    const first = codeFrom(await smtp.waitForMail(email, { after: before }));
+    expect(codePage.body).toMatch(/data-countdown="(59|60)"/);
+
+    const tooSoon = await browser.submit(codePage, '/resend');
+    expect(tooSoon.status).toBe(429);
+    expect(tooSoon.body).toMatch(/wait \d+ s/);
+
+    let page = await submitCode(browser, codePage, wrongCode(first));
+    page = await submitCode(browser, page, wrongCode(first));
+    expect(page.body).toContain('3 tries left');
+
+    offset += MINUTE + 1000;
+    const count = smtp.countFor(email);
+    const resent = await browser.submit(page, '/resend');
+    expect(resent.body).toContain('We sent you a new code');
+    const second = codeFrom(await smtp.waitForMail(email, { after: count }));
+
+    if (second !== first) {
+      const old = await submitCode(browser, resent, first);
+      expect(old.body).toContain('2 tries left');
+    }
+    const done = await submitCode(browser, resent, second);
+    expect(done.location).toContain(REDIRECT);
+  });
+
+  it('caps codes per address at 5 per 15 minutes', async () => {
+    const email = uniqueEmail();
+    for (let i = 0; i < 5; i += 1) expect((await sendCode(email)).codePage.status).toBe(200);
+    const sixth = await sendCode(email);
+    expect(sixth.codePage.status).toBe(429);
+    expect(sixth.codePage.body).toContain('Too many codes');
+    offset += 15 * MINUTE + 1000;
+    expect((await sendCode(email)).codePage.status).toBe(200);
+  });
+
+  it('refuses a code from one interaction in another', async () => {
+    const email = uniqueEmail();
+    const a = await sendCode(email);
+    const codeA = codeFrom(await smtp.waitForMail(email, { after: a.before }));
+    const b = await sendCode(email);
+    await smtp.waitForMail(email, { after: a.before + 1 });
+    const page = await submitCode(b.browser, b.codePage, codeA);
+    // Codes are random; in the one-in-a-million case that both are equal, the check is meaningless.
+    const codeB = codeFrom(smtp.mails.filter((m) => m.to.includes(email)).at(-1)!);
+    if (codeA !== codeB) expect(page.body).toContain('not right');
+  });
+
+  it('shows the same page after "send code" for a known and an unknown address', async () => {
+    const known = uniqueEmail();
+    const signedUp = await sendCode(known);
+    const code = codeFrom(await smtp.waitForMail(known, { after: signedUp.before }));
+    const done = await submitCode(signedUp.browser, signedUp.codePage, code);
+    await exchange(config, done.location!, signedUp.start);
+    expect(await findUserByEmail(sesame.db, known)).toBeTruthy();
+
+    const unknown = known.replace('person', 'stranger');
+    const normalize = (page: PageResponse, email: string) =>
+      page.body
+        .replace(/\/interaction\/[A-Za-z0-9_-]+/g, '/interaction/UID')
+        .replace(/name="_csrf" value="[^"]*"/g, 'name="_csrf" value="TOKEN"')
+        .replaceAll(email, 'EMAIL');
+    const a = await sendCode(known);
+    const b = await sendCode(unknown);
+    expect(a.codePage.status).toBe(b.codePage.status);
+    expect(normalize(a.codePage, known)).toBe(normalize(b.codePage, unknown));
+  });
+
+  it('sends nothing to an unknown address when sign-up is closed, with the same page', async () => {
+    await saveExperience(sesame.db, { signInMode: 'SignIn' }, Date.now());
+    try {
+      const email = uniqueEmail();
+      const { codePage } = await sendCode(email);
+      expect(codePage.status).toBe(200);
+      expect(codePage.body).toContain('We sent a 6-digit code');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(smtp.countFor(email)).toBe(0);
+    } finally {
+      await saveExperience(sesame.db, { signInMode: 'SignInAndRegister' }, Date.now());
+    }
+  });
+
+  it('shows an error and leaves nothing half-done when the SMTP server refuses', async () => {
+    const email = uniqueEmail();
+    smtp.refuse = true;
+    const { browser, page } = await openEmailPage();
+    const refused = await browser.submit(page, '/email', { email });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toContain('could not send the code');
+    expect(await findUserByEmail(sesame.db, email)).toBeUndefined();
+    // The failed attempt did not start a cooldown or count against the address.
+    smtp.refuse = false;
+    const retry = await browser.submit(refused, '/email', { email });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toContain('Check your email');
+  });
+
+  it('answers malformed input with a clear 4xx page, never a 500', async () => {
+    const { browser, page } = await openEmailPage();
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ email: 'not-an-email' }, /like name@example.com/],
+      [{ email: '' }, /Enter your email/],
+      [{ email: `${'a'.repeat(250)}@example.com` }, /too long/],
+      [{ email: 'victim@example.com\r\nBcc: attacker@evil.example' }, /line breaks/],
+      [{ email: 'a@b.c, other@evil.example' }, /like name@example.com/],
+      [{ email: 'x'.repeat(5000) }, /too long/],
+      [{ wrong: 'field' }, /Enter your email/],
+    ];
+    for (const [fields, message] of cases) {
+      const response = await browser.submit(page, '/email', fields);
+      expect(response.status, JSON.stringify(fields).slice(0, 80)).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+      expect(response.body).toMatch(message);
+    }
+    const form = await browser.request(page.url.replace(/\/interaction\/([^/]+).*/, '/interaction/$1/email'), {
+      form: { email: 'a@example.com' },
+    });
+    expect(form.status).toBe(403);
+    expect(form.body).toContain('This form has expired');
+
+    const garbageUid = await browser.request(new URL('/interaction/%3Cscript%3E', page.url).toString());
+    expect(garbageUid.status).toBeGreaterThanOrEqual(400);
+    expect(garbageUid.status).toBeLessThan(500);
+
+    const email = uniqueEmail();
+    const sent = await sendCode(email);
+    for (const code of ['abc', '12345', '1234567', '12 34 5x', '']) {
+      const response = await sent.browser.submit(sent.codePage, '/code', { code });
+      expect(response.status).toBe(400);
+      expect(response.body).toContain('Enter the 6-digit code');
+    }
+  });
+
+  it('cancels back to the app with access_denied', async () => {
+    const email = uniqueEmail();
+    const { browser, codePage } = await sendCode(email);
+    const back = await browser.submit(codePage, '/cancel', {}, REDIRECT);
+    expect(new URL(back.location!).searchParams.get('error')).toBe('access_denied');
+  });
+});
+
+function csrfOf(page: PageResponse): string {
+  return /name="_csrf" value="([^"]*)"/.exec(page.body)?.[1] ?? '';
+}
+export type { AuthorizationStart };

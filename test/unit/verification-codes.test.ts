@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/verification/codes.ts';
+
+describe('the code service', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  let codes: CodeService;
+  let now = 1_800_000_000_000;
+  const sent: string[] = [];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sesame-codes-'));
+    db = new SqliteDatabase(join(dir, 'codes.db'));
+    await migrate(db, resolve(import.meta.dirname, '../../migrations/sqlite'));
+    codes = createCodeService({ db, hmacKeys: [Buffer.alloc(32, 7)], policy: () => defaultCodePolicy(10), now: () => now, sleep: async () => {} });
+  });
+  afterEach(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const issue = (uid = 'uid1', email = 'a@example.com', ip = '127.0.0.1') =>
+    codes.issue({ interactionUid: uid, purpose: 'email', email, ip, deliver: async (code) => void sent.push(code) });
+
+  it('stores only an HMAC of a 6-digit code, never the code itself', async () => {
+    expect((await issue()).status).toBe('sent');
+    const code = sent.at(-1)!;
+    expect(code).toMatch(/^\d{6}$/);
+    const row = await db.get<Record<string, unknown>>('SELECT * FROM verification_codes');
+    expect(JSON.stringify(row)).not.toContain(code);
+    expect(String(row!.code_hmac)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('works exactly once', async () => {
+    await issue();
+    const code = sent.at(-1)!;
+    const results = await Promise.all([codes.verify('uid1', 'email', code), codes.verify('uid1', 'email', code)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['missing', 'ok']);
+  });
+
+  it('is bound to its interaction', async () => {
+    await issue('uid1');
+    const code = sent.at(-1)!;
+    expect((await codes.verify('uid2', 'email', code)).status).toBe('missing');
+    expect((await codes.verify('uid1', 'email', code)).status).toBe('ok');
+  });
+
+  it('keeps the failure count across a resend and refuses resends inside the cooldown', async () => {
+    await issue();
+    await codes.verify('uid1', 'email', '999999' === sent.at(-1) ? '000000' : '999999');
+    expect(await issue()).toMatchObject({ status: 'cooldown' });
+    now += 61_000;
+    expect((await issue()).status).toBe('sent');
+    expect((await codes.state('uid1', 'email'))!.attemptsLeft).toBe(4);
+  });
+
+  it('undoes the reservation when delivery fails', async () => {
+    const failed = await codes.issue({
+      interactionUid: 'uid9',
+      purpose: 'email',
+      email: 'b@example.com',
+      ip: '127.0.0.1',
+      deliver: async () => {
+        throw new Error('smtp down');
+      },
+    });
+    expect(failed.status).toBe('delivery_failed');
+    expect(await codes.state('uid9', 'email')).toBeUndefined();
+    expect(await db.get('SELECT COUNT(*) AS n FROM verification_sends')).toEqual({ n: 0 });
+  });
+
+  it('caps sends per IP', async () => {
+    const limited = createCodeService({
+      db,
+      hmacKeys: [Buffer.alloc(32, 7)],
+      policy: () => ({ ...defaultCodePolicy(10), perIp: { limit: 2, windowMs: 60_000 } }),
+      now: () => now,
+    });
+    const send = (uid: string, email: string) =>
+      limited.issue({ interactionUid: uid, purpose: 'email', email, ip: '10.0.0.1', deliver: async () => {} });
+    expect((await send('u1', 'x1@example.com')).status).toBe('sent');
+    expect((await send('u2', 'x2@example.com')).status).toBe('sent');
+    expect(await send('u3', 'x3@example.com')).toMatchObject({ status: 'rate_limited' });
+  });
+});
