@@ -13,6 +13,8 @@ import type { Database } from './db/database.ts';
 import type { Views } from './interaction/views.ts';
 import type { CodeService } from './verification/codes.ts';
 import type { Mailer } from './mail/mailer.ts';
+import type { Lockout } from './accounts/lockout.ts';
+import type { PasswordHasher } from './accounts/passwords.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { devMailboxRoutes } from './mail/dev-mailbox-routes.ts';
 import { interactionRoutes } from './interaction/routes.ts';
@@ -23,6 +25,8 @@ export interface AppDeps {
   provider: Provider;
   views: Views;
   codes: CodeService;
+  lockout: Lockout;
+  passwords: PasswordHasher;
   mailer: () => Mailer;
   cookieKeys: readonly string[];
   devMailbox?: DevMailbox;
@@ -123,7 +127,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       codes: deps.codes,
       mailer: deps.mailer,
       now: deps.now ?? Date.now,
-      codeTtlMinutes: () => config.codeTtlMinutes,
+      lockout: deps.lockout,
+      passwords: deps.passwords,
+      codeTtlMinutes: config.codeTtlMinutes,
       logCodes: config.env !== 'production',
     }),
   );

@@ -12,7 +12,8 @@ import { writeSetting, deleteSetting } from './db/settings.ts';
 import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
 import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { normalizeEmail } from './accounts/email.ts';
-import { loadExperience, saveExperience, SIGN_IN_MODES } from './experience/settings.ts';
+import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './experience/settings.ts';
+import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
 
 const HELP = `Usage: sesame <command>
 
@@ -37,10 +38,18 @@ Mail
 Sign-in experience
   experience show
   experience set [--sign-in-mode SignIn|Register|SignInAndRegister]
+                 [--password-at-sign-up off|optional|required]
+                 [--sign-in-methods verificationCode,password]
+                 [--code-ttl-minutes 1-60] [--code-max-attempts 1-5]
+                 [--password-min-length 8-256] [--reject-common-passwords true|false]
+                 [--reject-email-as-password true|false]      changes apply at once
 
-Configuration comes from the environment and .env (DATABASE_URL selects the database).`;
+Configuration comes from the environment and .env (DATABASE_URL selects the database).
+
+${RESOURCE_HELP}`;
 
 const commands: Record<string, Handler> = {
+  ...resourceCommands,
   async 'app create'(args, { db, io }) {
     const { values } = parse(args, {
       name: { type: 'string' },
@@ -185,20 +194,57 @@ const commands: Record<string, Handler> = {
     }
   },
 
-  async 'experience show'(_args, { db, io }) {
-    io.out(JSON.stringify(await loadExperience(await db()), null, 2));
+  async 'experience show'(_args, { config, db, io }) {
+    io.out(JSON.stringify(await loadExperience(await db(), config.codeTtlMinutes), null, 2));
     return 0;
   },
 
-  async 'experience set'(args, { db, io }) {
-    const { values } = parse(args, { 'sign-in-mode': { type: 'string' } });
-    const changes: Record<string, unknown> = {};
+  async 'experience set'(args, { config, db, io }) {
+    const { values } = parse(args, {
+      'sign-in-mode': { type: 'string' },
+      'password-at-sign-up': { type: 'string' },
+      'sign-in-methods': { type: 'string' },
+      'code-ttl-minutes': { type: 'string' },
+      'code-max-attempts': { type: 'string' },
+      'password-min-length': { type: 'string' },
+      'reject-common-passwords': { type: 'string' },
+      'reject-email-as-password': { type: 'string' },
+    });
+    const number = (flag: string, value: string | undefined) => {
+      if (value === undefined) return undefined;
+      if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number, got "${value}"`);
+      return Number(value);
+    };
+    const bool = (flag: string, value: string | undefined) => {
+      if (value === undefined) return undefined;
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--${flag} must be true or false, got "${value}"`);
+      return value === 'true';
+    };
+    const changes: ExperienceChanges = {};
     if (values['sign-in-mode'] !== undefined) changes.signInMode = values['sign-in-mode'];
-    if (Object.keys(changes).length === 0) throw new UsageError(`nothing to set; options: --sign-in-mode ${SIGN_IN_MODES.join('|')}`);
+    if (values['password-at-sign-up'] !== undefined) changes.passwordAtSignUp = values['password-at-sign-up'];
+    if (values['sign-in-methods'] !== undefined) changes.signInMethods = values['sign-in-methods'].split(',').map((m) => m.trim()).filter(Boolean);
+    const ttl = number('code-ttl-minutes', values['code-ttl-minutes']);
+    const attempts = number('code-max-attempts', values['code-max-attempts']);
+    if (ttl !== undefined || attempts !== undefined) {
+      changes.verificationCode = { ...(ttl !== undefined && { ttlMinutes: ttl }), ...(attempts !== undefined && { maxAttempts: attempts }) };
+    }
+    const minLength = number('password-min-length', values['password-min-length']);
+    const rejectCommon = bool('reject-common-passwords', values['reject-common-passwords']);
+    const rejectEmail = bool('reject-email-as-password', values['reject-email-as-password']);
+    if (minLength !== undefined || rejectCommon !== undefined || rejectEmail !== undefined) {
+      changes.passwordPolicy = {
+        ...(minLength !== undefined && { minLength }),
+        ...(rejectCommon !== undefined && { rejectCommon }),
+        ...(rejectEmail !== undefined && { rejectEmail }),
+      };
+    }
+    if (Object.keys(changes).length === 0) throw new UsageError('nothing to set; run `sesame help` for the experience options');
     try {
-      io.out(JSON.stringify(await saveExperience(await db(), changes, Date.now()), null, 2));
+      io.out(JSON.stringify(await saveExperience(await db(), changes, Date.now(), config.codeTtlMinutes), null, 2));
     } catch (error) {
-      throw new UsageError((error as Error).message);
+      if (error instanceof InvalidExperienceError) throw new UsageError(error.message);
+      throw error;
     }
     return 0;
   },

@@ -13,6 +13,10 @@ import { createCodeService, defaultCodePolicy } from './verification/codes.ts';
 import { startDevMailbox, type DevMailbox } from './mail/dev-mailbox.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { buildApp } from './app.ts';
+import { loadExperience } from './experience/settings.ts';
+import { createLockout } from './accounts/lockout.ts';
+import { createPasswordHasher } from './accounts/passwords.ts';
+import { purgeFailures } from './db/lockout.ts';
 
 export interface SesameOptions {
   logger?: boolean | object;
@@ -57,18 +61,25 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
       db,
       hmacKeys: secrets.codeHmacKeys,
       now,
-      policy: () => {
-        const policy = defaultCodePolicy(config.codeTtlMinutes);
+      // Read per use: a change to the sign-in experience applies to the next code.
+      policy: async () => {
+        const { verificationCode } = await loadExperience(db, config.codeTtlMinutes);
+        const policy = defaultCodePolicy(verificationCode.ttlMinutes);
+        policy.maxAttempts = verificationCode.maxAttempts;
         policy.perIp.limit = config.limits.codeSendsPerIpPer15Minutes;
         return policy;
       },
     });
+    const lockout = createLockout(db, now);
+    const passwords = createPasswordHasher();
     const app = await buildApp({
       config,
       db,
       provider,
       views,
       codes,
+      lockout,
+      passwords,
       mailer: () => mailer,
       cookieKeys: secrets.cookieKeys,
       devMailbox,
@@ -101,6 +112,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     const at = now();
     await purgeExpiredModels(db, at);
     await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
+    await purgeFailures(db, at - 24 * 60 * 60 * 1000);
   };
   const timer = setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
   timer.unref();

@@ -14,7 +14,7 @@ export interface SignInOutcome {
 export async function signInVerifiedEmail(
   db: Database,
   email: string,
-  options: { allowSignUp: boolean; now: number },
+  options: { allowSignUp: boolean; now: number; passwordHash?: string },
 ): Promise<SignInOutcome | undefined> {
   return db.transaction(async (tx) => {
     const existing = await findUserByEmail(tx, email);
@@ -29,7 +29,7 @@ export async function signInVerifiedEmail(
       emailVerified: true,
       name: null,
       username: null,
-      passwordHash: null,
+      passwordHash: options.passwordHash ?? null,
       customData: {},
       createdAt: options.now,
       updatedAt: options.now,

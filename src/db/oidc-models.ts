@@ -14,17 +14,18 @@ export interface ModelRecord {
   grantId: string | null;
   uid: string | null;
   userCode: string | null;
+  accountId: string | null;
 }
 
 /** One upsert for every oidc-provider model; portable ON CONFLICT (SQLite >= 3.24, PostgreSQL). */
 export async function upsertModel(db: Queryable, record: ModelRecord): Promise<void> {
   await db.run(
-    `INSERT INTO oidc_model_instances (model, id, payload, expires_at, consumed_at, grant_id, uid, user_code)
-     VALUES (?, ?, ?, ?, NULL, ?, ?, ?)
+    `INSERT INTO oidc_model_instances (model, id, payload, expires_at, consumed_at, grant_id, uid, user_code, account_id)
+     VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
      ON CONFLICT (model, id) DO UPDATE SET
        payload = excluded.payload, expires_at = excluded.expires_at, grant_id = excluded.grant_id,
-       uid = excluded.uid, user_code = excluded.user_code`,
-    [record.model, record.id, record.payload, record.expiresAt, record.grantId, record.uid, record.userCode],
+       uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id`,
+    [record.model, record.id, record.payload, record.expiresAt, record.grantId, record.uid, record.userCode, record.accountId],
   );
 }
 
@@ -61,4 +62,9 @@ export async function destroyModelsByGrantId(db: Queryable, grantId: string): Pr
 
 export async function purgeExpiredModels(db: Queryable, now: number): Promise<number> {
   return (await db.run('DELETE FROM oidc_model_instances WHERE expires_at IS NOT NULL AND expires_at < ?', [now])).changes;
+}
+
+/** Every session, grant and token of one account (after a password reset). Interactions are kept. */
+export async function destroyModelsByAccountId(db: Queryable, accountId: string): Promise<number> {
+  return (await db.run("DELETE FROM oidc_model_instances WHERE account_id = ? AND model <> 'Interaction'", [accountId])).changes;
 }

@@ -91,3 +91,7 @@ export async function listUsers(db: Queryable, limit = 100, offset = 0): Promise
 export async function countUsers(db: Queryable): Promise<number> {
   return (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM users'))?.n ?? 0;
 }
+
+export async function setPasswordHash(db: Queryable, id: string, hash: string, at: number): Promise<void> {
+  await db.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?', [hash, at, id]);
+}

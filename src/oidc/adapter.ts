@@ -70,6 +70,7 @@ export function createAdapterFactory(db: Database, now: () => number = Date.now)
         grantId: payload.grantId ?? null,
         uid: payload.uid ?? null,
         userCode: payload.userCode ?? null,
+        accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
       });
     }
     async find(id: string): Promise<AdapterPayload | undefined> {

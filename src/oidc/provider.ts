@@ -36,7 +36,14 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
     features: {
       devInteractions: { enabled: false },
       userinfo: { enabled: true },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // An app may revoke only tokens issued to it.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          return true;
+        },
+      },
       introspection: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -74,9 +81,13 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh response carries a new refresh token (Logto SDKs expect one); reuse of a rotated
     // token is detected by oidc-provider and revokes the whole grant.
-    rotateRefreshToken: () => true,
+    rotateRefreshToken: async (ctx) => {
+      await refuseBadRefreshTarget(ctx, db);
+      return true;
+    },
     ttl: {
-      AccessToken: HOUR,
+      // An API resource's token lives as long as that resource says; the userinfo token an hour.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? HOUR,
       AuthorizationCode: 60,
       IdToken: HOUR,
       Interaction: HOUR,
@@ -99,6 +110,27 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   return provider;
+}
+
+/**
+ * oidc-provider rotates the refresh token before it looks at `resource`, so a refresh naming a bad
+ * resource would consume the app's only refresh token and answer with an error: the app's next
+ * refresh would then look like token reuse and revoke the whole grant. Refusing first keeps one
+ * mistaken getAccessToken(resource) from signing the person out.
+ */
+async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database): Promise<void> {
+  const requested: unknown = ctx.oidc.params?.resource;
+  if (requested === undefined) return;
+  if (typeof requested !== 'string') {
+    throw new errors.InvalidTarget('only a single resource indicator value must be requested during Access Token Request');
+  }
+  const token = ctx.oidc.entities.RefreshToken;
+  if (!token?.resourceIndicators.has(requested)) {
+    throw new errors.InvalidTarget('this resource was not requested at sign-in; add it to the resources the app signs in with');
+  }
+  if (!(await findResourceByIndicator(db, requested))) {
+    throw new errors.InvalidTarget('unknown resource indicator; register it with `sesame resource create`');
+  }
 }
 
 /**

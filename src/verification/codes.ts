@@ -68,7 +68,7 @@ export interface IssueRequest {
 export interface CodeServiceDeps {
   db: Database;
   hmacKeys: readonly Buffer[];
-  policy: () => CodePolicy;
+  policy: () => CodePolicy | Promise<CodePolicy>;
   now?: () => number;
   generate?: () => string;
   sleep?: (ms: number) => Promise<void>;
@@ -102,8 +102,7 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
     return ok;
   }
 
-  function describe(record: CodeRecord, at: number): CodeState {
-    const { maxAttempts, resendCooldownMs } = policy();
+  function describe(record: CodeRecord, at: number, { maxAttempts, resendCooldownMs }: CodePolicy): CodeState {
     return {
       email: record.email,
       resendInSeconds: Math.max(0, Math.ceil((record.lastSentAt + resendCooldownMs - at) / 1000)),
@@ -117,7 +116,14 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
   return {
     async state(interactionUid: string, purpose: string): Promise<CodeState | undefined> {
       const record = await findCode(db, interactionUid, purpose);
-      return record && describe(record, now());
+      return record && describe(record, now(), await policy());
+    },
+
+    /** The address a code of this interaction proved, if it was used within `maxAgeMs`. */
+    async verifiedEmail(interactionUid: string, purpose: string, maxAgeMs = 15 * 60_000): Promise<string | undefined> {
+      const record = await findCode(db, interactionUid, purpose);
+      if (!record || record.consumedAt === null || record.consumedAt < now() - maxAgeMs) return undefined;
+      return record.email;
     },
 
     /**
@@ -126,7 +132,7 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
      */
     async issue(request: IssueRequest): Promise<IssueResult> {
       const at = now();
-      const rules = policy();
+      const rules = await policy();
       const code = generate();
       const sendId = randomId();
       const reservation = await db.transaction(async (tx) => {
@@ -192,7 +198,7 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
     /** Checks a code; a correct one is consumed atomically, so it works exactly once. */
     async verify(interactionUid: string, purpose: string, code: string): Promise<VerifyResult> {
       const at = now();
-      const { maxAttempts } = policy();
+      const { maxAttempts } = await policy();
       return db.transaction(async (tx): Promise<VerifyResult> => {
         const record = await findCode(tx, interactionUid, purpose);
         if (!record || record.consumedAt !== null) return { status: 'missing' };

@@ -81,7 +81,8 @@ describe('the OIDC provider at /oidc', () => {
 
   it('refuses PKCE plain and a missing code_challenge', async () => {
     const app = await sesame.registerApp();
-    for (const extra of [{ code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' }, {}]) {
+    const variants: Record<string, string>[] = [{ code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' }, {}];
+    for (const extra of variants) {
       const url = new URL(`${sesame.issuer}/auth`);
       url.search = new URLSearchParams({ client_id: app.id, response_type: 'code', scope: 'openid', redirect_uri: app.redirectUris[0]!, ...extra }).toString();
       const response = await new HttpBrowser().request(url.toString());

@@ -1,0 +1,51 @@
+import argon2 from 'argon2';
+import { dictionary } from '@zxcvbn-ts/language-common';
+import { PASSWORD_MAX_LENGTH, type Experience } from '../experience/settings.ts';
+
+/** OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane. */
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** Always does the full work, also for a missing hash, so timing does not tell accounts apart. */
+  verify(hash: string | null, password: string): Promise<boolean>;
+  needsRehash(hash: string): boolean;
+}
+
+export function createPasswordHasher(options: typeof ARGON2_OPTIONS = ARGON2_OPTIONS): PasswordHasher {
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => (dummy ??= argon2.hash('not the password of anyone', options));
+  return {
+    hash: (password) => argon2.hash(password, options),
+    async verify(hash, password) {
+      const target = hash ?? (await dummyHash());
+      try {
+        const ok = await argon2.verify(target, password);
+        return ok && hash !== null;
+      } catch {
+        return false;
+      }
+    },
+    needsRehash: (hash) => argon2.needsRehash(hash, options),
+  };
+}
+
+let common: Set<string> | undefined;
+/** The 10,000 most common passwords (zxcvbn's list), loaded on first use. */
+function commonPasswords(): Set<string> {
+  return (common ??= new Set(dictionary['passwords-common'].slice(0, 10_000).map(String)));
+}
+
+/** The first rule a new password breaks, as a sentence for the person typing it. */
+export function passwordProblem(password: string, email: string, policy: Experience['passwordPolicy']): string | undefined {
+  if (password.length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
+  if (password.length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
+  const lowered = password.toLowerCase();
+  if (policy.rejectEmail && (lowered === email || lowered === email.split('@')[0])) {
+    return 'Your password cannot be your email address.';
+  }
+  if (policy.rejectCommon && commonPasswords().has(lowered)) {
+    return 'That password is one of the most common ones and easy to guess. Choose another.';
+  }
+  return undefined;
+}

@@ -1,0 +1,131 @@
+import { parse, UsageError, type Handler } from './command.ts';
+import { createResource, DEFAULT_ACCESS_TOKEN_TTL } from '../admin/resources.ts';
+import { InvalidInputError } from '../admin/applications.ts';
+import { deleteResource, listResources, type ApiResource } from '../db/resources.ts';
+import { findUserByEmail, findUserById } from '../db/users.ts';
+import { replaceUserCustomData } from '../db/user-custom-data.ts';
+import { normalizeEmail } from '../accounts/email.ts';
+
+export const RESOURCE_HELP = `API resources (access tokens for your APIs: a JWT whose aud is the indicator)
+  resource create --indicator URI --name NAME [--scope SCOPE ...] [--access-token-ttl SECONDS] [--json]
+  resource list [--json]
+  resource delete INDICATOR
+
+User custom data (the custom_data claim, served by userinfo with the custom_data scope)
+  user set-custom-data ID_OR_EMAIL --json '{"plan":"pro"}'`;
+
+/** Custom data is kept small: it travels in every userinfo response. */
+const MAX_CUSTOM_DATA_BYTES = 16 * 1024;
+
+function describe(resource: ApiResource) {
+  return {
+    id: resource.id,
+    indicator: resource.indicator,
+    name: resource.name,
+    scopes: resource.scopes,
+    accessTokenTtl: resource.accessTokenTtl,
+    createdAt: new Date(resource.createdAt).toISOString(),
+  };
+}
+
+function parseTtl(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--access-token-ttl must be a whole number of seconds, got "${value}"`);
+  return Number(value);
+}
+
+function parseCustomData(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--json is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError('--json must be a JSON object, such as \'{"plan":"pro"}\'');
+  }
+  if (Buffer.byteLength(JSON.stringify(value)) > MAX_CUSTOM_DATA_BYTES) {
+    throw new UsageError(`--json must be at most ${MAX_CUSTOM_DATA_BYTES} bytes`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export const resourceCommands: Record<string, Handler> = {
+  async 'resource create'(args, { db, io }) {
+    const { values } = parse(args, {
+      indicator: { type: 'string' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      'access-token-ttl': { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (values.indicator === undefined) throw new UsageError('--indicator is required (an absolute URI such as https://api.example.com)');
+    if (values.name === undefined) throw new UsageError('--name is required');
+    const accessTokenTtl = parseTtl(values['access-token-ttl']);
+    try {
+      const resource = await createResource(await db(), {
+        indicator: values.indicator,
+        name: values.name,
+        scopes: values.scope ?? [],
+        accessTokenTtl,
+      });
+      if (values.json) io.out(JSON.stringify(describe(resource)));
+      else {
+        io.out(`Created API resource "${resource.name}"`);
+        io.out(`Indicator:        ${resource.indicator}`);
+        io.out(`Scopes:           ${resource.scopes.join(' ') || '(none)'}`);
+        io.out(`Access token TTL: ${resource.accessTokenTtl} s`);
+      }
+      return 0;
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw new UsageError(error.message);
+      throw error;
+    }
+  },
+
+  async 'resource list'(args, { db, io }) {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    const resources = await listResources(await db());
+    if (values.json) io.out(JSON.stringify(resources.map(describe)));
+    else if (resources.length === 0) io.out('No API resources yet. Create one with `sesame resource create`.');
+    else {
+      for (const resource of resources) {
+        io.out(`${resource.indicator}  ${resource.name}  ttl ${resource.accessTokenTtl}s  scopes: ${resource.scopes.join(' ') || '(none)'}`);
+      }
+    }
+    return 0;
+  },
+
+  async 'resource delete'(args, { db, io }) {
+    const { positionals } = parse(args, {}, true);
+    const [indicator] = positionals;
+    if (!indicator || positionals.length !== 1) throw new UsageError('usage: sesame resource delete INDICATOR');
+    if (!(await deleteResource(await db(), indicator))) {
+      io.err(`no API resource with indicator "${indicator}"`);
+      return 1;
+    }
+    io.out(`Deleted API resource ${indicator}. Tokens already issued for it stay valid until they expire.`);
+    return 0;
+  },
+
+  async 'user set-custom-data'(args, { db, io }) {
+    const { values, positionals } = parse(args, { json: { type: 'string' } }, true);
+    const [who] = positionals;
+    if (!who || positionals.length !== 1) throw new UsageError(`usage: sesame user set-custom-data ID_OR_EMAIL --json '{...}'`);
+    if (values.json === undefined) throw new UsageError(`--json is required, such as --json '{"plan":"pro"}'`);
+    const customData = parseCustomData(values.json);
+    const database = await db();
+    let user = await findUserById(database, who);
+    if (!user && who.includes('@')) {
+      const email = normalizeEmail(who);
+      if (email.ok) user = await findUserByEmail(database, email.email);
+    }
+    if (!user) {
+      io.err(`no user with ID or email "${who}"`);
+      return 1;
+    }
+    await replaceUserCustomData(database, user.id, customData, Date.now());
+    io.out(`Saved custom data for ${user.email} (${user.id}).`);
+    return 0;
+  },
+};

@@ -1,0 +1,217 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Interaction } from 'oidc-provider';
+import { findUserByEmail, type User } from '../db/users.ts';
+import { normalizeEmail } from '../accounts/email.ts';
+import { lockedMessage } from '../accounts/lockout.ts';
+import type { Experience } from '../experience/settings.ts';
+import type { UsageType } from '../mail/connector-config.ts';
+import type { CodeService, CodeState, IssueResult } from '../verification/codes.ts';
+import { clientIp } from '../lib/request.ts';
+import type { PageData } from './views.ts';
+import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
+
+/**
+ * An emailed-code step with explicit states (enter address -> code sent -> verified), shared by
+ * sign-in/sign-up and by password recovery. Each flow differs only in the hooks below.
+ */
+export interface CodeFlow {
+  /** Key of the flow's one live code within an interaction. */
+  purpose: string;
+  /** Route prefix under /interaction/:uid ('' for sign-in, '/forgot' for recovery). */
+  prefix: string;
+  usageType(user: User | undefined): UsageType;
+  /** True when nobody may receive a code for this address (the page still looks the same). */
+  phantom(user: User | undefined, experience: Experience): boolean;
+  /** Whether the flow is offered at all under the current settings. */
+  enabled(experience: Experience): boolean;
+  /** Where "use a different email" goes. */
+  restartUrl(uid: string): string;
+  /** Page data the flow adds to its email page (title, hint, links). */
+  emailPage(uid: string, experience: Experience): Partial<PageData>;
+  /** Page data the flow adds to its code page. */
+  codePage(uid: string, experience: Experience): Partial<PageData>;
+  /** Called after a correct code; answers the request. */
+  verified(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, email: string): Promise<unknown>;
+  /** Optional: handle the submitted address instead of sending a code (e.g. password-only sign-in). */
+  instead?(reply: FastifyReply, interaction: Interaction, email: string, experience: Experience): FastifyReply | undefined;
+}
+
+interface EmailRequest extends UidRequest {
+  Body: { email?: string; _csrf?: string };
+}
+interface CodeRequest extends UidRequest {
+  Body: { code?: string; _csrf?: string };
+  Querystring: { sent?: string };
+}
+
+function sendProblem(result: IssueResult, request: FastifyRequest): { error: string; status: number } | undefined {
+  switch (result.status) {
+    case 'sent':
+      return undefined;
+    case 'cooldown':
+      return { error: `Please wait ${result.retryAfterSeconds} s before asking for another code.`, status: 429 };
+    case 'rate_limited':
+      return { error: `Too many codes were requested. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} min.`, status: 429 };
+    case 'delivery_failed':
+      request.log.error({ err: result.error }, 'verification code could not be delivered');
+      return { error: 'We could not send the code right now. Please try again in a moment.', status: 503 };
+  }
+}
+
+export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: InteractionDeps, flow: CodeFlow): void {
+  const { db, codes } = deps;
+  const at = (uid: string, path = '') => `${base(uid)}${flow.prefix}${path}`;
+
+  async function emailPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra: Partial<PageData> = {}, status = 200) {
+    return kit.page(
+      reply,
+      'email',
+      {
+        title: 'Sign in',
+        appName: await kit.appNameOf(interaction),
+        action: at(interaction.uid, flow.prefix ? '' : '/email'),
+        ...flow.emailPage(interaction.uid, experience),
+        ...extra,
+      },
+      status,
+    );
+  }
+
+  async function codePage(reply: FastifyReply, interaction: Interaction, state: CodeState, extra: Partial<PageData> = {}, status = 200) {
+    const uid = interaction.uid;
+    return kit.page(
+      reply,
+      'code',
+      {
+        title: 'Check your email',
+        appName: await kit.appNameOf(interaction),
+        email: state.email,
+        action: at(uid, '/code'),
+        resendAction: at(uid, '/resend'),
+        restartUrl: flow.restartUrl(uid),
+        cancelAction: `${base(uid)}/cancel`,
+        resendInSeconds: state.resendInSeconds,
+        codeDead: state.dead || state.expired,
+        ...flow.codePage(uid, await kit.experience()),
+        ...extra,
+      },
+      status,
+    );
+  }
+
+  async function send(request: FastifyRequest, interaction: Interaction, email: string, experience: Experience) {
+    const user = await findUserByEmail(db, email);
+    const appName = (await kit.appNameOf(interaction)) ?? 'your app';
+    const ttlMinutes = experience.verificationCode.ttlMinutes;
+    return codes.issue({
+      interactionUid: interaction.uid,
+      purpose: flow.purpose,
+      email,
+      ip: clientIp(request),
+      phantom: flow.phantom(user, experience),
+      deliver: async (code) => {
+        await deps.mailer().send({
+          to: email,
+          usageType: flow.usageType(user),
+          data: { code, application: { name: appName }, user: { primaryEmail: email }, expiresInMinutes: ttlMinutes },
+        });
+        if (deps.logCodes) request.log.info({ to: email }, `verification code for ${email}: ${code}`);
+      },
+    });
+  }
+
+  // The address form. Sign-in renders it at GET /interaction/:uid (see routes.ts); recovery here.
+  if (flow.prefix) {
+    app.get<UidRequest>(at(':uid'), { schema: { params: uidParams } }, async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const experience = await kit.experience();
+      if (!flow.enabled(experience)) return kit.methodOff(reply);
+      const state = await codes.state(interaction.uid, flow.purpose);
+      return emailPage(reply, interaction, experience, { email: state?.email });
+    });
+  }
+
+  app.post<EmailRequest>(
+    at(':uid', flow.prefix ? '' : '/email'),
+    { schema: { params: uidParams, body: formBody({ email: 1000, _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const experience = await kit.experience();
+      if (!flow.enabled(experience)) return kit.methodOff(reply);
+      if (request.validationError) return emailPage(reply, interaction, experience, { error: 'That email address is too long.' }, 400);
+      const normalized = normalizeEmail(request.body?.email);
+      if (!normalized.ok) {
+        return emailPage(reply, interaction, experience, { error: normalized.error, email: String(request.body?.email ?? '').slice(0, 254) }, 400);
+      }
+      const redirected = flow.instead?.(reply, interaction, normalized.email, experience);
+      if (redirected) return redirected;
+      const problem = sendProblem(await send(request, interaction, normalized.email, experience), request);
+      if (problem) return emailPage(reply, interaction, experience, { error: problem.error, email: normalized.email }, problem.status);
+      return reply.redirect(at(interaction.uid, '/code'), 303);
+    },
+  );
+
+  app.get<CodeRequest>(at(':uid', '/code'), { schema: { params: uidParams } }, async (request, reply) => {
+    const interaction = await kit.loginInteraction(request, reply);
+    if (!interaction) return reply;
+    const state = await codes.state(interaction.uid, flow.purpose);
+    if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
+    const notice = request.query.sent ? 'We sent you a new code.' : undefined;
+    const error = state.dead ? 'That code can no longer be used. Send a new one.' : state.expired ? 'That code has expired. Send a new one.' : undefined;
+    return codePage(reply, interaction, state, { notice, error });
+  });
+
+  app.post<CodeRequest>(
+    at(':uid', '/code'),
+    { schema: { params: uidParams, body: formBody({ code: 100, _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const state = await codes.state(interaction.uid, flow.purpose);
+      if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      const typed = String(request.body?.code ?? '').replace(/\s+/g, '');
+      if (request.validationError || !/^\d{6}$/.test(typed)) {
+        return codePage(reply, interaction, state, { error: 'Enter the 6-digit code from the email.' }, 400);
+      }
+      const ip = clientIp(request);
+      const lock = await deps.lockout.check(state.email, ip);
+      if (lock.locked) return codePage(reply, interaction, state, { error: lockedMessage(lock.retryAfterSeconds) }, 429);
+
+      const result = await codes.verify(interaction.uid, flow.purpose, typed);
+      if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email);
+      if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      if (result.status === 'expired') return codePage(reply, interaction, state, { error: 'That code has expired. Send a new one.' }, 400);
+
+      const after = (await codes.state(interaction.uid, flow.purpose)) ?? state;
+      const failure = result.status === 'wrong' ? await deps.lockout.fail(state.email, ip) : { locked: false as const };
+      if (failure.locked) return codePage(reply, interaction, after, { error: lockedMessage(failure.retryAfterSeconds) }, 429);
+      if (result.status === 'dead') {
+        return codePage(reply, interaction, after, { error: 'Too many wrong tries: that code no longer works. Send a new one.' }, 400);
+      }
+      const tries = result.attemptsLeft === 1 ? '1 try left' : `${result.attemptsLeft} tries left`;
+      return codePage(reply, interaction, after, { error: `That code is not right. ${tries}.`, attemptsLeft: result.attemptsLeft }, 400);
+    },
+  );
+
+  app.post<EmailRequest>(
+    at(':uid', '/resend'),
+    { schema: { params: uidParams, body: formBody({ _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const state = await codes.state(interaction.uid, flow.purpose);
+      if (!state) return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      const experience = await kit.experience();
+      const problem = sendProblem(await send(request, interaction, state.email, experience), request);
+      if (problem) {
+        const now = (await codes.state(interaction.uid, flow.purpose)) ?? state;
+        return codePage(reply, interaction, now, { error: problem.error }, problem.status);
+      }
+      return reply.redirect(at(interaction.uid, '/code?sent=1'), 303);
+    },
+  );
+}
+
+export type { CodeService };

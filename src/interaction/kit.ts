@@ -1,0 +1,127 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/csrf-protection';
+import type Provider from 'oidc-provider';
+import type { Interaction, InteractionResults } from 'oidc-provider';
+import type { Database } from '../db/database.ts';
+import { findApplication } from '../db/applications.ts';
+import type { User } from '../db/users.ts';
+import { loadExperience, type Experience } from '../experience/settings.ts';
+import type { CodeService } from '../verification/codes.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Lockout } from '../accounts/lockout.ts';
+import type { PasswordHasher } from '../accounts/passwords.ts';
+import type { PageData, Views } from './views.ts';
+import { grantRequested } from './grant.ts';
+
+export interface InteractionDeps {
+  provider: Provider;
+  db: Database;
+  views: Views;
+  codes: CodeService;
+  lockout: Lockout;
+  passwords: PasswordHasher;
+  mailer: () => Mailer;
+  now: () => number;
+  /** CODE_TTL_MINUTES: the code lifetime unless the sign-in experience sets one. */
+  codeTtlMinutes: number;
+  /** Development only: print codes to the log so a developer without a mailbox can sign in. */
+  logCodes: boolean;
+}
+
+export interface UidRequest {
+  Params: { uid: string };
+}
+
+export const uidParams = {
+  type: 'object',
+  required: ['uid'],
+  properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+} as const;
+
+/** Form fields are optional strings with a length cap; handlers give the person-readable messages. */
+export const formBody = (fields: Record<string, number>) =>
+  ({
+    type: 'object',
+    properties: Object.fromEntries(Object.entries(fields).map(([name, maxLength]) => [name, { type: 'string', maxLength }])),
+  }) as const;
+
+export const base = (uid: string) => `/interaction/${uid}`;
+
+/** What every interaction route needs: load the interaction, render a page, finish the sign-in. */
+export function createKit(app: FastifyInstance, deps: InteractionDeps) {
+  const { provider, db, views } = deps;
+
+  async function page(reply: FastifyReply, name: string, data: PageData, status = 200) {
+    return reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(views.render(name, { csrfToken: reply.generateCsrf(), ...data }));
+  }
+
+  /** Loads the interaction behind the cookie, or answers with the "expired" page. */
+  async function details(request: FastifyRequest<UidRequest>, reply: FastifyReply): Promise<Interaction | undefined> {
+    try {
+      const interaction = await provider.interactionDetails(request.raw, reply.raw);
+      if (interaction.uid !== request.params.uid) throw new Error('interaction mismatch');
+      return interaction;
+    } catch {
+      await page(
+        reply,
+        'error',
+        {
+          title: 'This sign-in has expired',
+          message: 'The sign-in took too long or was already finished. Go back to the app and start again.',
+          details: 'session_not_found',
+        },
+        400,
+      );
+      return undefined;
+    }
+  }
+
+  /** details() for routes that only make sense while the person still has to sign in. */
+  async function loginInteraction(request: FastifyRequest<UidRequest>, reply: FastifyReply): Promise<Interaction | undefined> {
+    const interaction = await details(request, reply);
+    if (!interaction) return undefined;
+    if (interaction.prompt.name !== 'login') {
+      await reply.redirect(base(interaction.uid), 303);
+      return undefined;
+    }
+    return interaction;
+  }
+
+  async function appNameOf(interaction: Interaction): Promise<string | undefined> {
+    return (await findApplication(db, String(interaction.params.client_id)))?.name;
+  }
+
+  async function finish(request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    return reply.redirect(redirectTo, 303);
+  }
+
+  /** Signs `user` in; first-party apps get their consent in the same step (one redirect less). */
+  async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
+    await deps.lockout.succeed(user.email);
+    const application = await findApplication(db, String(interaction.params.client_id));
+    const consent =
+      application && !application.isThirdParty ? { grantId: await grantRequested(provider, interaction, user.id) } : undefined;
+    return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
+  }
+
+  const experience = (): Promise<Experience> => loadExperience(db, deps.codeTtlMinutes);
+
+  /** For a method the operator turned off: the route exists but refuses. */
+  function methodOff(reply: FastifyReply) {
+    return page(
+      reply,
+      'error',
+      { title: 'Not available', message: 'This way of signing in is turned off. Go back and use another one.', details: 'method_disabled' },
+      404,
+    );
+  }
+
+  return { page, details, loginInteraction, appNameOf, finish, completeSignIn, experience, methodOff, csrf: app.csrfProtection };
+}
+
+export type Kit = ReturnType<typeof createKit>;

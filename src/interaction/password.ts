@@ -1,0 +1,160 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Interaction } from 'oidc-provider';
+import { normalizeEmail } from '../accounts/email.ts';
+import { lockedMessage } from '../accounts/lockout.ts';
+import { passwordProblem } from '../accounts/passwords.ts';
+import { signInVerifiedEmail } from '../accounts/accounts.ts';
+import { findUserByEmail, setPasswordHash } from '../db/users.ts';
+import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience/settings.ts';
+import { clientIp } from '../lib/request.ts';
+import type { PageData } from './views.ts';
+import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
+
+interface PasswordRequest extends UidRequest {
+  Body: { email?: string; password?: string; _csrf?: string };
+  Querystring: { email?: string };
+}
+
+/** Password sign-in, and "Create a password" after sign-up's code step. */
+export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: InteractionDeps): void {
+  const { db, codes, passwords, lockout } = deps;
+  const passwordBody = formBody({ email: 1000, password: 1000, _csrf: 200 });
+
+  async function passwordPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra: Partial<PageData>, status = 200) {
+    const uid = interaction.uid;
+    return kit.page(
+      reply,
+      'password',
+      {
+        title: 'Enter your password',
+        appName: await kit.appNameOf(interaction),
+        action: `${base(uid)}/password`,
+        forgotUrl: `${base(uid)}/forgot`,
+        codeAction: offersCode(experience) ? `${base(uid)}/email` : undefined,
+        restartUrl: base(uid),
+        cancelAction: `${base(uid)}/cancel`,
+        ...extra,
+      },
+      status,
+    );
+  }
+
+  app.get<PasswordRequest>('/interaction/:uid/password', { schema: { params: uidParams } }, async (request, reply) => {
+    const interaction = await kit.loginInteraction(request, reply);
+    if (!interaction) return reply;
+    const experience = await kit.experience();
+    if (!offersPassword(experience) || !allowsSignIn(experience)) return kit.methodOff(reply);
+    const typed = normalizeEmail(request.query.email);
+    const state = await codes.state(interaction.uid, 'email');
+    return passwordPage(reply, interaction, experience, { email: typed.ok ? typed.email : state?.email });
+  });
+
+  app.post<PasswordRequest>(
+    '/interaction/:uid/password',
+    { schema: { params: uidParams, body: passwordBody }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const experience = await kit.experience();
+      if (!offersPassword(experience) || !allowsSignIn(experience)) return kit.methodOff(reply);
+      const email = normalizeEmail(request.body?.email);
+      const password = String(request.body?.password ?? '');
+      if (!email.ok) return passwordPage(reply, interaction, experience, { error: email.error }, 400);
+      if (request.validationError || password.length === 0 || password.length > 256) {
+        return passwordPage(reply, interaction, experience, { email: email.email, error: 'Enter your password (at most 256 characters).' }, 400);
+      }
+      const ip = clientIp(request);
+      const lock = await lockout.check(email.email, ip);
+      if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: lockedMessage(lock.retryAfterSeconds) }, 429);
+
+      // The same work and the same answer for an unknown address, an account without a password and a
+      // wrong password: verify() hashes against a dummy when there is no hash.
+      const user = await findUserByEmail(db, email.email);
+      const ok = await passwords.verify(user?.passwordHash ?? null, password);
+      if (!ok || !user) {
+        const failure = await lockout.fail(email.email, ip);
+        const error = failure.locked ? lockedMessage(failure.retryAfterSeconds) : 'That email and password do not match. Check them and try again.';
+        return passwordPage(reply, interaction, experience, { email: email.email, error }, failure.locked ? 429 : 400);
+      }
+      if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
+        await setPasswordHash(db, user.id, await passwords.hash(password), deps.now());
+      }
+      const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: deps.now() });
+      if (!outcome) return passwordPage(reply, interaction, experience, { email: email.email, error: 'That email and password do not match.' }, 400);
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['pwd']);
+    },
+  );
+
+  /** The address verified by sign-up's code step in this interaction, if the account does not exist yet. */
+  async function pendingSignUp(interaction: Interaction): Promise<string | undefined> {
+    const email = await codes.verifiedEmail(interaction.uid, 'email');
+    if (!email || (await findUserByEmail(db, email))) return undefined;
+    return email;
+  }
+
+  async function createPage(reply: FastifyReply, interaction: Interaction, experience: Experience, email: string, extra: Partial<PageData> = {}, status = 200) {
+    const uid = interaction.uid;
+    return kit.page(
+      reply,
+      'new-password',
+      {
+        title: 'Create a password',
+        appName: await kit.appNameOf(interaction),
+        email,
+        minLength: experience.passwordPolicy.minLength,
+        action: `${base(uid)}/create-password`,
+        skipAction: experience.passwordAtSignUp === 'optional' ? `${base(uid)}/skip-password` : undefined,
+        submitLabel: 'Create account',
+        ...extra,
+      },
+      status,
+    );
+  }
+
+  async function createAccount(request: Parameters<Kit['completeSignIn']>[0], reply: FastifyReply, interaction: Interaction, email: string, passwordHash?: string) {
+    const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash });
+    if (!outcome) return reply.redirect(base(interaction.uid), 303);
+    await codes.forget(interaction.uid, 'email');
+    return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])]);
+  }
+
+  app.get<UidRequest>('/interaction/:uid/create-password', { schema: { params: uidParams } }, async (request, reply) => {
+    const interaction = await kit.loginInteraction(request, reply);
+    if (!interaction) return reply;
+    const experience = await kit.experience();
+    const email = await pendingSignUp(interaction);
+    if (!email || experience.passwordAtSignUp === 'off' || !allowsSignUp(experience)) return reply.redirect(base(interaction.uid), 303);
+    return createPage(reply, interaction, experience, email);
+  });
+
+  app.post<PasswordRequest>(
+    '/interaction/:uid/create-password',
+    { schema: { params: uidParams, body: passwordBody }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const experience = await kit.experience();
+      const email = await pendingSignUp(interaction);
+      if (!email || experience.passwordAtSignUp === 'off' || !allowsSignUp(experience)) return reply.redirect(base(interaction.uid), 303);
+      const password = String(request.body?.password ?? '');
+      const problem = request.validationError
+        ? 'Use at most 256 characters.'
+        : passwordProblem(password, email, experience.passwordPolicy);
+      if (problem) return createPage(reply, interaction, experience, email, { error: problem }, 400);
+      return createAccount(request, reply, interaction, email, await passwords.hash(password));
+    },
+  );
+
+  app.post<PasswordRequest>(
+    '/interaction/:uid/skip-password',
+    { schema: { params: uidParams, body: formBody({ _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const experience = await kit.experience();
+      const email = await pendingSignUp(interaction);
+      if (!email || experience.passwordAtSignUp !== 'optional') return reply.redirect(base(interaction.uid), 303);
+      return createAccount(request, reply, interaction, email);
+    },
+  );
+}

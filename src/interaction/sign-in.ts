@@ -1,0 +1,46 @@
+import { signInVerifiedEmail } from '../accounts/accounts.ts';
+import { findUserByEmail } from '../db/users.ts';
+import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience/settings.ts';
+import type { CodeFlow } from './code-flow.ts';
+import { base, type InteractionDeps, type Kit } from './kit.ts';
+
+const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
+
+/**
+ * Email first: one page for sign-in and sign-up, so nobody can learn whether an address has an
+ * account. A new address becomes an account once its code is verified (and, if the experience asks
+ * for one, once a password is chosen).
+ */
+export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
+  return {
+    purpose: 'email',
+    prefix: '',
+    usageType: (user) => (user ? 'SignIn' : 'Register'),
+    phantom: (user, experience) => (user ? !allowsSignIn(experience) : !allowsSignUp(experience)),
+    enabled: () => true,
+    restartUrl: base,
+    emailPage: (uid, experience: Experience) =>
+      offersCode(experience)
+        ? { passwordUrl: offersPassword(experience) ? passwordUrl(uid) : undefined }
+        : { hint: 'Next, you will enter your password.' },
+    codePage: (uid, experience) => ({ passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }),
+    instead(reply, interaction, email, experience) {
+      // Password-only experience: the address form leads to the password form.
+      if (!offersCode(experience)) return reply.redirect(passwordUrl(interaction.uid, email), 303);
+      return undefined;
+    },
+    async verified(request, reply, interaction, email) {
+      const experience = await kit.experience();
+      const existing = await findUserByEmail(deps.db, email);
+      if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
+        return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
+      }
+      const outcome = await signInVerifiedEmail(deps.db, email, { allowSignUp: allowsSignUp(experience), now: deps.now() });
+      if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
+        // Only reachable with a phantom code, which nobody received.
+        return reply.redirect(base(interaction.uid), 303);
+      }
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email']);
+    },
+  };
+}
