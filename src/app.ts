@@ -67,8 +67,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         // to each app's own redirect URI, so the directive would block every sign-in.
         formAction: null,
         imgSrc: ["'self'", 'data:'],
+        // Over plain http (development on a LAN address) an upgrade would break every asset and form.
+        upgradeInsecureRequests: config.secureCookies ? [] : null,
       },
     },
+    strictTransportSecurity: config.secureCookies,
+    crossOriginOpenerPolicy: config.secureCookies,
     // Apps on other origins embed nothing of ours; keep the default strict isolation.
     crossOriginEmbedderPolicy: false,
   });

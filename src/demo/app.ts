@@ -178,7 +178,8 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
         message: CALLBACK_ERRORS[error] ?? 'Sesame could not sign you in.',
         code: error,
         // Only trust Sesame's own wording when this answer belongs to a sign-in we started.
-        detail: stateMatches ? firstString(query.error_description) : undefined,
+        // For a cancel the sentence above says it all; Sesame's description would only repeat it.
+        detail: stateMatches && error !== 'access_denied' ? firstString(query.error_description) : undefined,
         signInAgain: true,
       });
     }

@@ -38,8 +38,9 @@ ${body}
 
 function formatClaim(name: string, value: unknown): string {
   if (typeof value === 'number' && ['iat', 'exp', 'auth_time', 'updated_at', 'nbf'].includes(name)) {
-    return `${value} (${new Date(value * 1000).toISOString()})`;
+    return `${value} (${new Date(value * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')})`;
   }
+  if (value === null) return '(not set)';
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 

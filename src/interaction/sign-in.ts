@@ -19,10 +19,12 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
     phantom: (user, experience) => (user ? !allowsSignIn(experience) : !allowsSignUp(experience)),
     enabled: () => true,
     restartUrl: base,
-    emailPage: (uid, experience: Experience) =>
-      offersCode(experience)
-        ? { passwordUrl: offersPassword(experience) ? passwordUrl(uid) : undefined }
-        : { hint: 'Next, you will enter your password.' },
+    emailPage: (uid, experience: Experience) => ({
+      cancelAction: `${base(uid)}/cancel`,
+      ...(offersCode(experience)
+        ? { passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }
+        : { hint: 'Next, you will enter your password.' }),
+    }),
     codePage: (uid, experience) => ({ passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }),
     instead(reply, interaction, email, experience) {
       // Password-only experience: the address form leads to the password form.

@@ -65,6 +65,7 @@ function renderPage(mailbox: DevMailbox, messages: ReceivedMail[], to: string | 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="5">
 <meta name="robots" content="noindex">
+<link rel="icon" href="data:,">
 <title>${to ? `Dev mailbox: ${e(to)}` : 'Dev mailbox'}</title>
 <link rel="stylesheet" href="/dev/mail.css">
 </head>

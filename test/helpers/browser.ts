@@ -91,7 +91,10 @@ export function findForm(html: string, actionSuffix: string): { action: string; 
     const action = /action="([^"]*)"/.exec(match[0])?.[1]?.replace(/&amp;/g, '&');
     if (action === undefined || !action.split('?')[0]!.endsWith(actionSuffix)) continue;
     const fields: Record<string, string> = {};
-    for (const input of match[1]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
+    // Hidden inputs inside the form, and (as browsers do) those outside it that name it with form="id".
+    const id = /\bid="([^"]*)"/.exec(match[0])?.[1];
+    const owned = id ? [...html.matchAll(new RegExp(`<input\\b[^>]*form="${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"[^>]*>`, 'g'))] : [];
+    for (const input of [...match[1]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g), ...owned]) {
       const name = /name="([^"]*)"/.exec(input[0])?.[1];
       const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
       if (name) fields[name] = decodeEntities(value);

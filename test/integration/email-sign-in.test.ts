@@ -107,4 +107,30 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     const deniedAgain = await browser.follow(afterLogout.url, {}, REDIRECT);
     expect(new URL(deniedAgain.location!).searchParams.get('error')).toBe('login_required');
   });
+
+  it('asks for consent only for third-party apps, and Deny returns access_denied', async () => {
+    const thirdParty = await sesame.registerApp({ name: 'Partner App', isThirdParty: true });
+    const partner = await discover(sesame.issuer, thirdParty);
+    const browser = new HttpBrowser();
+    const start = await startAuthorization(partner, REDIRECT);
+    const emailPage = await browser.follow(start.url);
+    const email = 'consent@example.com';
+    const before = smtp.countFor(email);
+    const codePage = await browser.submit(emailPage, '/email', { email });
+    const mail = await smtp.waitForMail(email, { after: before });
+    const consent = await browser.submit(codePage, '/code', { code: /\b(\d{6})\b/.exec(mail.text)![1]! }, REDIRECT);
+    expect(consent.status).toBe(200);
+    expect(consent.body).toContain('Partner App');
+    expect(consent.body).toContain('wants to access your account');
+    expect(consent.body).toContain('See your email address');
+    const denied = await browser.submit(consent, '/consent', { decision: 'deny' }, REDIRECT);
+    expect(new URL(denied.location!).searchParams.get('error')).toBe('access_denied');
+
+    const again = await startAuthorization(partner, REDIRECT);
+    const consentAgain = await browser.follow(again.url);
+    expect(consentAgain.body).toContain('wants to access your account');
+    const allowed = await browser.submit(consentAgain, '/consent', { decision: 'allow' }, REDIRECT);
+    const tokens = await exchange(partner, allowed.location!, again);
+    expect(tokens.claims()!.email).toBe(email);
+  });
 });

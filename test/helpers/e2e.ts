@@ -1,0 +1,196 @@
+import { mkdirSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startDemo, type RunningDemo } from '../../src/demo/start.ts';
+import { freePort, startTestSesame, tempDir, type TestSesame } from './sesame.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts/e2e');
+
+export interface E2eStack {
+  sesame: TestSesame;
+  demo: RunningDemo;
+  /** Sesame's ENDPOINT, e.g. http://127.0.0.1:40123 */
+  endpoint: string;
+  demoUrl: string;
+  mailboxUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Sesame with its dev mailbox plus the Bookstore demo, both in-process on free ports with temp
+ * SQLite files, listening on `host` (default 127.0.0.1) and addressed by it in their URLs.
+ */
+export async function startE2eStack(options: { host?: string } = {}): Promise<E2eStack> {
+  const host = options.host ?? '127.0.0.1';
+  const dir = tempDir('sesame-e2e-');
+  const sesamePort = await freePort();
+  const sesame = await startTestSesame({
+    dir: dir.path,
+    sesame: { devMailbox: true },
+    env: { PORT: String(sesamePort), HOST: host, ENDPOINT: `http://${host}:${sesamePort}` },
+  });
+  const endpoint = sesame.config.endpoint;
+  const mailboxUrl = `${endpoint}/dev/mail`;
+  let demo: RunningDemo;
+  try {
+    const demoPort = await freePort();
+    demo = await startDemo({
+      sesameDb: sesame.db,
+      file: join(dir.path, 'demo.db'),
+      issuer: sesame.issuer,
+      baseUrl: `http://${host}:${demoPort}`,
+      port: demoPort,
+      host,
+      mailboxUrl,
+    });
+  } catch (error) {
+    await sesame.stop();
+    dir.remove();
+    throw error;
+  }
+  return {
+    sesame,
+    demo,
+    endpoint,
+    demoUrl: demo.url,
+    mailboxUrl,
+    async stop() {
+      await demo.close();
+      await sesame.stop();
+      dir.remove();
+    },
+  };
+}
+
+export interface E2eBrowser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Debian's chromium with a fresh profile, so no cookie or cache from an earlier run leaks in. */
+export async function launchBrowser(
+  options: { viewport?: { width: number; height: number }; isMobile?: boolean; args?: string[] } = {},
+): Promise<E2eBrowser> {
+  const profile = tempDir('sesame-e2e-chromium-');
+  const context = await chromium.launchPersistentContext(profile.path, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      ...(options.args ?? []),
+    ],
+    viewport: options.viewport ?? { width: 1280, height: 900 },
+    isMobile: options.isMobile ?? false,
+    hasTouch: options.isMobile ?? false,
+    deviceScaleFactor: 1,
+    locale: 'en-US',
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      profile.remove();
+    },
+  };
+}
+
+export interface PageProblem {
+  url: string;
+  kind: 'console-error' | 'csp' | 'pageerror' | 'http-error';
+  text: string;
+}
+
+/**
+ * Records console errors, CSP violations, uncaught exceptions and failed responses of every page in `context`,
+ * tagged with the page URL at the time, so a test can assert on the pages it cares about.
+ */
+export function watchProblems(context: BrowserContext): PageProblem[] {
+  const problems: PageProblem[] = [];
+  const watch = (page: Page) => {
+    page.on('console', (message) => {
+      const text = message.text();
+      const csp = /content security policy|content-security-policy|refused to (load|apply|execute|connect|frame)/i.test(text);
+      if (csp) problems.push({ url: page.url(), kind: 'csp', text });
+      else if (message.type() === 'error') problems.push({ url: page.url(), kind: 'console-error', text });
+    });
+    page.on('pageerror', (error) => problems.push({ url: page.url(), kind: 'pageerror', text: error.message }));
+    // The console only says "status of 404"; this names the resource.
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push({ url: page.url(), kind: 'http-error', text: `${response.status()} ${response.request().method()} ${response.url()}` });
+    });
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  return problems;
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+export function nonLoopbackAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+}
+
+/** True when the page scrolls sideways, which on a phone means something sticks out. */
+export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; clientWidth: number }> {
+  return page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+  }));
+}
+
+/**
+ * Reads the newest code for `email` off the dev mailbox page in its own tab, the way a tester
+ * would: waits until more than `seenBefore` messages are listed, then takes the highlighted code.
+ */
+export async function readCodeFromMailbox(
+  context: BrowserContext,
+  mailboxUrl: string,
+  email: string,
+  seenBefore: number,
+  screenshotName?: string,
+): Promise<{ code: string; count: number }> {
+  const tab = await context.newPage();
+  try {
+    const url = `${mailboxUrl}?to=${encodeURIComponent(email)}`;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await tab.goto(url);
+      const count = await tab.locator('article.mail').count();
+      if (count > seenBefore) {
+        const code = (await tab.locator('article.mail').first().locator('.mail-code').textContent())?.trim() ?? '';
+        if (!/^\d{6}$/.test(code)) throw new Error(`the newest mail on the dev mailbox page shows no 6-digit code (got "${code}")`);
+        if (screenshotName) await screenshot(tab, screenshotName);
+        return { code, count };
+      }
+      if (Date.now() > deadline) throw new Error(`no new mail for ${email} on ${url} after 15 s (${count} listed)`);
+      await tab.waitForTimeout(250);
+    }
+  } finally {
+    await tab.close();
+  }
+}
+
+/** How many mails the dev mailbox page lists for `email` right now. */
+export async function mailCount(context: BrowserContext, mailboxUrl: string, email: string): Promise<number> {
+  const tab = await context.newPage();
+  try {
+    await tab.goto(`${mailboxUrl}?to=${encodeURIComponent(email)}`);
+    return await tab.locator('article.mail').count();
+  } finally {
+    await tab.close();
+  }
+}
