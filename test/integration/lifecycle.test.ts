@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
+import { createSesame } from '../../src/server.ts';
+import { createAdapterFactory } from '../../src/oidc/adapter.ts';
+import { purgeExpiredModels } from '../../src/db/oidc-models.ts';
+import { freePort, tempDir } from '../helpers/sesame.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+describe('server lifecycle', () => {
+  it('answers /health with 503 when the database is gone', async () => {
+    const dir = tempDir();
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: `sqlite:${join(dir.path, 'h.db')}`, LOG_LEVEL: 'silent' });
+    const sesame = await createSesame(config, { devMailbox: false });
+    expect((await sesame.app.inject({ url: '/health' })).statusCode).toBe(200);
+    await sesame.db.close();
+    const down = await sesame.app.inject({ url: '/health' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toMatchObject({ status: 'unavailable' });
+    await sesame.app.close();
+    dir.remove();
+  });
+
+  it('stops cleanly on SIGTERM after finishing in-flight requests', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_ENV: 'test', PORT: String(port), DATABASE_URL: `sqlite:${join(dir.path, 's.db')}`, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i += 1) {
+      const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A request in flight when the signal arrives still gets its answer.
+    const inflight = fetch(`${base}/oidc/.well-known/openid-configuration`);
+    child.kill('SIGTERM');
+    expect((await inflight).status).toBe(200);
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('SIGTERM received: shutting down');
+    await expect(fetch(`${base}/health`)).rejects.toThrow();
+    dir.remove();
+  });
+
+  it('forgets expired OIDC artifacts and purges them', async () => {
+    const dir = tempDir();
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: `sqlite:${join(dir.path, 'p.db')}`, LOG_LEVEL: 'silent' });
+    const sesame = await createSesame(config, { devMailbox: false });
+    let now = Date.now();
+    const Adapter = createAdapterFactory(sesame.db, () => now);
+    const sessions = new Adapter('Session');
+    await sessions.upsert('s1', { accountId: 'u1', uid: 'uid-1' } as never, 60);
+    expect(await sessions.find('s1')).toMatchObject({ accountId: 'u1' });
+    expect(await sessions.findByUid('uid-1')).toBeTruthy();
+    now += 61_000;
+    expect(await sessions.find('s1')).toBeUndefined();
+    expect(await purgeExpiredModels(sesame.db, now)).toBe(1);
+    expect(await sesame.db.get("SELECT id FROM oidc_model_instances WHERE id = 's1'")).toBeUndefined();
+    await sesame.app.close();
+    await sesame.db.close();
+    dir.remove();
+  });
+});
