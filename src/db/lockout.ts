@@ -1,4 +1,5 @@
 import type { Queryable } from './database.ts';
+import { countInWindow } from './event-window.ts';
 
 export async function insertFailure(db: Queryable, failure: { id: string; email: string; ip: string; failedAt: number }): Promise<void> {
   await db.run('INSERT INTO sign_in_failures (id, email, ip, failed_at) VALUES (?, ?, ?, ?)', [
@@ -9,18 +10,8 @@ export async function insertFailure(db: Queryable, failure: { id: string; email:
   ]);
 }
 
-export async function countFailures(
-  db: Queryable,
-  column: 'email' | 'ip',
-  value: string,
-  since: number,
-): Promise<{ count: number; oldest: number | null }> {
-  const row = await db.get<{ count: number; oldest: number | null }>(
-    `SELECT COUNT(*) AS count, MIN(failed_at) AS oldest FROM sign_in_failures WHERE ${column} = ? AND failed_at >= ?`,
-    [value, since],
-  );
-  return { count: row?.count ?? 0, oldest: row?.oldest ?? null };
-}
+export const countFailures = (db: Queryable, column: 'email' | 'ip', value: string, since: number) =>
+  countInWindow(db, 'sign_in_failures', column, value, since);
 
 export async function clearFailures(db: Queryable, email: string): Promise<void> {
   await db.run('DELETE FROM sign_in_failures WHERE email = ?', [email]);

@@ -1,4 +1,5 @@
 import type { Queryable } from './database.ts';
+import { countInWindow } from './event-window.ts';
 
 export interface CodeRecord {
   interactionUid: string;
@@ -104,18 +105,8 @@ export async function deleteSend(db: Queryable, id: string): Promise<void> {
 }
 
 /** Sends since `since`, and the oldest of them (to tell the person when the window frees up). */
-export async function countSends(
-  db: Queryable,
-  column: 'email' | 'ip',
-  value: string,
-  since: number,
-): Promise<{ count: number; oldest: number | null }> {
-  const row = await db.get<{ count: number; oldest: number | null }>(
-    `SELECT COUNT(*) AS count, MIN(sent_at) AS oldest FROM verification_sends WHERE ${column} = ? AND sent_at >= ?`,
-    [value, since],
-  );
-  return { count: row?.count ?? 0, oldest: row?.oldest ?? null };
-}
+export const countSends = (db: Queryable, column: 'email' | 'ip', value: string, since: number) =>
+  countInWindow(db, 'verification_sends', column, value, since);
 
 export async function purgeVerification(db: Queryable, codesBefore: number, sendsBefore: number): Promise<void> {
   await db.run('DELETE FROM verification_codes WHERE expires_at < ?', [codesBefore]);

@@ -1,26 +1,16 @@
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/sesame.ts';
+import { ROOT, sesameCli } from '../helpers/cli.ts';
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../..');
 const dir = tempDir('sesame-cli-');
 afterAll(() => dir.remove());
 
-async function sesame(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(join(ROOT, 'bin/sesame.js'), args, {
-      cwd: dir.path,
-      env: { ...process.env, DATABASE_URL: `sqlite:${join(dir.path, 'cli.db')}`, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const sesame = (args: string[], env: Record<string, string> = {}) =>
+  sesameCli(args, { cwd: dir.path, database: join(dir.path, 'cli.db'), env });
 
 describe('the sesame command', () => {
   it('creates an app and prints its App ID and an alphanumeric App Secret', async () => {

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../helpers/browser.ts';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, tempDir, type TestSesame } from '../helpers/sesame.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
+import { sesameCli } from '../helpers/cli.ts';
 
-const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../..');
 
 describe('the SMTP connector (Logto format)', () => {
   let smtp: SmtpCatcher;
@@ -27,17 +24,7 @@ describe('the SMTP connector (Logto format)', () => {
     dir.remove();
   });
 
-  async function cli(args: string[], env: Record<string, string> = {}) {
-    try {
-      const { stdout, stderr } = await run(join(ROOT, 'bin/sesame.js'), args, {
-        cwd: dir.path,
-        env: { ...process.env, DATABASE_URL: `sqlite:${join(dir.path, 'sesame.db')}`, ...env },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      return error as { code: number; stdout: string; stderr: string };
-    }
-  }
+  const cli = (args: string[]) => sesameCli(args, { cwd: dir.path, database: join(dir.path, 'sesame.db') });
 
   it('refuses an invalid config naming the field, and stores a valid one that the running server uses at once', async () => {
     const bad = join(dir.path, 'bad.json');
