@@ -1,0 +1,58 @@
+/**
+ * `node --import tsx bench/profile-scenario.ts signin|refresh|userinfo|discovery [concurrency] [seconds] [noprofile]`:
+ * one scenario alone against a Sesame started with --cpu-prof, so the profile holds nothing else.
+ * The profile lands in bench/results/profiles; read it with bench/profile-summary.ts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { basicAuth, postForm, send } from './lib/http.ts';
+import { runLoad } from './lib/load.ts';
+import { startMailSink } from './lib/mail-sink.ts';
+import { discoverServer, emailSignIn, SIGN_IN_STEPS, type SignInStep, type Tokens } from './lib/oidc.ts';
+import { seedUsers } from './lib/seed.ts';
+import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame.ts';
+import { summarize } from './lib/stats.ts';
+import { RESULTS_DIR } from './bench.ts';
+
+const [scenario = 'signin', concurrencyArg = '16', secondsArg = '8', profileArg = 'profile'] = process.argv.slice(2);
+const concurrency = Number(concurrencyArg);
+const dir = mkdtempSync(join(tmpdir(), 'sesame-profile-'));
+const sink = await startMailSink();
+let sesame = await startSesameProcess({ dir, smtpPort: sink.port });
+const client = await registerBenchApp(sesame.databaseFile);
+seedUsers(sesame.databaseFile, 0, 1000);
+await sesame.child.stop();
+sesame = await startSesameProcess({
+  dir,
+  smtpPort: sink.port,
+  nodeArgs: profileArg === 'profile' ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')] : [],
+});
+const server = await discoverServer(sesame.issuer, { ...client, redirectUri: REDIRECT_URI });
+const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
+let n = 0;
+const signIn = () => emailSignIn(server, sink, `p-${process.pid}-${(n += 1)}@example.com`, steps);
+const chains: Tokens[] = scenario === 'signin' ? [] : await Promise.all(Array.from({ length: concurrency }, signIn));
+const auth = basicAuth(client.id, client.secret);
+const op = async (worker: number) => {
+  const chain = chains[worker]!;
+  if (scenario === 'signin') await signIn();
+  else if (scenario === 'refresh') {
+    const reply = await postForm(server.endpoints.token, { grant_type: 'refresh_token', refresh_token: chain.refresh_token! }, { authorization: auth });
+    if (reply.status !== 200) throw new Error(reply.body);
+    chain.refresh_token = (JSON.parse(reply.body) as Tokens).refresh_token;
+  } else if (scenario === 'userinfo') {
+    const reply = await send(server.endpoints.userinfo, { headers: { authorization: `Bearer ${chain.access_token}` } });
+    if (reply.status !== 200) throw new Error(reply.body);
+  } else if (scenario === 'discovery') {
+    await send(server.endpoints.discovery);
+  }
+};
+const result = await runLoad({ concurrency, seconds: Number(secondsArg), warmupSeconds: 1, op, serverPid: sesame.child.pid });
+console.log(`${scenario}: ${result.perSecond.toFixed(1)}/s, errors ${result.errors} ${result.firstError ?? ''}, server CPU ${result.serverCpu}%, client CPU ${result.clientCpu}%`);
+console.log('latency', summarize(result.latencies));
+if (scenario === 'signin') for (const step of SIGN_IN_STEPS) console.log(step.padEnd(14), summarize(steps[step]));
+await sesame.child.stop();
+await sink.close();
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);

@@ -1,0 +1,70 @@
+/**
+ * `npm run bench [-- --concurrency 32 --duration 10 --warmup 2 --quick --profile --out FILE]`
+ * Starts Sesame and bare oidc-provider in child processes, drives them over loopback, prints a table
+ * and writes the figures to bench/results/latest.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, formatTable, QUICK, RESULTS_DIR, runBench, type BenchOptions } from './bench.ts';
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: 'string', short: 'c' },
+    duration: { type: 'string', short: 'd' },
+    warmup: { type: 'string' },
+    'memory-sign-ins': { type: 'string' },
+    'refresh-tokens': { type: 'string' },
+    'growth-users': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`Usage: npm run bench -- [options]
+  -c, --concurrency N      concurrent clients (default ${DEFAULTS.concurrency})
+  -d, --duration S         measured seconds per scenario (default ${DEFAULTS.duration})
+      --warmup S           warm-up seconds before each measurement (default ${DEFAULTS.warmup})
+      --memory-sign-ins N  sign-ins before the second RSS reading (default ${DEFAULTS.memorySignIns})
+      --refresh-tokens N   stored refresh tokens before the third RSS reading (default ${DEFAULTS.storedRefreshTokens})
+      --growth-users N     users for the growth scenario (default ${DEFAULTS.growthUsers})
+      --quick              a few-second smoke run with tiny counts
+      --profile            write a CPU profile of the main Sesame process to bench/results/profiles
+      --out FILE           where to write the JSON (default bench/results/latest.json)`);
+  process.exit(0);
+}
+
+const number = (name: string, raw: string | undefined, fallback: number) => {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`--${name} must be a positive number, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const base = values.quick ? QUICK : DEFAULTS;
+const options: BenchOptions = {
+  ...base,
+  concurrency: Math.round(number('concurrency', values.concurrency, base.concurrency)),
+  duration: number('duration', values.duration, base.duration),
+  warmup: number('warmup', values.warmup, base.warmup),
+  memorySignIns: Math.round(number('memory-sign-ins', values['memory-sign-ins'], base.memorySignIns)),
+  storedRefreshTokens: Math.round(number('refresh-tokens', values['refresh-tokens'], base.storedRefreshTokens)),
+  growthUsers: Math.round(number('growth-users', values['growth-users'], base.growthUsers)),
+  profileDir: values.profile ? join(RESULTS_DIR, 'profiles') : undefined,
+  log: (line) => console.error(line),
+};
+
+const results = await runBench(options);
+const out = values.out ?? join(RESULTS_DIR, 'latest.json');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(formatTable(results));
+console.log(`\nwritten to ${out}`);
+// undici keeps idle sockets; the figures are written, so do not wait for them.
+process.exit(0);
