@@ -7,7 +7,7 @@ import { startMailSink, type MailSink } from './lib/mail-sink.ts';
 import { automaticSignIn, discoverServer, emailSignIn, SIGN_IN_STEPS, type Server, type SignInStep, type Tokens } from './lib/oidc.ts';
 import { freePort, ROOT, rssMb, startChild, type Child } from './lib/processes.ts';
 import { countRows, databaseBytes, seedRefreshTokens, seededEmail, seedUsers, signingJwks } from './lib/seed.ts';
-import { buildBundle, REDIRECT_URI, registerBenchApp, startSesameProcess, type SesameInstance } from './lib/sesame.ts';
+import { REDIRECT_URI, registerBenchApp, startSesameProcess, type SesameInstance } from './lib/sesame.ts';
 import { round, summarize, type Summary } from './lib/stats.ts';
 
 export interface BenchOptions {
@@ -78,8 +78,8 @@ export interface BenchResults {
     firstStartReadyMs: number;
     readyMs: number;
     readyMsWithGrowthUsers: number;
-    /** The same restart from an esbuild bundle of src/main.ts, without tsx (null when esbuild is missing). */
-    bundled: { readyMs: number; idleRssMb: number } | null;
+    /** The same restart in development mode (`npm start`: TypeScript compiled by tsx at start). */
+    dev: { readyMs: number; idleRssMb: number };
   };
   signIn: SignInFigures;
   tokens: Record<TokenScenario, { sesame: Throughput; bare: Throughput; ratio: number }>;
@@ -292,15 +292,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const firstStartReadyMs = sesame.child.readyMs;
     const client = await registerBenchApp(sesame.databaseFile);
     await sesame.child.stop();
-    const bundle = buildBundle();
-    let bundled: BenchResults['startup']['bundled'] = null;
-    if (bundle) {
-      const fromBundle = await startSesameProcess({ dir: dirA, smtpPort: sink.port, port: sesame.port, bundle });
-      await sleep(1000);
-      bundled = { readyMs: fromBundle.child.readyMs, idleRssMb: rssMb(fromBundle.child.pid) };
-      await fromBundle.child.stop();
-      log(`bundled (no tsx): ready in ${bundled.readyMs} ms, idle RSS ${bundled.idleRssMb} MB`);
-    }
+    const fromSource = await startSesameProcess({ dir: dirA, smtpPort: sink.port, port: sesame.port, dev: true });
+    await sleep(1000);
+    const dev = { readyMs: fromSource.child.readyMs, idleRssMb: rssMb(fromSource.child.pid) };
+    await fromSource.child.stop();
+    log(`from source through tsx (npm start): ready in ${dev.readyMs} ms, idle RSS ${dev.idleRssMb} MB`);
     const nodeArgs = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
     sesame = await startSesameProcess({ dir: dirA, smtpPort: sink.port, port: sesame.port, nodeArgs });
     running.push(sesame.child);
@@ -406,7 +402,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         quick: options.quick,
         seconds: round((performance.now() - began) / 1000),
       },
-      startup: { firstStartReadyMs, readyMs, readyMsWithGrowthUsers, bundled },
+      startup: { firstStartReadyMs, readyMs, readyMsWithGrowthUsers, dev },
       signIn,
       tokens,
       memory: { idleRssMb, bareIdleRssMb, afterSignInsRssMb, signIns: signInsDone, afterRefreshTokensRssMb, storedRefreshTokens },
@@ -461,8 +457,8 @@ export function formatTable(r: BenchResults): string {
   row('  ready, first start', `${r.startup.firstStartReadyMs} ms`);
   row('  ready, restart', `${r.startup.readyMs} ms`);
   row(`  ready, ${r.growth.large.users} users`, `${r.startup.readyMsWithGrowthUsers} ms`);
-  if (r.startup.bundled) {
-    row('  bundled, no tsx: ready', `${r.startup.bundled.readyMs} ms`, `idle RSS ${r.startup.bundled.idleRssMb} MB`);
+  if (r.startup.dev) {
+    row('  from source (tsx, npm start): ready', `${r.startup.dev.readyMs} ms`, `idle RSS ${r.startup.dev.idleRssMb} MB`);
   }
   lines.push('');
   row('growth', 'users', 'sign-ins/s', 'p50 ms', 'p95 ms');

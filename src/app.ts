@@ -16,7 +16,6 @@ import type { Mailer } from './mail/mailer.ts';
 import type { Lockout } from './accounts/lockout.ts';
 import type { PasswordHasher } from './accounts/passwords.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
-import { devMailboxRoutes } from './mail/dev-mailbox-routes.ts';
 import { interactionRoutes } from './interaction/routes.ts';
 
 export interface AppDeps {
@@ -59,30 +58,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return problem(request, reply, views, 500, 'Something went wrong', 'Please try again. If it keeps happening, contact the site’s owner.');
   });
 
-
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        // Chrome applies form-action to the redirects after a POST, and our forms end by redirecting
-        // to each app's own redirect URI, so the directive would block every sign-in.
-        formAction: null,
-        imgSrc: ["'self'", 'data:'],
-        // Over plain http (development on a LAN address) an upgrade would break every asset and form.
-        upgradeInsecureRequests: config.secureCookies ? [] : null,
-      },
-    },
-    strictTransportSecurity: config.secureCookies,
-    crossOriginOpenerPolicy: config.secureCookies,
-    // Apps on other origins embed nothing of ours; keep the default strict isolation.
-    crossOriginEmbedderPolicy: false,
-  });
-  await app.register(cookie, { secret: [...deps.cookieKeys] });
-  await app.register(formbody);
-  await app.register(csrf, {
-    sessionPlugin: '@fastify/cookie',
-    cookieKey: '_sesame_csrf',
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
-  });
   await app.register(rateLimit, {
     global: true,
     max: config.limits.requestsPerIpPerMinute,
@@ -93,50 +68,78 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(middie);
   app.use('/oidc', provider.callback());
 
-  app.get('/health', async (_request, reply) => {
-    try {
-      await db.get('SELECT 1 AS ok');
-      return { status: 'ok', database: 'ok' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', database: 'unreachable' });
-    }
-  });
+  // Sesame's own pages. Security headers and CSRF live in this scope only: oidc-provider sets its
+  // own headers on /oidc, and the token endpoints should not pay for page plumbing on every call.
+  await app.register(async (pages) => {
+    await pages.register(helmet, {
+      contentSecurityPolicy: {
+        directives: {
+          // Chrome applies form-action to the redirects after a POST, and our forms end by redirecting
+          // to each app's own redirect URI, so the directive would block every sign-in.
+          formAction: null,
+          imgSrc: ["'self'", 'data:'],
+          // Over plain http (development on a LAN address) an upgrade would break every asset and form.
+          upgradeInsecureRequests: config.secureCookies ? [] : null,
+        },
+      },
+      strictTransportSecurity: config.secureCookies,
+      crossOriginOpenerPolicy: config.secureCookies,
+      // Apps on other origins embed nothing of ours; keep the default strict isolation.
+      crossOriginEmbedderPolicy: false,
+    });
+    await pages.register(cookie, { secret: [...deps.cookieKeys] });
+    await pages.register(formbody);
+    await pages.register(csrf, {
+      sessionPlugin: '@fastify/cookie',
+      cookieKey: '_sesame_csrf',
+      cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
+    });
 
-  const assets: Record<string, { type: string; body: Buffer }> = {
-    'sesame.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.css')) },
-    'sesame.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.js')) },
-  };
-  app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
-    const asset = assets[request.params.file];
-    if (!asset) return reply.code(404).type('text/plain').send('Not found');
-    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
-  });
+    pages.get('/health', async (_request, reply) => {
+      try {
+        await db.get('SELECT 1 AS ok');
+        return { status: 'ok', database: 'ok' };
+      } catch {
+        return reply.code(503).send({ status: 'unavailable', database: 'unreachable' });
+      }
+    });
 
-  app.get('/', async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(
-      views.render('error', {
-        title: 'Sesame is running',
-        message: `This is a sign-in service. Apps send people here to sign in; its OpenID Connect issuer is ${config.issuer}.`,
+    const assets: Record<string, { type: string; body: Buffer }> = {
+      'sesame.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.css')) },
+      'sesame.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.js')) },
+    };
+    pages.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
+      const asset = assets[request.params.file];
+      if (!asset) return reply.code(404).type('text/plain').send('Not found');
+      return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+    });
+
+    pages.get('/', async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').send(
+        views.render('error', {
+          title: 'Sesame is running',
+          message: `This is a sign-in service. Apps send people here to sign in; its OpenID Connect issuer is ${config.issuer}.`,
+        }),
+      ),
+    );
+
+    if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox));
+
+    await pages.register(async (scope) =>
+      interactionRoutes(scope, {
+        provider,
+        db,
+        views,
+        codes: deps.codes,
+        mailer: deps.mailer,
+        now: deps.now ?? Date.now,
+        lockout: deps.lockout,
+        passwords: deps.passwords,
+        codeTtlMinutes: config.codeTtlMinutes,
+        logCodes: config.env !== 'production',
       }),
-    ),
-  );
-
-  if (deps.devMailbox) await app.register(devMailboxRoutes(deps.devMailbox));
-
-  await app.register(async (scope) =>
-    interactionRoutes(scope, {
-      provider,
-      db,
-      views,
-      codes: deps.codes,
-      mailer: deps.mailer,
-      now: deps.now ?? Date.now,
-      lockout: deps.lockout,
-      passwords: deps.passwords,
-      codeTtlMinutes: config.codeTtlMinutes,
-      logCodes: config.env !== 'production',
-    }),
-  );
+    );
+  });
 
   return app;
 }

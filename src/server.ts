@@ -10,7 +10,7 @@ import { loadServerSecrets } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createViews } from './interaction/views.ts';
 import { createCodeService, defaultCodePolicy } from './verification/codes.ts';
-import { startDevMailbox, type DevMailbox } from './mail/dev-mailbox.ts';
+import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { buildApp } from './app.ts';
 import { loadExperience } from './experience/settings.ts';
@@ -53,7 +53,9 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
         'no SMTP server is configured: set SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS and SMTP_FROM, or run `sesame connector set smtp --file cfg.json` (the dev mailbox is only for NODE_ENV other than production)',
       );
     }
-    const devMailbox = !config.smtp && !hasConnector && wantDevMailbox ? await startDevMailbox() : undefined;
+    // Loaded only when used: production never pays for smtp-server and mailparser.
+    const devMailbox =
+      !config.smtp && !hasConnector && wantDevMailbox ? await (await import('./mail/dev-mailbox.ts')).startDevMailbox() : undefined;
     const mailer = new SwitchingMailer({ db, templatesDir: config.paths.email, envSmtp: config.smtp, devMailbox });
     const views = createViews(config.paths.pages, config.env === 'production');
     const provider = createProvider({ config, db, secrets, views, now });

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApplication } from '../../src/admin/applications.ts';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
@@ -16,23 +15,24 @@ export interface SesameInstance {
 }
 
 /**
- * Sesame as production runs it (`node --import tsx src/main.ts`, NODE_ENV=production) in its own
- * process, so its RSS and start-up are its own and the load generator does not share its event loop.
- * Every bench client comes from 127.0.0.1, so the per-IP limits are lifted.
+ * Sesame as production runs it (`npm run start:server`: the esbuild build in dist/server/main.mjs,
+ * NODE_ENV=production) in its own process, so its RSS and start-up are its own and the load
+ * generator does not share its event loop. `dev: true` runs src/main.ts through tsx instead, as
+ * `npm start` does. Every bench client comes from 127.0.0.1, so the per-IP limits are lifted.
  */
 export async function startSesameProcess(options: {
   dir: string;
   smtpPort: number;
   port?: number;
   nodeArgs?: string[];
-  /** Run this JavaScript bundle instead of src/main.ts through tsx. */
-  bundle?: string;
+  /** Run src/main.ts through tsx (what `npm start` does) instead of the production build. */
+  dev?: boolean;
 }): Promise<SesameInstance> {
   const port = options.port ?? (await freePort());
   const databaseFile = join(options.dir, 'sesame.db');
   const child = await startChild({
-    script: options.bundle ?? 'src/main.ts',
-    tsx: !options.bundle,
+    script: options.dev ? 'src/main.ts' : buildProduction(),
+    tsx: Boolean(options.dev),
     port,
     probePath: '/health',
     nodeArgs: options.nodeArgs,
@@ -71,18 +71,12 @@ export async function registerBenchApp(databaseFile: string): Promise<{ id: stri
   }
 }
 
-/**
- * src/main.ts bundled by esbuild (installed with tsx) with packages left external: what a build
- * step would ship instead of compiling TypeScript at start-up. It sits two levels below the project
- * root, as src/main.ts does, so PROJECT_ROOT still finds migrations and templates.
- * Returns undefined when esbuild is not there.
- */
-export function buildBundle(): string | undefined {
-  const esbuild = join(ROOT, 'node_modules', '.bin', 'esbuild');
-  if (!existsSync(esbuild)) return undefined;
-  const outfile = join(ROOT, 'bench', 'results', 'sesame-main.mjs');
-  execFileSync(esbuild, ['src/main.ts', '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${outfile}`, '--log-level=error'], {
-    cwd: ROOT,
-  });
-  return outfile;
+let built: string | undefined;
+/** `npm run build` once per bench run: the file `npm run start:server` starts. */
+export function buildProduction(): string {
+  if (!built) {
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+    built = join(ROOT, 'dist', 'server', 'main.mjs');
+  }
+  return built;
 }

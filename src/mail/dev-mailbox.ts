@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { simpleParser } from 'mailparser';
 import type { AddressObject } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedMail {
   id: string;
@@ -40,6 +38,8 @@ export async function startDevMailbox(
   const host = options.host ?? '127.0.0.1';
   const maxMessages = Math.max(1, options.maxMessages ?? 200);
   const received: ReceivedMail[] = [];
+  // Imported here, not at the top, so a production build never loads an SMTP server or a parser.
+  const [{ SMTPServer }, { simpleParser }] = await Promise.all([import('smtp-server'), import('mailparser')]);
 
   const server = new SMTPServer({
     name: 'sesame-dev-mailbox',

@@ -33,6 +33,8 @@ export interface SmtpMailerOptions {
   templatesDir: string;
   /** Reuse connections between sends (default true). */
   pool?: boolean;
+  /** Parallel SMTP connections in the pool (default 10): with 3, a burst of sign-ins queued for seconds. */
+  maxConnections?: number;
   /** Upper bound for one send, queueing included; defaults to the sum of the connector's three timeouts. */
   sendTimeoutMs?: number;
 }
@@ -130,7 +132,7 @@ export function createSmtpMailer(config: SmtpConnectorConfig, options: SmtpMaile
     disableUrlAccess: true,
   };
   const transporter = pool
-    ? nodemailer.createTransport({ ...transportOptions, pool: true, maxConnections: 3, maxMessages: 100 })
+    ? nodemailer.createTransport({ ...transportOptions, pool: true, maxConnections: options.maxConnections ?? 10, maxMessages: 1000 })
     : nodemailer.createTransport(transportOptions);
 
   return {

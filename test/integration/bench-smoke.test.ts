@@ -27,6 +27,7 @@ describe('bench smoke run', () => {
     });
     expect(results.memory.storedRefreshTokens).toBeGreaterThanOrEqual(QUICK.storedRefreshTokens);
     expect(results.startup.readyMs).toBeGreaterThan(0);
+    expect(results.startup.dev.readyMs).toBeGreaterThan(0);
     expect(results.growth.large.users).toBe(QUICK.growthUsers);
     expect(results.growth.dbBytesPerUser).toBeGreaterThan(0);
     expect(results.targets.map((target) => target.name)).toHaveLength(6);
