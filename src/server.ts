@@ -13,6 +13,7 @@ import { createCodeService, defaultCodePolicy } from './verification/codes.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { buildApp } from './app.ts';
+import { closeGracefully } from './lib/shutdown.ts';
 import { loadExperience } from './experience/settings.ts';
 import { createLockout } from './accounts/lockout.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
@@ -125,7 +126,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     async close() {
       clearInterval(timer);
-      await app.close();
+      await closeGracefully(app);
       await mailer.close();
       await devMailbox?.close();
       await db.close();

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { buildDemoApp } from './app.ts';
+import { closeGracefully } from '../lib/shutdown.ts';
 import { ensureDemoRegistration, trimTrailingSlash } from './registration.ts';
 import { DemoStore } from './store.ts';
 
@@ -48,7 +49,7 @@ export async function startDemo(options: StartDemoOptions): Promise<RunningDemo>
       store,
       url: baseUrl,
       close: async () => {
-        await app.close();
+        await closeGracefully(app);
         store.close();
       },
     };

@@ -12,6 +12,8 @@ import {
   type ModelRow,
 } from '../db/oidc-models.ts';
 
+export const CLIENT_CACHE_MS = 2000;
+
 /** How a registered application looks to oidc-provider. */
 export function clientMetadata(app: Application): AdapterPayload {
   return {
@@ -39,13 +41,30 @@ export function createAdapterFactory(db: Database, now: () => number = Date.now)
     return payload;
   }
 
+  // Every token, userinfo and introspection call looks its client up. Known clients are kept for a
+  // moment; an unknown id always goes to the database, so a newly registered app works at once and
+  // a deleted one stops within CLIENT_CACHE_MS.
+  const clients = new Map<string, { metadata: AdapterPayload; until: number }>();
+
   class ClientAdapter implements Adapter {
     async upsert(): Promise<void> {
       throw new Error('clients are registered with `sesame app create`, not through the OIDC adapter');
     }
     async find(id: string): Promise<AdapterPayload | undefined> {
+      const at = Date.now();
+      const cached = clients.get(id);
+      if (cached && cached.until > at) return cached.metadata;
       const app = await findApplication(db, id);
-      return app && clientMetadata(app);
+      if (!app) {
+        clients.delete(id);
+        return undefined;
+      }
+      // Frozen: the same object is handed out again, so nothing may change it in between.
+      const metadata = Object.freeze(clientMetadata(app));
+      for (const value of Object.values(metadata)) if (Array.isArray(value)) Object.freeze(value);
+      if (clients.size >= 1000) clients.clear();
+      clients.set(id, { metadata, until: at + CLIENT_CACHE_MS });
+      return metadata;
     }
     async findByUserCode(): Promise<undefined> {
       return undefined;

@@ -15,6 +15,8 @@ export interface SmtpCatcher {
   mails: CaughtMail[];
   /** While true, every recipient is refused with 550. */
   refuse: boolean;
+  /** Delay before the server acknowledges a received mail (the mail is already in `mails`). */
+  delayMs: number;
   /** Resolves with the newest mail to `to` that arrives after `after` mails were already there. */
   waitForMail(to: string, options?: { after?: number; timeoutMs?: number }): Promise<CaughtMail>;
   countFor(to: string): number;
@@ -25,7 +27,7 @@ export interface SmtpCatcher {
 export async function startSmtpCatcher(): Promise<SmtpCatcher> {
   const mails: CaughtMail[] = [];
   const waiters = new Set<() => void>();
-  const catcher = { refuse: false } as SmtpCatcher;
+  const catcher = { refuse: false, delayMs: 0 } as SmtpCatcher;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -50,7 +52,7 @@ export async function startSmtpCatcher(): Promise<SmtpCatcher> {
             html: typeof parsed.html === 'string' ? parsed.html : '',
           });
           for (const wake of waiters) wake();
-          callback();
+          setTimeout(() => callback(), catcher.delayMs);
         })
         .catch(callback);
     },

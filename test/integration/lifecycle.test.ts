@@ -6,6 +6,12 @@ import { createSesame } from '../../src/server.ts';
 import { createAdapterFactory } from '../../src/oidc/adapter.ts';
 import { purgeExpiredModels } from '../../src/db/oidc-models.ts';
 import { freePort, tempDir } from '../helpers/sesame.ts';
+import { startSmtpCatcher } from '../helpers/smtp.ts';
+import { findForm, HttpBrowser } from '../helpers/browser.ts';
+import { discover, startAuthorization } from '../helpers/oidc.ts';
+import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createApplication } from '../../src/admin/applications.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -23,12 +29,29 @@ describe('server lifecycle', () => {
     dir.remove();
   });
 
-  it('stops cleanly on SIGTERM after finishing in-flight requests', async () => {
+  it('stops cleanly on SIGTERM after finishing the requests in flight', async () => {
     const dir = tempDir();
+    const databaseFile = join(dir.path, 's.db');
+    const db = new SqliteDatabase(databaseFile);
+    await migrate(db, join(ROOT, 'migrations/sqlite'));
+    const app = await createApplication(db, { name: 'App', type: 'traditional', redirectUris: ['http://127.0.0.1:9/callback'] });
+    await db.close();
+    const smtp = await startSmtpCatcher();
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'test', PORT: String(port), DATABASE_URL: `sqlite:${join(dir.path, 's.db')}`, LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        PORT: String(port),
+        ENDPOINT: `http://127.0.0.1:${port}`,
+        DATABASE_URL: `sqlite:${databaseFile}`,
+        LOG_LEVEL: 'silent',
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(smtp.port),
+        SMTP_SECURE: 'false',
+        SMTP_FROM: 'no-reply@sesame.test',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -40,14 +63,29 @@ describe('server lifecycle', () => {
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    // A request in flight when the signal arrives still gets its answer.
-    const inflight = fetch(`${base}/oidc/.well-known/openid-configuration`);
-    child.kill('SIGTERM');
-    expect((await inflight).status).toBe(200);
-    expect(await exited).toBe(0);
-    expect(stderr).toContain('SIGTERM received: shutting down');
-    await expect(fetch(`${base}/health`)).rejects.toThrow();
-    dir.remove();
+    try {
+      const config = await discover(`${base}/oidc`, app);
+      const start = await startAuthorization(config, app.redirectUris[0]!);
+      const browser = new HttpBrowser();
+      const emailPage = await browser.follow(start.url);
+      // "Send code" waits for the SMTP server, which holds its answer: the request is surely in flight.
+      smtp.delayMs = 1000;
+      const sending = browser.request(new URL(findForm(emailPage.body, '/email').action, emailPage.url).toString(), {
+        form: { ...findForm(emailPage.body, '/email').fields, email: 'late@example.com' },
+      });
+      await smtp.waitForMail('late@example.com');
+      child.kill('SIGTERM');
+      const answered = await sending;
+      expect(answered.status).toBe(303);
+      expect(answered.location).toMatch(/\/code$/);
+      expect(await exited).toBe(0);
+      expect(stderr).toContain('SIGTERM received: shutting down');
+      await expect(fetch(`${base}/health`)).rejects.toThrow();
+    } finally {
+      child.kill('SIGKILL');
+      await smtp.close();
+      dir.remove();
+    }
   });
 
   it('forgets expired OIDC artifacts and purges them', async () => {
