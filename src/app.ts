@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
@@ -66,7 +68,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(middie);
-  app.use('/oidc', provider.callback());
+  const oidc = provider.callback();
+  const publicHost = new URL(config.endpoint).host;
+  // oidc-provider builds its endpoint URLs from the request. ENDPOINT is the public address by
+  // contract, so requests are presented as addressed to it: discovery never leaks an internal host a
+  // proxy forwarded to, nor echoes a forged Host header. Sesame serves plain HTTP, so an https
+  // ENDPOINT means TLS ends at a proxy; koa would refuse to set Secure cookies on what it believes is
+  // http and fail every sign-in, so such requests are marked as the https they are for the browser.
+  app.use('/oidc', (req: IncomingMessage, res: ServerResponse) => {
+    req.headers.host = publicHost;
+    if (config.secureCookies) (req.socket as TLSSocket).encrypted = true;
+    return oidc(req, res);
+  });
 
   // Sesame's own pages. Security headers and CSRF live in this scope only: oidc-provider sets its
   // own headers on /oidc, and the token endpoints should not pay for page plumbing on every call.
