@@ -21,6 +21,27 @@ const boolean = (name: string) =>
     })
     .transform((value) => ['true', '1', 'yes'].includes(value));
 
+/** ENDPOINT: the public origin Sesame is served at (its root; the issuer is ENDPOINT/oidc). */
+const publicOrigin = (name: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && !url.search && !url.hash;
+        } catch {
+          return false;
+        }
+      },
+      {
+        error: (issue) =>
+          `${name} must be an http(s) origin without a path, such as https://id.example.com, ${got(issue.input)}`,
+      },
+    )
+    .transform((value) => value.replace(/\/+$/, ''));
+
 const httpUrl = (name: string) =>
   z
     .string()
@@ -50,7 +71,7 @@ export const envSchema = z.object({
       error: (issue) => `NODE_ENV must be one of development, production, test, ${got(issue.input)}`,
     })
     .default('development'),
-  ENDPOINT: httpUrl('ENDPOINT').default('http://localhost:3001'),
+  ENDPOINT: publicOrigin('ENDPOINT').default('http://localhost:3001'),
   PORT: integer('PORT', 1, 65535).default(3001),
   HOST: z.string().trim().min(1, 'HOST must not be empty').default('127.0.0.1'),
   DATABASE_URL: z

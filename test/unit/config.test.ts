@@ -30,7 +30,7 @@ describe('configuration', () => {
     expect(many).toEqual(
       expect.arrayContaining([
         'PORT must be an integer between 1 and 65535, got "70000"',
-        'ENDPOINT must be an absolute http(s) URL such as http://localhost:3001, got "localhost:3001"',
+        'ENDPOINT must be an http(s) origin without a path, such as https://id.example.com, got "localhost:3001"',
         'NODE_ENV must be one of development, production, test, got "prod"',
         'SMTP_SECURE must be true or false, got "maybe"',
         'DATABASE_URL must look like sqlite:./data/sesame.db, got "mysql://x"',
@@ -43,6 +43,12 @@ describe('configuration', () => {
       'SMTP_FROM is required when SMTP_HOST is set (e.g. "Sesame <no-reply@example.com>")',
     ]);
     expect(problems({ SMTP_USER: 'me' })).toEqual(['SMTP_HOST is required when any other SMTP_* variable is set']);
+  });
+
+  it('refuses an ENDPOINT with a path', () => {
+    expect(problems({ ENDPOINT: 'https://example.com/auth' })).toEqual([
+      'ENDPOINT must be an http(s) origin without a path, such as https://id.example.com, got "https://example.com/auth"',
+    ]);
   });
 
   it('strips a trailing slash from ENDPOINT so the issuer has none', () => {
