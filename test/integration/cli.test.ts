@@ -86,4 +86,21 @@ describe('the sesame command', () => {
     expect((result as { code: number }).code).toBe(1);
     expect((result as { stderr: string }).stderr).toMatch(/startup error: no SMTP server is configured/);
   });
+
+  it('names the port when it is already in use', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolveListen) => blocker.listen(0, '127.0.0.1', () => resolveListen()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const result = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+        cwd: ROOT,
+        env: { ...process.env, NODE_ENV: 'test', PORT: String(port), DATABASE_URL: `sqlite:${join(dir.path, 'busy.db')}` },
+      }).catch((error: { code: number; stderr: string }) => error);
+      expect((result as { code: number }).code).toBe(1);
+      expect((result as { stderr: string }).stderr).toContain(`startup error: port ${port} is already in use on 127.0.0.1`);
+    } finally {
+      blocker.close();
+    }
+  });
 });
