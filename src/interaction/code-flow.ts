@@ -140,7 +140,9 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       if (!interaction) return reply;
       const experience = await kit.experience();
       if (!flow.enabled(experience)) return kit.methodOff(reply);
-      if (request.validationError) return emailPage(reply, interaction, experience, { error: 'That email address is too long.' }, 400);
+      if (request.validationError) {
+        return emailPage(reply, interaction, experience, { error: 'Enter one email address, at most 254 characters long.' }, 400);
+      }
       const normalized = normalizeEmail(request.body?.email);
       if (!normalized.ok) {
         return emailPage(reply, interaction, experience, { error: normalized.error, email: String(request.body?.email ?? '').slice(0, 254) }, 400);

@@ -46,12 +46,15 @@ export class HttpBrowser {
     return [...this.cookies.keys()].some((key) => key.split('\u0000')[0] === name);
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; body?: string; headers?: Record<string, string> } = {},
+  ): Promise<PageResponse> {
     const target = new URL(url);
     const headers: Record<string, string> = { ...this.headers, ...init.headers, accept: 'text/html' };
     const cookie = this.cookieHeader(target);
     if (cookie) headers.cookie = cookie;
-    let body: string | undefined;
+    let body: string | undefined = init.body;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();

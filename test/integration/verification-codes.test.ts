@@ -195,7 +195,7 @@ describe('verification codes', () => {
       [{ email: `${'a'.repeat(250)}@example.com` }, /too long/],
       [{ email: 'victim@example.com\r\nBcc: attacker@evil.example' }, /line breaks/],
       [{ email: 'a@b.c, other@evil.example' }, /like name@example.com/],
-      [{ email: 'x'.repeat(5000) }, /too long/],
+      [{ email: 'x'.repeat(5000) }, /at most 254 characters/],
       [{ wrong: 'field' }, /Enter your email/],
     ];
     for (const [fields, message] of cases) {
@@ -209,6 +209,27 @@ describe('verification codes', () => {
     });
     expect(form.status).toBe(403);
     expect(form.body).toContain('This form has expired');
+
+    // Shapes a form never sends: repeated fields, JSON objects, other content types, huge bodies.
+    const action = new URL(page.url.replace(/\/interaction\/([^/]+).*/, '/interaction/$1/email')).toString();
+    const csrf = csrfOf(page);
+    const odd: { body: string; type: string }[] = [
+      { body: `_csrf=${encodeURIComponent(csrf)}&email=a%40example.com&email=b%40example.com`, type: 'application/x-www-form-urlencoded' },
+      { body: JSON.stringify({ _csrf: csrf, email: { $gt: '' } }), type: 'application/json' },
+      { body: JSON.stringify([1, 2, 3]), type: 'application/json' },
+      { body: '{"broken json', type: 'application/json' },
+      { body: 'email=a@example.com', type: 'text/plain' },
+      { body: `_csrf=${encodeURIComponent(csrf)}&email=${'a'.repeat(100_000)}`, type: 'application/x-www-form-urlencoded' },
+    ];
+    for (const { body, type } of odd) {
+      const response = await browser.request(action, { method: 'POST', body, headers: { 'content-type': type } });
+      expect(response.status, `${type} ${body.slice(0, 40)}`).toBeGreaterThanOrEqual(400);
+      expect(response.status, `${type} ${body.slice(0, 40)}`).toBeLessThan(500);
+      expect(response.body).not.toMatch(/\bat .+:\d+:\d+/);
+    }
+    // A repeated field is refused with the form's own message, not a generic one.
+    const repeated = await browser.request(action, { method: 'POST', body: odd[0]!.body, headers: { 'content-type': odd[0]!.type } });
+    expect(repeated.body).toContain('Enter one email address');
 
     const garbageUid = await browser.request(new URL('/interaction/%3Cscript%3E', page.url).toString());
     expect(garbageUid.status).toBeGreaterThanOrEqual(400);
