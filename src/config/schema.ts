@@ -21,8 +21,8 @@ const boolean = (name: string) =>
     })
     .transform((value) => ['true', '1', 'yes'].includes(value));
 
-/** ENDPOINT: the public origin Sesame is served at (its root; the issuer is ENDPOINT/oidc). */
-const publicOrigin = (name: string) =>
+/** A public origin (scheme, host, port; no path): ENDPOINT (the issuer is ENDPOINT/oidc) and DEMO_URL. */
+const publicOrigin = (name: string, example: string) =>
   z
     .string()
     .trim()
@@ -35,27 +35,7 @@ const publicOrigin = (name: string) =>
           return false;
         }
       },
-      {
-        error: (issue) =>
-          `${name} must be an http(s) origin without a path, such as https://id.example.com, ${got(issue.input)}`,
-      },
-    )
-    .transform((value) => value.replace(/\/+$/, ''));
-
-const httpUrl = (name: string) =>
-  z
-    .string()
-    .trim()
-    .refine(
-      (value) => {
-        try {
-          const url = new URL(value);
-          return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash;
-        } catch {
-          return false;
-        }
-      },
-      { error: (issue) => `${name} must be an absolute http(s) URL such as http://localhost:3001, ${got(issue.input)}` },
+      { error: (issue) => `${name} must be an http(s) origin without a path, such as ${example}, ${got(issue.input)}` },
     )
     .transform((value) => value.replace(/\/+$/, ''));
 
@@ -71,7 +51,7 @@ export const envSchema = z.object({
       error: (issue) => `NODE_ENV must be one of development, production, test, ${got(issue.input)}`,
     })
     .default('development'),
-  ENDPOINT: publicOrigin('ENDPOINT').default('http://localhost:3001'),
+  ENDPOINT: publicOrigin('ENDPOINT', 'https://id.example.com').default('http://localhost:3001'),
   PORT: integer('PORT', 1, 65535).default(3001),
   HOST: z.string().trim().min(1, 'HOST must not be empty').default('127.0.0.1'),
   DATABASE_URL: z
@@ -104,7 +84,7 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: integer('RATE_LIMIT_PER_MINUTE', 10, 1_000_000).default(600),
   CODE_SENDS_PER_IP: integer('CODE_SENDS_PER_IP', 1, 1_000_000).default(30),
   DEMO_PORT: integer('DEMO_PORT', 1, 65535).default(3000),
-  DEMO_URL: httpUrl('DEMO_URL').optional(),
+  DEMO_URL: publicOrigin('DEMO_URL', 'http://localhost:3000').optional(),
 });
 
 export type Env = z.output<typeof envSchema>;
