@@ -47,6 +47,8 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     expect(refreshed.refresh_token).toBeTruthy();
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // Reuse of a rotated token is treated as theft: the whole grant goes, the newer token too.
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
     // Second sign-in in a fresh browser: same account (sub), SignIn mail rather than Register.
     const second = await startAuthorization(config, REDIRECT);
