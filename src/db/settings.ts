@@ -16,3 +16,8 @@ export async function writeSetting(db: Queryable, key: string, value: unknown, a
 export async function deleteSetting(db: Queryable, key: string): Promise<boolean> {
   return (await db.run('DELETE FROM settings WHERE key = ?', [key])).changes > 0;
 }
+
+/** The stored JSON text as is, for callers that cache on it. */
+export async function readSettingText(db: Queryable, key: string): Promise<string | undefined> {
+  return (await db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', [key]))?.value;
+}

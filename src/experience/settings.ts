@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
-import { readSetting, writeSetting } from '../db/settings.ts';
+import { readSetting, readSettingText, writeSetting } from '../db/settings.ts';
 import { firstIssue } from '../lib/validation.ts';
 
 export const SIGN_IN_MODES = ['SignIn', 'Register', 'SignInAndRegister'] as const;
@@ -82,14 +82,23 @@ function merge(base: Experience, changes: ExperienceChanges | undefined): Record
   };
 }
 
+let lastRead: { raw: string | undefined; codeTtlMinutes: number; experience: Experience } | undefined;
+
 /**
  * Read on every use so a change made with the CLI applies at once, without a restart. Values not
- * stored fall back to the defaults (the code lifetime to CODE_TTL_MINUTES).
+ * stored fall back to the defaults (the code lifetime to CODE_TTL_MINUTES). A sign-in reads this
+ * about ten times, so an unchanged stored document is not validated again.
  */
 export async function loadExperience(db: Queryable, codeTtlMinutes = 10): Promise<Experience> {
-  const stored = await readSetting<ExperienceChanges>(db, KEY);
-  const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored?.value));
-  return parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
+  const raw = await readSettingText(db, KEY);
+  if (lastRead && lastRead.raw === raw && lastRead.codeTtlMinutes === codeTtlMinutes) return lastRead.experience;
+  const stored = raw === undefined ? undefined : (JSON.parse(raw) as ExperienceChanges);
+  const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored));
+  const experience = parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
+  // Shared by every caller until the stored document changes, so nobody may modify it.
+  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience]) Object.freeze(part);
+  lastRead = { raw, codeTtlMinutes, experience };
+  return experience;
 }
 
 export class InvalidExperienceError extends Error {}

@@ -91,8 +91,9 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
     return interaction;
   }
 
+  /** Through oidc-provider's client lookup, which the adapter serves from its short cache. */
   async function appNameOf(interaction: Interaction): Promise<string | undefined> {
-    return (await findApplication(db, String(interaction.params.client_id)))?.name;
+    return (await provider.Client.find(String(interaction.params.client_id)))?.clientName;
   }
 
   async function finish(request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
