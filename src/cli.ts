@@ -12,6 +12,7 @@ import { writeSetting, deleteSetting } from './db/settings.ts';
 import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
 import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { normalizeEmail } from './accounts/email.ts';
+import { deleteAccount, findUserByIdOrEmail } from './accounts/accounts.ts';
 import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './experience/settings.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
 
@@ -25,6 +26,7 @@ Applications
 
 Users
   user list [--json] [--limit N]
+  user delete ID_OR_EMAIL                 remove an account and end its sessions and tokens
 
 Keys
   keys rotate [--purpose signing|cookie|code-hmac]   new keys sign after the next start; old ones still verify
@@ -116,6 +118,21 @@ const commands: Record<string, Handler> = {
       io.out(`${await countUsers(database)} user(s)`);
       for (const user of users) io.out(`${user.id}  ${user.email}  last sign-in ${user.lastSignInAt ? new Date(user.lastSignInAt).toISOString() : 'never'}`);
     }
+    return 0;
+  },
+
+  async 'user delete'(args, { db, io }) {
+    const { positionals } = parse(args, {}, true);
+    const [who] = positionals;
+    if (!who || positionals.length !== 1) throw new UsageError('usage: sesame user delete ID_OR_EMAIL');
+    const database = await db();
+    const user = await findUserByIdOrEmail(database, who);
+    if (!user) {
+      io.err(`no user with ID or email "${who}"`);
+      return 1;
+    }
+    await deleteAccount(database, user);
+    io.out(`Deleted ${user.email} (${user.id}) and signed them out everywhere.`);
     return 0;
   },
 

@@ -1,5 +1,8 @@
 import type { Database } from '../db/database.ts';
-import { findUserByEmail, insertUser, markSignedIn, type User } from '../db/users.ts';
+import { deleteUserRow, findUserByEmail, findUserById, insertUser, markSignedIn, type User } from '../db/users.ts';
+import { destroyModelsByAccountId } from '../db/oidc-models.ts';
+import { clearFailures, deleteLockout } from '../db/lockout.ts';
+import { normalizeEmail } from './email.ts';
 import { randomId } from '../lib/random.ts';
 
 export interface SignInOutcome {
@@ -37,5 +40,23 @@ export async function signInVerifiedEmail(
     };
     await insertUser(tx, user);
     return { user, created: true };
+  });
+}
+
+/** For operators: an account by its ID (sub) or its email address. */
+export async function findUserByIdOrEmail(db: Database, who: string): Promise<User | undefined> {
+  const byId = await findUserById(db, who);
+  if (byId || !who.includes('@')) return byId;
+  const email = normalizeEmail(who);
+  return email.ok ? findUserByEmail(db, email.email) : undefined;
+}
+
+/** Removes an account with every session, grant and token it holds, all or nothing. */
+export async function deleteAccount(db: Database, user: User): Promise<void> {
+  await db.transaction(async (tx) => {
+    await destroyModelsByAccountId(tx, user.id);
+    await clearFailures(tx, user.email);
+    await deleteLockout(tx, user.email);
+    await deleteUserRow(tx, user.id);
   });
 }

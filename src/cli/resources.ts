@@ -2,9 +2,8 @@ import { parse, UsageError, type Handler } from './command.ts';
 import { createResource, DEFAULT_ACCESS_TOKEN_TTL } from '../admin/resources.ts';
 import { InvalidInputError } from '../admin/applications.ts';
 import { deleteResource, listResources, type ApiResource } from '../db/resources.ts';
-import { findUserByEmail, findUserById } from '../db/users.ts';
+import { findUserByIdOrEmail } from '../accounts/accounts.ts';
 import { replaceUserCustomData } from '../db/user-custom-data.ts';
-import { normalizeEmail } from '../accounts/email.ts';
 
 export const RESOURCE_HELP = `API resources (access tokens for your APIs: a JWT whose aud is the indicator)
   resource create --indicator URI --name NAME [--scope SCOPE ...] [--access-token-ttl SECONDS] [--json]
@@ -115,11 +114,7 @@ export const resourceCommands: Record<string, Handler> = {
     if (values.json === undefined) throw new UsageError(`--json is required, such as --json '{"plan":"pro"}'`);
     const customData = parseCustomData(values.json);
     const database = await db();
-    let user = await findUserById(database, who);
-    if (!user && who.includes('@')) {
-      const email = normalizeEmail(who);
-      if (email.ok) user = await findUserByEmail(database, email.email);
-    }
+    const user = await findUserByIdOrEmail(database, who);
     if (!user) {
       io.err(`no user with ID or email "${who}"`);
       return 1;

@@ -95,3 +95,7 @@ export async function countUsers(db: Queryable): Promise<number> {
 export async function setPasswordHash(db: Queryable, id: string, hash: string, at: number): Promise<void> {
   await db.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?', [hash, at, id]);
 }
+
+export async function deleteUserRow(db: Queryable, id: string): Promise<boolean> {
+  return (await db.run('DELETE FROM users WHERE id = ?', [id])).changes > 0;
+}
