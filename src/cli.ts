@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { parse, UsageError, type Handler, type Io } from './cli/command.ts';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
 import { SqliteDatabase } from './db/sqlite.ts';
-import type { Database } from './db/database.ts';
 import { migrate, MigrationError } from './db/migrate.ts';
 import { createApplication, InvalidInputError } from './admin/applications.ts';
 import { deleteApplication, listApplications } from './db/applications.ts';

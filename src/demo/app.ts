@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import * as client from 'openid-client';
 import { isUnreachable, lazyDiscovery } from './oidc.ts';
 import { errorPage, profilePage, signedInPage, signedOutPage, type ErrorView, type PageContext } from './pages.ts';

@@ -12,7 +12,7 @@ import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequ
 const PURPOSE = 'forgot';
 
 /** "Forgot password?": address -> ForgotPassword code -> new password -> signed in. */
-export function recoveryFlow(kit: Kit, _deps: InteractionDeps): CodeFlow {
+export function recoveryFlow(): CodeFlow {
   return {
     purpose: PURPOSE,
     prefix: '/forgot',
@@ -33,7 +33,6 @@ export function recoveryFlow(kit: Kit, _deps: InteractionDeps): CodeFlow {
       return reply.redirect(`${base(interaction.uid)}/reset-password`, 303);
     },
   };
-  void kit;
 }
 
 interface ResetRequest extends UidRequest {

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { findApplication } from '../db/applications.ts';
 import { findUserById } from '../db/users.ts';
-import { allowsSignIn, allowsSignUp, offersCode, offersPassword } from '../experience/settings.ts';
 import { base, createKit, formBody, uidParams, type InteractionDeps, type UidRequest } from './kit.ts';
 import { registerCodeFlow } from './code-flow.ts';
 import { signInFlow } from './sign-in.ts';
@@ -65,7 +64,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   });
 
   registerCodeFlow(app, kit, deps, signIn);
-  registerCodeFlow(app, kit, deps, recoveryFlow(kit, deps));
+  registerCodeFlow(app, kit, deps, recoveryFlow());
   passwordRoutes(app, kit, deps);
   recoveryRoutes(app, kit, deps);
 
@@ -91,4 +90,3 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   );
 }
 
-export { allowsSignIn, allowsSignUp, offersCode, offersPassword };

@@ -32,7 +32,7 @@ export async function startSmtpCatcher(): Promise<SmtpCatcher> {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
-    onRcptTo(address, _session, callback) {
+    onRcptTo(_address, _session, callback) {
       if (catcher.refuse) {
         const error = new Error('mailbox unavailable') as Error & { responseCode: number };
         error.responseCode = 550;
