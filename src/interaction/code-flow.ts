@@ -58,7 +58,12 @@ function sendProblem(result: IssueResult, request: FastifyRequest): { error: str
   }
 }
 
-export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: InteractionDeps, flow: CodeFlow): void {
+export interface CodeFlowPages {
+  /** The flow's address form, for routes outside the flow that show it (GET /interaction/:uid). */
+  emailPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra?: Partial<PageData>, status?: number): Promise<FastifyReply>;
+}
+
+export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: InteractionDeps, flow: CodeFlow): CodeFlowPages {
   const { db, codes } = deps;
   const at = (uid: string, path = '') => `${base(uid)}${flow.prefix}${path}`;
 
@@ -214,6 +219,8 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       return reply.redirect(at(interaction.uid, '/code?sent=1'), 303);
     },
   );
+
+  return { emailPage };
 }
 
 export type { CodeService };

@@ -4,7 +4,7 @@ import { normalizeEmail } from '../accounts/email.ts';
 import { lockedMessage } from '../accounts/lockout.ts';
 import { passwordProblem } from '../accounts/passwords.ts';
 import { signInVerifiedEmail } from '../accounts/accounts.ts';
-import { findUserByEmail, setPasswordHash } from '../db/users.ts';
+import { findUserByEmail, markSignedIn, setPasswordHash } from '../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience/settings.ts';
 import { clientIp } from '../lib/request.ts';
 import type { PageData } from './views.ts';
@@ -79,9 +79,10 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
       if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
         await setPasswordHash(db, user.id, await passwords.hash(password), deps.now());
       }
-      const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: deps.now() });
-      if (!outcome) return passwordPage(reply, interaction, experience, { email: email.email, error: 'That email and password do not match.' }, 400);
-      return kit.completeSignIn(request, reply, interaction, outcome.user, ['pwd']);
+      // A password proves nothing about the mailbox, so email_verified is left as it is.
+      const at = deps.now();
+      await markSignedIn(db, user.id, at, false);
+      return kit.completeSignIn(request, reply, interaction, { ...user, lastSignInAt: at }, ['pwd']);
     },
   );
 

@@ -26,20 +26,14 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   const { provider, db, codes } = deps;
   const kit = createKit(app, deps);
   const signIn = signInFlow(kit, deps);
+  const signInPages = registerCodeFlow(app, kit, deps, signIn);
 
   app.get<UidRequest>('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
     const interaction = await kit.details(request, reply);
     if (!interaction) return reply;
     if (interaction.prompt.name === 'login') {
-      const experience = await kit.experience();
       const state = await codes.state(interaction.uid, signIn.purpose);
-      return kit.page(reply, 'email', {
-        title: 'Sign in',
-        appName: await kit.appNameOf(interaction),
-        action: `${base(interaction.uid)}/email`,
-        email: state?.email ?? interaction.params.login_hint,
-        ...signIn.emailPage(interaction.uid, experience),
-      });
+      return signInPages.emailPage(reply, interaction, await kit.experience(), { email: state?.email ?? interaction.params.login_hint });
     }
     const accountId = interaction.session?.accountId;
     const application = await findApplication(db, String(interaction.params.client_id));
@@ -63,7 +57,6 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     });
   });
 
-  registerCodeFlow(app, kit, deps, signIn);
   registerCodeFlow(app, kit, deps, recoveryFlow());
   passwordRoutes(app, kit, deps);
   recoveryRoutes(app, kit, deps);

@@ -6,7 +6,3 @@ export function firstIssue(error: z.ZodError): string {
   return issue ? issue.message : 'invalid input';
 }
 
-/** One line per problem, each naming its field. */
-export function allIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => issue.message);
-}
