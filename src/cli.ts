@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { parse, UsageError, type Handler, type Io } from './cli/command.ts';
+import { oneLine, parse, quote, UsageError, type Handler, type Io } from './cli/command.ts';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
 import { SqliteDatabase } from './db/sqlite.ts';
-import { migrate, MigrationError } from './db/migrate.ts';
+import { migrate } from './db/migrate.ts';
 import { createApplication, InvalidInputError } from './admin/applications.ts';
-import { deleteApplication, listApplications } from './db/applications.ts';
+import { deleteApplication, listApplications, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './db/applications.ts';
 import { countUsers, listUsers } from './db/users.ts';
-import { loadServerSecrets, rotateKeys } from './oidc/keys.ts';
+import { loadServerSecrets, PUBLISHED_BEFORE_SIGNING_MS, rotateKeys } from './oidc/keys.ts';
 import { writeSetting, deleteSetting } from './db/settings.ts';
 import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
 import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
@@ -14,12 +14,14 @@ import { normalizeEmail } from './accounts/email.ts';
 import { deleteAccount, findUserByIdOrEmail } from './accounts/accounts.ts';
 import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './experience/settings.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './lib/validation.ts';
 
 const HELP = `Usage: sesame <command>
 
 Applications
   app create --name NAME --type traditional --redirect-uri URI [--redirect-uri URI ...]
-             [--post-logout-redirect-uri URI ...] [--third-party] [--json]
+             [--post-logout-redirect-uri URI ...] [--third-party]
+             [--token-endpoint-auth-method client_secret_basic|client_secret_post] [--json]
   app list [--json]
   app delete ID
 
@@ -58,10 +60,15 @@ const commands: Record<string, Handler> = {
       'redirect-uri': { type: 'string', multiple: true },
       'post-logout-redirect-uri': { type: 'string', multiple: true },
       'third-party': { type: 'boolean' },
+      'token-endpoint-auth-method': { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values.name === undefined) throw new UsageError('--name is required');
     if (values.type === undefined) throw new UsageError('--type is required (traditional)');
+    const method = values['token-endpoint-auth-method'];
+    if (method !== undefined && !(TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(method)) {
+      throw new UsageError(`--token-endpoint-auth-method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}, got ${quote(method)}`);
+    }
     try {
       const app = await createApplication(await db(), {
         name: values.name,
@@ -69,13 +76,23 @@ const commands: Record<string, Handler> = {
         redirectUris: values['redirect-uri'] ?? [],
         postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
         isThirdParty: values['third-party'] ?? false,
+        tokenEndpointAuthMethod: (method ?? 'client_secret_basic') as TokenEndpointAuthMethod,
       });
       if (values.json) {
-        io.out(JSON.stringify({ id: app.id, secret: app.secret, name: app.name, type: app.type, redirectUris: app.redirectUris, postLogoutRedirectUris: app.postLogoutRedirectUris }));
+        io.out(JSON.stringify({
+          id: app.id,
+          secret: app.secret,
+          name: app.name,
+          type: app.type,
+          redirectUris: app.redirectUris,
+          postLogoutRedirectUris: app.postLogoutRedirectUris,
+          tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
+        }));
       } else {
         io.out(`Created application "${app.name}"`);
         io.out(`App ID:     ${app.id}`);
         io.out(`App Secret: ${app.secret}`);
+        io.out(`Client authentication: ${app.tokenEndpointAuthMethod}`);
       }
       return 0;
     } catch (error) {
@@ -97,10 +114,7 @@ const commands: Record<string, Handler> = {
     const { positionals } = parse(args, {}, true);
     const [id] = positionals;
     if (!id || positionals.length !== 1) throw new UsageError('usage: sesame app delete ID');
-    if (!(await deleteApplication(await db(), id))) {
-      io.err(`no application with ID "${id}"`);
-      return 1;
-    }
+    if (!(await deleteApplication(await db(), id))) throw new UsageError(`no application with ID ${quote(id)}`);
     io.out(`Deleted application ${id}`);
     return 0;
   },
@@ -126,10 +140,7 @@ const commands: Record<string, Handler> = {
     if (!who || positionals.length !== 1) throw new UsageError('usage: sesame user delete ID_OR_EMAIL');
     const database = await db();
     const user = await findUserByIdOrEmail(database, who);
-    if (!user) {
-      io.err(`no user with ID or email "${who}"`);
-      return 1;
-    }
+    if (!user) throw new UsageError(`no user with ID or email ${quote(who)}`);
     await deleteAccount(database, user);
     io.out(`Deleted ${user.email} (${user.id}) and signed them out everywhere.`);
     return 0;
@@ -140,13 +151,23 @@ const commands: Record<string, Handler> = {
     const purposes = values.purpose === undefined ? (['signing', 'cookie'] as const) : [values.purpose];
     for (const purpose of purposes) {
       if (purpose !== 'signing' && purpose !== 'cookie' && purpose !== 'code-hmac') {
-        throw new UsageError(`--purpose must be signing, cookie or code-hmac, got "${purpose}"`);
+        throw new UsageError(`--purpose must be signing, cookie or code-hmac, got ${quote(purpose)}`);
       }
     }
     const database = await db();
     await loadServerSecrets(database);
-    for (const purpose of purposes) await rotateKeys(database, purpose as 'signing' | 'cookie' | 'code-hmac');
-    io.out(`Rotated ${purposes.join(' and ')} keys. Restart Sesame to start using them; old keys stay valid for 30 days.`);
+    const at = Date.now();
+    for (const purpose of purposes) await rotateKeys(database, purpose as 'signing' | 'cookie' | 'code-hmac', at);
+    io.out(`Rotated ${purposes.join(' and ')} keys; old keys stay valid for 30 days.`);
+    if (purposes.includes('signing')) {
+      // Signing waits until every JWKS cache (max-age) has seen the new keys: see signingJwks().
+      const minutes = PUBLISHED_BEFORE_SIGNING_MS / 60_000;
+      io.out(
+        `New signing keys: published now at /oidc/jwks; they sign from the first start of Sesame ${minutes} minutes or more from now (after ${new Date(at + PUBLISHED_BEFORE_SIGNING_MS).toISOString()}). Until then the current keys sign.`,
+      );
+    }
+    const others = purposes.filter((purpose) => purpose !== 'signing');
+    if (others.length) io.out(`New ${others.join(' and ')} keys: used from the next start of Sesame.`);
     return 0;
   },
 
@@ -158,8 +179,10 @@ const commands: Record<string, Handler> = {
     try {
       raw = JSON.parse(await readFile(values.file, 'utf8'));
     } catch (error) {
-      throw new UsageError(`cannot read ${values.file} as JSON: ${(error as Error).message}`);
+      throw new UsageError(`cannot read ${quote(values.file)} as JSON: ${(error as Error).message}`);
     }
+    // Stored as given (unknown keys included), so it must serialise: refuse deep nesting first.
+    if (nestedDeeperThan(raw, MAX_JSON_DEPTH)) throw new UsageError(`invalid SMTP connector config: nested more than ${MAX_JSON_DEPTH} levels deep`);
     const parsed = parseSmtpConnectorConfig(raw);
     if (!parsed.ok) throw new UsageError(`invalid SMTP connector config: ${parsed.error}`);
     await writeSetting(await db(), SMTP_CONNECTOR_SETTING, raw, Date.now());
@@ -226,26 +249,25 @@ const commands: Record<string, Handler> = {
       'reject-common-passwords': { type: 'string' },
       'reject-email-as-password': { type: 'string' },
     });
-    const number = (flag: string, value: string | undefined) => {
-      if (value === undefined) return undefined;
-      if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number, got "${value}"`);
-      return Number(value);
-    };
+    // A whole number (negative too) goes to the experience schema as a number; anything else as
+    // the text typed, so the one message naming the allowed range comes from the schema.
+    const number = (value: string | undefined) =>
+      value === undefined ? undefined : /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
     const bool = (flag: string, value: string | undefined) => {
       if (value === undefined) return undefined;
-      if (value !== 'true' && value !== 'false') throw new UsageError(`--${flag} must be true or false, got "${value}"`);
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--${flag} must be true or false, got ${quote(value)}`);
       return value === 'true';
     };
     const changes: ExperienceChanges = {};
     if (values['sign-in-mode'] !== undefined) changes.signInMode = values['sign-in-mode'];
     if (values['password-at-sign-up'] !== undefined) changes.passwordAtSignUp = values['password-at-sign-up'];
     if (values['sign-in-methods'] !== undefined) changes.signInMethods = values['sign-in-methods'].split(',').map((m) => m.trim()).filter(Boolean);
-    const ttl = number('code-ttl-minutes', values['code-ttl-minutes']);
-    const attempts = number('code-max-attempts', values['code-max-attempts']);
+    const ttl = number(values['code-ttl-minutes']);
+    const attempts = number(values['code-max-attempts']);
     if (ttl !== undefined || attempts !== undefined) {
       changes.verificationCode = { ...(ttl !== undefined && { ttlMinutes: ttl }), ...(attempts !== undefined && { maxAttempts: attempts }) };
     }
-    const minLength = number('password-min-length', values['password-min-length']);
+    const minLength = number(values['password-min-length']);
     const rejectCommon = bool('reject-common-passwords', values['reject-common-passwords']);
     const rejectEmail = bool('reject-email-as-password', values['reject-email-as-password']);
     if (minLength !== undefined || rejectCommon !== undefined || rejectEmail !== undefined) {
@@ -259,12 +281,29 @@ const commands: Record<string, Handler> = {
     try {
       io.out(JSON.stringify(await saveExperience(await db(), changes, Date.now(), config.codeTtlMinutes), null, 2));
     } catch (error) {
-      if (error instanceof InvalidExperienceError) throw new UsageError(error.message);
+      if (error instanceof InvalidExperienceError) throw new UsageError(inFlagTerms(error.message));
       throw error;
     }
     return 0;
   },
 };
+
+/** The experience schema names fields as stored; the CLI user typed flags. */
+const EXPERIENCE_FLAGS: Record<string, string> = {
+  'verificationCode.ttlMinutes': '--code-ttl-minutes',
+  'verificationCode.maxAttempts': '--code-max-attempts',
+  'passwordPolicy.minLength': '--password-min-length',
+  'passwordPolicy.rejectCommon': '--reject-common-passwords',
+  'passwordPolicy.rejectEmail': '--reject-email-as-password',
+  signInMode: '--sign-in-mode',
+  passwordAtSignUp: '--password-at-sign-up',
+  signInMethods: '--sign-in-methods',
+};
+const EXPERIENCE_FIELD = new RegExp(`(?<![\\w.-])(${Object.keys(EXPERIENCE_FLAGS).map((k) => k.replace('.', '\\.')).join('|')})(?![\\w.])`, 'g');
+
+function inFlagTerms(message: string): string {
+  return message.replace(EXPERIENCE_FIELD, (field) => EXPERIENCE_FLAGS[field] ?? field);
+}
 
 export async function main(argv: string[], io: Io = { out: console.log, err: console.error }, env = readEnvironment()): Promise<number> {
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
@@ -299,14 +338,13 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
     return await handler(argv.slice(2), { config, db, io });
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`error: ${error.message}`);
+      io.err(`error: ${oneLine(error.message)}`);
       return 2;
     }
-    if (error instanceof MigrationError) {
-      io.err(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    // Anything else (the database cannot be opened or written, ...) is not the caller's mistake:
+    // still one line and no stack trace, exit code 1.
+    io.err(`error: ${oneLine(error instanceof Error ? error.message : String(error))}`);
+    return 1;
   } finally {
     await database?.close();
   }

@@ -1,34 +1,53 @@
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
-import { APPLICATION_TYPES, insertApplication, type Application } from '../db/applications.ts';
+import {
+  APPLICATION_TYPES,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  insertApplication,
+  type Application,
+} from '../db/applications.ts';
 import { randomId, randomString } from '../lib/random.ts';
-import { firstIssue } from '../lib/validation.ts';
+import { firstIssue, hasControlCharacter, hasWhitespaceOrControl, quoteInput } from '../lib/validation.ts';
+
+function isAbsoluteHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.hash;
+  } catch {
+    return false;
+  }
+}
 
 const absoluteHttpUrl = (label: string) =>
-  z.string().refine(
-    (value) => {
-      try {
-        const url = new URL(value);
-        return (url.protocol === 'http:' || url.protocol === 'https:') && !url.hash;
-      } catch {
-        return false;
-      }
-    },
-    { error: (issue) => `${label} must be an absolute http(s) URL without a #fragment, got "${String(issue.input)}"` },
-  );
+  z.string().superRefine((value, ctx) => {
+    // Whitespace is checked explicitly because URL parsing quietly strips it (leading/trailing
+    // spaces, inner tabs and line breaks): the URI is stored as typed and must match the app's
+    // requests exactly. Something that is no URL even without it gets the URL message.
+    if (!isAbsoluteHttpUrl(value.replace(/[\s\p{Cc}\p{Cf}]/gu, ''))) {
+      ctx.addIssue({ code: 'custom', message: `${label} must be an absolute http(s) URL without a #fragment, got ${quoteInput(value)}` });
+    } else if (hasWhitespaceOrControl(value)) {
+      ctx.addIssue({ code: 'custom', message: `${label} must not contain spaces, tabs, line breaks or control characters, got ${quoteInput(value)}` });
+    }
+  });
 
 export const newApplicationSchema = z.object({
   name: z
     .string({ error: 'name is required' })
     .trim()
     .min(1, 'name is required')
-    .max(128, 'name must be at most 128 characters'),
+    .max(128, 'name must be at most 128 characters')
+    .refine((name) => !hasControlCharacter(name), 'name must not contain line breaks or control characters'),
   type: z.enum(APPLICATION_TYPES, {
-    error: (issue) => `type must be one of: ${APPLICATION_TYPES.join(', ')}, got "${String(issue.input)}"`,
+    error: (issue) => `type must be one of: ${APPLICATION_TYPES.join(', ')}, got ${quoteInput(issue.input)}`,
   }),
   redirectUris: z.array(absoluteHttpUrl('redirect URI')).min(1, 'at least one --redirect-uri is required'),
   postLogoutRedirectUris: z.array(absoluteHttpUrl('post-logout redirect URI')).default([]),
   isThirdParty: z.boolean().default(false),
+  tokenEndpointAuthMethod: z
+    .enum(TOKEN_ENDPOINT_AUTH_METHODS, {
+      error: (issue) => `token endpoint auth method must be one of: ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}, got ${quoteInput(issue.input)}`,
+    })
+    .default('client_secret_basic'),
 });
 
 export type NewApplication = z.input<typeof newApplicationSchema>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import { findResourceByIndicator, insertResource, type ApiResource } from '../db/resources.ts';
 import { randomId } from '../lib/random.ts';
-import { firstIssue } from '../lib/validation.ts';
+import { firstIssue, hasControlCharacter, hasWhitespaceOrControl, quoteInput } from '../lib/validation.ts';
 import { InvalidInputError } from './applications.ts';
 import { OIDC_SCOPES } from '../oidc/account.ts';
 
@@ -15,11 +15,17 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 const indicatorSchema = z
   .string({ error: 'indicator is required' })
-  .trim()
   .min(1, 'indicator is required')
   .max(256, 'indicator must be at most 256 characters')
-  .refine((value) => URL.canParse(value), {
-    error: (issue) => `indicator must be an absolute URI such as https://api.example.com, got "${String(issue.input)}"`,
+  // Whitespace is checked explicitly because URL.canParse skips leading/trailing spaces and inner
+  // tabs and line breaks: the indicator is stored as typed and compared exactly with the
+  // `resource` apps send.
+  .superRefine((value, ctx) => {
+    if (!URL.canParse(value.replace(/[\s\p{Cc}\p{Cf}]/gu, ''))) {
+      ctx.addIssue({ code: 'custom', message: `indicator must be an absolute URI such as https://api.example.com, got ${quoteInput(value)}` });
+    } else if (hasWhitespaceOrControl(value)) {
+      ctx.addIssue({ code: 'custom', message: `indicator must not contain spaces, tabs, line breaks or control characters, got ${quoteInput(value)}` });
+    }
   })
   .refine((value) => !value.includes('#'), { error: 'indicator must not contain a #fragment' });
 
@@ -29,15 +35,16 @@ export const newResourceSchema = z.object({
     .string({ error: 'name is required' })
     .trim()
     .min(1, 'name is required')
-    .max(128, 'name must be at most 128 characters'),
+    .max(128, 'name must be at most 128 characters')
+    .refine((name) => !hasControlCharacter(name), 'name must not contain line breaks or control characters'),
   scopes: z
     .array(
       z
         .string()
         .max(128, 'a scope must be at most 128 characters')
-        .regex(SCOPE_TOKEN, { error: (issue) => `scope "${String(issue.input)}" must be one word of printable characters (no spaces, quotes or backslashes)` })
+        .regex(SCOPE_TOKEN, { error: (issue) => `scope ${quoteInput(issue.input)} must be one word of printable characters (no spaces, quotes or backslashes)` })
         .refine((scope) => !(OIDC_SCOPES as readonly string[]).includes(scope), {
-          error: (issue) => `scope "${String(issue.input)}" is reserved for OpenID Connect; pick another name`,
+          error: (issue) => `scope ${quoteInput(issue.input)} is reserved for OpenID Connect; pick another name`,
         }),
     )
     .max(100, 'at most 100 scopes per resource')

@@ -1,9 +1,10 @@
-import { parse, UsageError, type Handler } from './command.ts';
-import { createResource, DEFAULT_ACCESS_TOKEN_TTL } from '../admin/resources.ts';
+import { parse, quote, UsageError, type Handler } from './command.ts';
+import { createResource, DEFAULT_ACCESS_TOKEN_TTL, MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL } from '../admin/resources.ts';
 import { InvalidInputError } from '../admin/applications.ts';
 import { deleteResource, listResources, type ApiResource } from '../db/resources.ts';
 import { findUserByIdOrEmail } from '../accounts/accounts.ts';
 import { replaceUserCustomData } from '../db/user-custom-data.ts';
+import { validateCustomData } from '../admin/custom-data.ts';
 
 export const RESOURCE_HELP = `API resources (access tokens for your APIs: a JWT whose aud is the indicator)
   resource create --indicator URI --name NAME [--scope SCOPE ...] [--access-token-ttl SECONDS] [--json]
@@ -12,9 +13,6 @@ export const RESOURCE_HELP = `API resources (access tokens for your APIs: a JWT 
 
 User custom data (the custom_data claim, served by userinfo with the custom_data scope)
   user set-custom-data ID_OR_EMAIL --json '{"plan":"pro"}'`;
-
-/** Custom data is kept small: it travels in every userinfo response. */
-const MAX_CUSTOM_DATA_BYTES = 16 * 1024;
 
 function describe(resource: ApiResource) {
   return {
@@ -29,7 +27,9 @@ function describe(resource: ApiResource) {
 
 function parseTtl(value: string | undefined): number {
   if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--access-token-ttl must be a whole number of seconds, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < MIN_ACCESS_TOKEN_TTL || Number(value) > MAX_ACCESS_TOKEN_TTL) {
+    throw new UsageError(`--access-token-ttl must be a whole number of seconds, at least ${MIN_ACCESS_TOKEN_TTL} and at most ${MAX_ACCESS_TOKEN_TTL} (one day), got ${quote(value)}`);
+  }
   return Number(value);
 }
 
@@ -40,13 +40,12 @@ function parseCustomData(text: string): Record<string, unknown> {
   } catch (error) {
     throw new UsageError(`--json is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new UsageError('--json must be a JSON object, such as \'{"plan":"pro"}\'');
+  try {
+    return validateCustomData(value);
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw new UsageError(`--json: ${error.message}`);
+    throw error;
   }
-  if (Buffer.byteLength(JSON.stringify(value)) > MAX_CUSTOM_DATA_BYTES) {
-    throw new UsageError(`--json must be at most ${MAX_CUSTOM_DATA_BYTES} bytes`);
-  }
-  return value as Record<string, unknown>;
 }
 
 export const resourceCommands: Record<string, Handler> = {
@@ -99,10 +98,7 @@ export const resourceCommands: Record<string, Handler> = {
     const { positionals } = parse(args, {}, true);
     const [indicator] = positionals;
     if (!indicator || positionals.length !== 1) throw new UsageError('usage: sesame resource delete INDICATOR');
-    if (!(await deleteResource(await db(), indicator))) {
-      io.err(`no API resource with indicator "${indicator}"`);
-      return 1;
-    }
+    if (!(await deleteResource(await db(), indicator))) throw new UsageError(`no API resource with indicator ${quote(indicator)}`);
     io.out(`Deleted API resource ${indicator}. Tokens already issued for it stay valid until they expire.`);
     return 0;
   },
@@ -115,11 +111,10 @@ export const resourceCommands: Record<string, Handler> = {
     const customData = parseCustomData(values.json);
     const database = await db();
     const user = await findUserByIdOrEmail(database, who);
-    if (!user) {
-      io.err(`no user with ID or email "${who}"`);
-      return 1;
+    // Deleted in between counts as unknown too.
+    if (!user || !(await replaceUserCustomData(database, user.id, customData, Date.now()))) {
+      throw new UsageError(`no user with ID or email ${quote(who)}`);
     }
-    await replaceUserCustomData(database, user.id, customData, Date.now());
     io.out(`Saved custom data for ${user.email} (${user.id}).`);
     return 0;
   },

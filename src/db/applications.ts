@@ -3,6 +3,10 @@ import type { Queryable } from './database.ts';
 export type ApplicationType = 'traditional';
 export const APPLICATION_TYPES: readonly ApplicationType[] = ['traditional'];
 
+/** How an app authenticates at /oidc/token, introspection and revocation (RFC 7591 names). */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
+
 export interface Application {
   id: string;
   name: string;
@@ -11,6 +15,7 @@ export interface Application {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   isThirdParty: boolean;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   createdAt: number;
 }
 
@@ -22,10 +27,11 @@ interface ApplicationRow {
   redirect_uris: string;
   post_logout_redirect_uris: string;
   is_third_party: number;
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
   created_at: number;
 }
 
-const COLUMNS = 'id, name, type, secret, redirect_uris, post_logout_redirect_uris, is_third_party, created_at';
+const COLUMNS = 'id, name, type, secret, redirect_uris, post_logout_redirect_uris, is_third_party, token_endpoint_auth_method, created_at';
 
 function fromRow(row: ApplicationRow): Application {
   return {
@@ -36,12 +42,13 @@ function fromRow(row: ApplicationRow): Application {
     redirectUris: JSON.parse(row.redirect_uris) as string[],
     postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
     isThirdParty: row.is_third_party === 1,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
     createdAt: row.created_at,
   };
 }
 
 export async function insertApplication(db: Queryable, app: Application): Promise<void> {
-  await db.run(`INSERT INTO applications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
+  await db.run(`INSERT INTO applications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
     app.id,
     app.name,
     app.type,
@@ -49,6 +56,7 @@ export async function insertApplication(db: Queryable, app: Application): Promis
     JSON.stringify(app.redirectUris),
     JSON.stringify(app.postLogoutRedirectUris),
     app.isThirdParty ? 1 : 0,
+    app.tokenEndpointAuthMethod,
     app.createdAt,
   ]);
 }

@@ -24,7 +24,9 @@ export function clientMetadata(app: Application): AdapterPayload {
     post_logout_redirect_uris: app.postLogoutRedirectUris,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
+    // Enforced strictly (oidc-provider alone would accept basic and post interchangeably): see
+    // client-auth.ts.
+    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
   };
 }
 

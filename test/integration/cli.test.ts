@@ -36,7 +36,8 @@ describe('the sesame command', () => {
     expect((await sesame(['app', 'delete', app.id])).code).toBe(0);
     const after = JSON.parse((await sesame(['app', 'list', '--json'])).stdout) as { id: string }[];
     expect(after.map((a) => a.id)).not.toContain(app.id);
-    expect((await sesame(['app', 'delete', app.id])).code).toBe(1);
+    // An ID that names nothing is a usage error: exit 2.
+    expect((await sesame(['app', 'delete', app.id])).code).toBe(2);
   });
 
   it('refuses bad input with one clear line, exit code 2, and writes nothing', async () => {

@@ -53,7 +53,7 @@ describe('sesame resource and user set-custom-data', () => {
 
     expect((await run('resource', 'delete', 'https://other.example.com')).code).toBe(0);
     const missing = await run('resource', 'delete', 'https://other.example.com');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.err).toContain('no API resource');
     expect(JSON.parse((await run('resource', 'list', '--json')).out)).toHaveLength(1);
   });
@@ -92,7 +92,7 @@ describe('sesame resource and user set-custom-data', () => {
     }
     expect((await run('user', 'set-custom-data', 'user1')).code).toBe(2);
     const unknown = await run('user', 'set-custom-data', 'nobody@example.com', '--json', '{}');
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     const after = JSON.parse((await run('user', 'list', '--json')).out) as { id: string; customData: unknown }[];
     expect(after.find((user) => user.id === 'user1')?.customData).toEqual({ plan: 'team', seats: 3 });
   });

@@ -30,7 +30,7 @@ describe('sesame user delete', () => {
     const sub = tokens.claims()!.sub;
 
     const cli = (args: string[]) => sesameCli(args, { cwd: sesame.dir, database: join(sesame.dir, 'sesame.db') });
-    expect((await cli(['user', 'delete', 'nobody@example.com'])).code).toBe(1);
+    expect((await cli(['user', 'delete', 'nobody@example.com'])).code).toBe(2);
     expect((await cli(['user', 'delete'])).code).toBe(2);
     const deleted = await cli(['user', 'delete', 'Leaving@Example.com']);
     expect(deleted.code, deleted.stderr).toBe(0);
