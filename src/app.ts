@@ -1,17 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
-import middie from '@fastify/middie';
 import rateLimit from '@fastify/rate-limit';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
-import type { Database } from './db/database.ts';
+import { isDatabaseUnavailable, type Database } from './db/database.ts';
 import type { Views } from './interaction/views.ts';
 import type { CodeService } from './verification/codes.ts';
 import type { Mailer } from './mail/mailer.ts';
@@ -19,6 +16,11 @@ import type { Lockout } from './accounts/lockout.ts';
 import type { PasswordHasher } from './accounts/passwords.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { interactionRoutes } from './interaction/routes.ts';
+import { mountOidc } from './http/oidc.ts';
+import { helmetOptions } from './http/security-headers.ts';
+import { fastifyTrustProxy } from './lib/request.ts';
+import { healthRoute, UNAVAILABLE } from './health.ts';
+import { createKnownDevices } from './accounts/known-devices.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -40,7 +42,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, provider, views } = deps;
   const app = Fastify({
     logger: deps.logger ?? false,
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: 64 * 1024,
   });
 
@@ -56,6 +58,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (error.validation || (error.statusCode && error.statusCode < 500)) {
       return problem(request, reply, views, error.statusCode ?? 400, 'That request was not understood', error.message);
     }
+    if (isDatabaseUnavailable(error)) {
+      request.log.error({ err: error, reason: error.reason }, `database unavailable (${error.reason}): ${error.message}`);
+      reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds));
+      return problem(request, reply, views, 503, UNAVAILABLE.title, UNAVAILABLE.message);
+    }
     request.log.error({ err: error }, 'unhandled error');
     return problem(request, reply, views, 500, 'Something went wrong', 'Please try again. If it keeps happening, contact the site’s owner.');
   });
@@ -67,39 +74,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowList: (request) => request.url === '/health',
   });
 
-  await app.register(middie);
-  const oidc = provider.callback();
-  const publicHost = new URL(config.endpoint).host;
-  // oidc-provider builds its endpoint URLs from the request. ENDPOINT is the public address by
-  // contract, so requests are presented as addressed to it: discovery never leaks an internal host a
-  // proxy forwarded to, nor echoes a forged Host header. Sesame serves plain HTTP, so an https
-  // ENDPOINT means TLS ends at a proxy; koa would refuse to set Secure cookies on what it believes is
-  // http and fail every sign-in, so such requests are marked as the https they are for the browser.
-  app.use('/oidc', (req: IncomingMessage, res: ServerResponse) => {
-    req.headers.host = publicHost;
-    if (config.secureCookies) (req.socket as TLSSocket).encrypted = true;
-    return oidc(req, res);
-  });
+  await mountOidc(app, { config, db, provider, now: deps.now ?? Date.now });
 
-  // Sesame's own pages. Security headers and CSRF live in this scope only: oidc-provider sets its
-  // own headers on /oidc, and the token endpoints should not pay for page plumbing on every call.
+  // Sesame's own pages. CSRF lives in this scope only: the token endpoints should not pay for page
+  // plumbing on every call. Their security headers come from the same definition as those mountOidc
+  // gives /oidc and the 404 page (src/http/security-headers.ts).
   await app.register(async (pages) => {
-    await pages.register(helmet, {
-      contentSecurityPolicy: {
-        directives: {
-          // Chrome applies form-action to the redirects after a POST, and our forms end by redirecting
-          // to each app's own redirect URI, so the directive would block every sign-in.
-          formAction: null,
-          imgSrc: ["'self'", 'data:'],
-          // Over plain http (development on a LAN address) an upgrade would break every asset and form.
-          upgradeInsecureRequests: config.secureCookies ? [] : null,
-        },
-      },
-      strictTransportSecurity: config.secureCookies,
-      crossOriginOpenerPolicy: config.secureCookies,
-      // Apps on other origins embed nothing of ours; keep the default strict isolation.
-      crossOriginEmbedderPolicy: false,
-    });
+    await pages.register(helmet, helmetOptions(config));
     await pages.register(cookie, { secret: [...deps.cookieKeys] });
     await pages.register(formbody);
     await pages.register(csrf, {
@@ -108,14 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
     });
 
-    pages.get('/health', async (_request, reply) => {
-      try {
-        await db.get('SELECT 1 AS ok');
-        return { status: 'ok', database: 'ok' };
-      } catch {
-        return reply.code(503).send({ status: 'unavailable', database: 'unreachable' });
-      }
-    });
+    healthRoute(pages, { db });
 
     const assets: Record<string, { type: string; body: Buffer }> = {
       'sesame.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.css')) },
@@ -147,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         mailer: deps.mailer,
         now: deps.now ?? Date.now,
         lockout: deps.lockout,
+        knownDevices: createKnownDevices(deps.cookieKeys, config.secureCookies),
         passwords: deps.passwords,
         codeTtlMinutes: config.codeTtlMinutes,
         logCodes: config.env !== 'production',

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envSchema } from './schema.ts';
+import { envSchema, type TrustProxy } from './schema.ts';
+
+export type { TrustProxy } from './schema.ts';
 import { sqlitePathFromUrl } from '../db/sqlite.ts';
 
 export interface SmtpSettings {
@@ -23,7 +25,8 @@ export interface Config {
   databaseFile: string;
   smtp?: SmtpSettings;
   logLevel: string;
-  trustProxy: boolean;
+  /** fastify's trustProxy: false, a hop count, or proxy addresses/CIDRs (see TRUST_PROXY). */
+  trustProxy: TrustProxy;
   codeTtlMinutes: number;
   limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
   demo: { port: number; url: string };

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const got = (input: unknown) => `got ${JSON.stringify(input)}`;
@@ -44,6 +45,50 @@ const optionalText = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+/** What fastify's `trustProxy` takes from us: off, a hop count, or the proxies' addresses/CIDRs. */
+export type TrustProxy = false | number | string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An IP address, an IP/prefix CIDR, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (!version || rest.length) return false;
+  if (prefix === undefined) return true;
+  // proxy-addr also accepts an IPv4 netmask after the slash (10.0.0.0/255.0.0.0).
+  if (version === 4 && isIP(prefix) === 4) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: `false` (default) trusts no X-Forwarded-* header; a hop count N trusts the N proxies
+ * nearest to Sesame; a comma-separated list trusts exactly those addresses/CIDRs. `true` means one
+ * hop (the reverse proxy in front of Sesame), never "trust every hop": that would let a client
+ * choose the address rate limits are keyed on by forging the first X-Forwarded-For entry.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, context): TrustProxy => {
+    const lower = value.toLowerCase();
+    if (['false', 'no', 'off', '0', ''].includes(lower)) return false;
+    if (['true', 'yes', 'on'].includes(lower)) return 1;
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      if (hops <= 32) return hops;
+    } else {
+      const entries = value.split(',').map((entry) => entry.trim());
+      if (entries.every(isProxyAddress)) return entries;
+    }
+    context.addIssue({
+      code: 'custom',
+      message: `TRUST_PROXY must be false, a hop count from 1 to 32, or a comma-separated list of proxy addresses or CIDRs such as 127.0.0.1,10.0.0.0/8, ${got(value)}`,
+    });
+    return z.NEVER;
+  });
+
 /** Raw environment -> typed settings. Every message names its variable and what it got. */
 export const envSchema = z.object({
   NODE_ENV: z
@@ -79,7 +124,7 @@ export const envSchema = z.object({
       error: (issue) => `LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, ${got(issue.input)}`,
     })
     .default('info'),
-  TRUST_PROXY: boolean('TRUST_PROXY').default(false),
+  TRUST_PROXY: trustProxy.default(false),
   CODE_TTL_MINUTES: integer('CODE_TTL_MINUTES', 1, 60).default(10),
   RATE_LIMIT_PER_MINUTE: integer('RATE_LIMIT_PER_MINUTE', 10, 1_000_000).default(600),
   CODE_SENDS_PER_IP: integer('CODE_SENDS_PER_IP', 1, 1_000_000).default(30),

@@ -53,3 +53,11 @@ export async function deleteServerKeysRetiredBefore(db: Queryable, purpose: KeyP
   return (await db.run('DELETE FROM server_keys WHERE purpose = ? AND retired_at IS NOT NULL AND retired_at < ?', [purpose, before]))
     .changes;
 }
+
+/** Changes whenever a signing key is added or removed: the IDs of all of them, in a stable order. */
+export async function signingKeyFingerprint(db: Queryable): Promise<string> {
+  const row = await db.get<{ ids: string | null }>(
+    "SELECT group_concat(id, ',') AS ids FROM (SELECT id FROM server_keys WHERE purpose = 'signing' ORDER BY id)",
+  );
+  return row?.ids ?? '';
+}

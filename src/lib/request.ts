@@ -1,4 +1,25 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { TrustProxy } from '../config/index.ts';
 
-/** The client address rate limits are keyed on (fastify honours TRUST_PROXY for X-Forwarded-For). */
-export const clientIp = (request: FastifyRequest): string => request.ip || 'unknown';
+/**
+ * TRUST_PROXY as fastify's `trustProxy`. Addresses/CIDRs go through as they are. fastify 5 no longer
+ * honours a bare hop count (it fails closed and trusts nothing), so a count N becomes the equivalent
+ * trust function: the N addresses nearest to Sesame (the socket peer, then X-Forwarded-For from the
+ * right) are proxies, and the client is the next one. Whatever a client puts further left is never
+ * looked at, so a forged first entry changes nothing.
+ */
+export function fastifyTrustProxy(trust: TrustProxy): FastifyServerOptions['trustProxy'] {
+  if (trust === false) return false;
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return [...trust];
+}
+
+/**
+ * The client address rate limits and code caps are keyed on: fastify's request.ip, which follows
+ * TRUST_PROXY through X-Forwarded-For. An IPv4 address seen on a dual-stack socket
+ * (::ffff:203.0.113.7) counts as the IPv4 address, so both forms share one budget.
+ */
+export const clientIp = (request: FastifyRequest): string => {
+  const ip = request.ip || 'unknown';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+};

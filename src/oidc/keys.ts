@@ -5,7 +5,9 @@ import {
   insertServerKey,
   listServerKeys,
   retireServerKeys,
+  signingKeyFingerprint,
   type KeyPurpose,
+  type ServerKey,
 } from '../db/server-keys.ts';
 import { randomId } from '../lib/random.ts';
 
@@ -16,8 +18,11 @@ export interface SigningJwk extends JsonWebKey {
 }
 
 export interface ServerSecrets {
-  /** Private JWKs, the ones in use first (RS256 then ES256), then retired ones kept for verification. */
-  jwks: { keys: SigningJwk[] };
+  /**
+   * Every stored signing key. Which of them the provider loads, and which one signs per alg, depends
+   * on the clock at start: see signingJwks().
+   */
+  signingKeys: ServerKey[];
   /** Cookie keys, newest first: oidc-provider signs with the first and accepts all. */
   cookieKeys: string[];
   /** HMAC keys for verification codes, newest first. */
@@ -26,6 +31,19 @@ export interface ServerSecrets {
 
 /** Retired keys stay published this long so tokens signed before a rotation still verify. */
 export const RETIRED_KEY_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * How long relying parties may cache /oidc/jwks (its Cache-Control max-age, in seconds). Ten minutes
+ * keeps the JWKS off the hot path of every API that verifies our JWTs, and is what common libraries
+ * (jose's remote JWK set, for one) assume anyway.
+ */
+export const JWKS_MAX_AGE_SECONDS = 600;
+
+/**
+ * A new signing key signs only once it has been in the published JWKS this long, so that no cache
+ * can still hold a JWKS without it when the first token it signed arrives.
+ */
+export const PUBLISHED_BEFORE_SIGNING_MS = JWKS_MAX_AGE_SECONDS * 1000;
 
 /**
  * Only members that are JSON strings: Logto SDKs reject JWKS entries with arrays or numbers,
@@ -65,38 +83,96 @@ export async function loadServerSecrets(db: Database, now = Date.now()): Promise
       if ((await listServerKeys(tx, purpose)).length === 0) await addKeys(tx, purpose, now);
     }
   });
-  const signing = (await listServerKeys(db, 'signing')).filter(
-    (key) => key.retiredAt === null || now - key.retiredAt < RETIRED_KEY_GRACE_MS,
-  );
-  // Active keys first so they sign; among equals keep RS256 ahead because OIDC requires it as default.
-  signing.sort((a, b) => Number(a.retiredAt !== null) - Number(b.retiredAt !== null) || b.createdAt - a.createdAt);
-  const jwks = signing.map((key) => JSON.parse(key.material) as SigningJwk);
   return {
-    jwks: { keys: orderForSigning(jwks) },
+    signingKeys: await listServerKeys(db, 'signing'),
     cookieKeys: (await listServerKeys(db, 'cookie')).map((key) => key.material),
     codeHmacKeys: (await listServerKeys(db, 'code-hmac')).map((key) => Buffer.from(key.material, 'base64url')),
   };
 }
 
-/** Keeps the newest key per alg at the front (RS256 first), older ones after them. */
-function orderForSigning(keys: SigningJwk[]): SigningJwk[] {
-  const seen = new Set<string>();
-  const current: SigningJwk[] = [];
-  const older: SigningJwk[] = [];
-  for (const key of keys) {
-    if (seen.has(key.alg)) older.push(key);
-    else {
-      seen.add(key.alg);
-      current.push(key);
+/**
+ * The provider's private JWKS at `now`, in signing order: oidc-provider signs with the first key of
+ * an alg (its keystore keeps configuration order among equal matches), so the signer of each alg
+ * comes first (RS256 ahead, as OIDC makes it the default), then every other key kept for verifying.
+ *
+ * The signer of an alg is its newest key that has been stored (and so published: /oidc/jwks serves
+ * stored keys at once) for PUBLISHED_BEFORE_SIGNING_MS. A younger key is loaded but only verifies;
+ * the key it replaces keeps signing until a start after that age. When no key is that old (the very
+ * first start) the oldest signs: nothing older was ever published. Retired keys past the grace
+ * period are dropped, unless one is still the signer.
+ */
+export function signingJwks(keys: readonly ServerKey[], now: number): SigningJwk[] {
+  const parsed = [...keys]
+    .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+    .map((key) => ({ key, jwk: JSON.parse(key.material) as SigningJwk }));
+  const signers: SigningJwk[] = [];
+  const others: SigningJwk[] = [];
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const ofAlg = parsed.filter(({ jwk }) => jwk.alg === alg);
+    const signer = ofAlg.find(({ key }) => now - key.createdAt >= PUBLISHED_BEFORE_SIGNING_MS) ?? ofAlg.at(-1);
+    if (signer) signers.push(signer.jwk);
+    for (const entry of ofAlg) {
+      if (entry === signer) continue;
+      if (entry.key.retiredAt !== null && now - entry.key.retiredAt >= RETIRED_KEY_GRACE_MS) continue;
+      others.push(entry.jwk);
     }
   }
-  current.sort((a, b) => (a.alg === 'RS256' ? -1 : b.alg === 'RS256' ? 1 : 0));
-  return [...current, ...older];
+  return [...signers, ...others];
+}
+
+/** A member of a published JWK set, in oidc-provider's own shape and order. */
+export type PublicJwk = Record<string, string>;
+
+/**
+ * The public half of a key exactly as oidc-provider publishes it (kty, use, kid, alg, then the
+ * key's public parameters): strings only, since Logto SDKs reject members that are arrays or
+ * numbers, and never a private parameter.
+ */
+export function publicJwk(jwk: SigningJwk): PublicJwk {
+  const out: PublicJwk = {};
+  for (const member of ['kty', 'use', 'kid', 'alg', 'crv', 'e', 'n', 'x', 'y'] as const) {
+    const value = (jwk as Record<string, unknown>)[member];
+    if (typeof value === 'string') out[member] = value;
+  }
+  return out;
 }
 
 /**
- * Rotation: new keys start signing at once; the old ones are retired but stay published (signing
- * keys) or accepted (cookie keys) for the grace period, then get dropped.
+ * What /oidc/jwks serves: the keys the provider loaded at start (signing order; the same rule on the
+ * same rows), then every signing key stored since (a `sesame keys rotate` while running), so a new
+ * key is published the moment it is stored, long before a start lets it sign. Nothing once served
+ * is withdrawn before the process ends, even if a rotation deletes it: the provider may still sign
+ * with it. Each call asks the database only for the list of signing key IDs (one small indexed
+ * read); keys are parsed again only when that list changes.
+ */
+export async function createJwksPublisher(db: Queryable, now: () => number): Promise<{ jwks(): Promise<string> }> {
+  const served = new Map<string, PublicJwk>();
+  const stored = await listServerKeys(db, 'signing');
+  for (const jwk of signingJwks(stored, now())) served.set(jwk.kid, publicJwk(jwk));
+  let fingerprint = await signingKeyFingerprint(db);
+  let body = JSON.stringify({ keys: [...served.values()] });
+  return {
+    async jwks() {
+      const current = await signingKeyFingerprint(db);
+      if (current === fingerprint) return body;
+      const at = now();
+      for (const key of await listServerKeys(db, 'signing')) {
+        if (key.retiredAt !== null && at - key.retiredAt >= RETIRED_KEY_GRACE_MS) continue;
+        const jwk = JSON.parse(key.material) as SigningJwk;
+        if (!served.has(jwk.kid)) served.set(jwk.kid, publicJwk(jwk));
+      }
+      fingerprint = current;
+      body = JSON.stringify({ keys: [...served.values()] });
+      return body;
+    },
+  };
+}
+
+/**
+ * Rotation. New signing keys are published at once (/oidc/jwks reads the database) and sign from the
+ * first start of Sesame at least PUBLISHED_BEFORE_SIGNING_MS later; until then the previous key signs.
+ * New cookie and code keys are used from the next start. Old keys are retired but stay published
+ * (signing keys) or accepted (cookie keys) for the grace period, then get dropped.
  */
 export async function rotateKeys(db: Database, purpose: KeyPurpose, now = Date.now()): Promise<void> {
   await db.transaction(async (tx) => {

@@ -3,10 +3,11 @@ import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
 import type { Views } from '../interaction/views.ts';
 import { createAdapterFactory } from './adapter.ts';
+import { enforceRegisteredClientAuthMethod } from './client-auth.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';
 import { findResourceByIndicator } from '../db/resources.ts';
-import type { ServerSecrets } from './keys.ts';
-import { describeOidcError } from './errors.ts';
+import { signingJwks, type ServerSecrets } from './keys.ts';
+import { describeOidcError, resourceNotRequestedDescription, unknownResourceDescription } from './errors.ts';
 
 export interface ProviderDeps {
   config: Readonly<Config>;
@@ -25,7 +26,8 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
   const configuration: Configuration = {
     adapter: createAdapterFactory(db, now),
     findAccount: createFindAccount(db),
-    jwks: secrets.jwks as unknown as Configuration['jwks'],
+    // Which stored key signs depends on how long it has been published: see signingJwks().
+    jwks: { keys: signingJwks(secrets.signingKeys, now()) } as unknown as Configuration['jwks'],
     cookies: { keys: secrets.cookieKeys, long: cookieOptions, short: cookieOptions },
     responseTypes: ['code'],
     scopes: [...OIDC_SCOPES],
@@ -44,7 +46,14 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
           return true;
         },
       },
-      introspection: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662: only the client a token was issued to learns anything about it; every other
+        // caller gets {active: false}, as for an unknown token. Registered resource servers would be
+        // the other legitimate callers, but Sesame has no link from a client to the resources it
+        // serves yet (the management API's machine-to-machine apps will add one).
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => renderLogout(ctx, form, views),
@@ -65,7 +74,7 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
         useGrantedResource: () => false,
         getResourceServerInfo: async (_ctx, indicator) => {
           const resource = await findResourceByIndicator(db, indicator);
-          if (!resource) throw new errors.InvalidTarget(`unknown resource indicator; register it with \`sesame resource create\``);
+          if (!resource) throw new errors.InvalidTarget(unknownResourceDescription(indicator));
           return {
             scope: resource.scopes.join(' '),
             audience: resource.indicator,
@@ -108,7 +117,12 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
   };
 
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  enforceRegisteredClientAuthMethod(provider);
+  // koa reads X-Forwarded-For only when some proxy is trusted, and then as many entries as TRUST_PROXY
+  // counts hops; the mount in src/http/oidc.ts hands oidc-provider fastify's verdict on the client
+  // address and drops X-Forwarded-Host/-Proto, so ENDPOINT alone decides the URLs it builds.
+  provider.proxy = config.trustProxy !== false;
+  if (typeof config.trustProxy === 'number') provider.maxIpsCount = config.trustProxy;
   return provider;
 }
 
@@ -125,12 +139,11 @@ async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database): Pr
     throw new errors.InvalidTarget('only a single resource indicator value must be requested during Access Token Request');
   }
   const token = ctx.oidc.entities.RefreshToken;
+  const registered = Boolean(await findResourceByIndicator(db, requested));
   if (!token?.resourceIndicators.has(requested)) {
-    throw new errors.InvalidTarget('this resource was not requested at sign-in; add it to the resources the app signs in with');
+    throw new errors.InvalidTarget(resourceNotRequestedDescription(requested, registered));
   }
-  if (!(await findResourceByIndicator(db, requested))) {
-    throw new errors.InvalidTarget('unknown resource indicator; register it with `sesame resource create`');
-  }
+  if (!registered) throw new errors.InvalidTarget(unknownResourceDescription(requested));
 }
 
 /**

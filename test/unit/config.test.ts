@@ -62,3 +62,39 @@ describe('configuration', () => {
     expect(loadConfig({ ...base, SMTP_SECURE: 'true' }).smtp).toMatchObject({ port: 465, secure: true });
   });
 });
+
+describe('TRUST_PROXY', () => {
+  const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).trustProxy;
+  const message = (value: string) =>
+    `TRUST_PROXY must be false, a hop count from 1 to 32, or a comma-separated list of proxy addresses or CIDRs such as 127.0.0.1,10.0.0.0/8, got ${JSON.stringify(value)}`;
+
+  it('is off by default and for false/no/0', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    for (const value of ['false', 'FALSE', 'no', '0', ' off ']) expect(trust(value), value).toBe(false);
+  });
+
+  it('takes `true` as exactly one trusted hop, never as "trust every hop"', () => {
+    expect(trust('true')).toBe(1);
+    expect(trust('yes')).toBe(1);
+    expect(trust('1')).toBe(1);
+  });
+
+  it('takes a hop count', () => {
+    expect(trust('2')).toBe(2);
+    expect(trust(' 3 ')).toBe(3);
+  });
+
+  it('takes a comma-separated list of proxy addresses and CIDRs', () => {
+    expect(trust('127.0.0.1')).toEqual(['127.0.0.1']);
+    expect(trust('10.0.0.0/8, 192.168.1.10,::1 , fd00::/8')).toEqual(['10.0.0.0/8', '192.168.1.10', '::1', 'fd00::/8']);
+    expect(trust('loopback,uniquelocal')).toEqual(['loopback', 'uniquelocal']);
+    expect(trust('10.0.0.0/255.0.0.0')).toEqual(['10.0.0.0/255.0.0.0']);
+    expect(Object.isFrozen(loadConfig({ TRUST_PROXY: '127.0.0.1' }).trustProxy)).toBe(true);
+  });
+
+  it('refuses anything else with one line naming the variable', () => {
+    for (const value of ['maybe', '10.0.0.0/33', '300.1.1.1', '127.0.0.1,', '10.0.0.1/8/8', '33', '-1', '1.5', 'proxy.example.com']) {
+      expect(problems({ TRUST_PROXY: value }), value).toEqual([message(value)]);
+    }
+  });
+});

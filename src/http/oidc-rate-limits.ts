@@ -1,0 +1,64 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** The endpoint classes under /oidc that each get their own per-IP budget. */
+export type OidcEndpointClass = 'metadata' | 'token' | 'auth' | 'other';
+
+/**
+ * Requests per minute per client IP for each class, derived from RATE_LIMIT_PER_MINUTE (the budget of
+ * Sesame's own pages) so one variable scales them all (the benchmarks set it to a million):
+ * - metadata (discovery, JWKS): the full budget. Cheap, cacheable (Cache-Control), and what every
+ *   relying party and API fetches.
+ * - token: half. Called by app servers, which sign in (and refresh for) all their users from one
+ *   address; client secrets and codes are too long to guess, so this only caps the load.
+ * - auth (/oidc/auth and its resumes): a fifth. A person's browser makes two or three of these per
+ *   sign-in; a script opening interactions by the hundred is not a person.
+ * - other (userinfo, introspection, revocation, session/end, anything else): half.
+ */
+export function oidcBudgets(perMinute: number): Record<OidcEndpointClass, number> {
+  const share = (divisor: number) => Math.max(1, Math.floor(perMinute / divisor));
+  return { metadata: share(1), token: share(2), auth: share(5), other: share(2) };
+}
+
+/** `path` is the request URL under /oidc, query included (e.g. "/token", "/auth?client_id=..."). */
+export function classifyOidcPath(path: string): OidcEndpointClass {
+  const pathname = path.split('?', 1)[0]!;
+  if (pathname === '/jwks' || pathname.startsWith('/.well-known/')) return 'metadata';
+  if (pathname === '/token') return 'token';
+  if (pathname === '/auth' || pathname.startsWith('/auth/')) return 'auth';
+  return 'other';
+}
+
+/** Pages a person's browser opens: these answer 429 with the readable HTML error page. */
+const isBrowserPath = (pathname: string) => pathname === '/auth' || pathname.startsWith('/auth/') || pathname.startsWith('/session/end');
+
+/**
+ * Returns an onRequest-time check for requests under /oidc, built on @fastify/rate-limit's own
+ * counters (app.createRateLimit: one store per class, keyed like the global limit on the client IP,
+ * which follows TRUST_PROXY). Middie serves /oidc without a fastify route, so the plugin's per-route
+ * hooks never see these requests. Past a budget: 429 with Retry-After; an OAuth-style JSON error for
+ * programs, and for browser endpoints an error with statusCode 429 that the app's error handler turns
+ * into its "Too many requests" page.
+ */
+export function oidcRateLimiter(app: FastifyInstance, perMinute: number) {
+  const budgets = oidcBudgets(perMinute);
+  const limiters = Object.fromEntries(
+    (Object.keys(budgets) as OidcEndpointClass[]).map((name) => [name, app.createRateLimit({ max: budgets[name], timeWindow: 60_000 })]),
+  ) as Record<OidcEndpointClass, ReturnType<FastifyInstance['createRateLimit']>>;
+
+  /** Resolves when the request may go on; otherwise answers (JSON) or throws (HTML) a 429. */
+  return async function limitOidc(request: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {
+    const result = await limiters[classifyOidcPath(path)](request);
+    if (result.isAllowed || !result.isExceeded) return true;
+    const retryAfter = Math.max(1, result.ttlInSeconds);
+    reply.header('retry-after', String(retryAfter));
+    if (isBrowserPath(path.split('?', 1)[0]!)) {
+      throw Object.assign(new Error(`Too many requests; retry in ${retryAfter} s`), { statusCode: 429 });
+    }
+    await reply
+      .code(429)
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send({ error: 'rate_limited', error_description: `too many requests from this address; retry in ${retryAfter} s` });
+    return false;
+  };
+}
