@@ -25,12 +25,19 @@ const MESSAGES: Record<string, { title: string; message: string }> = {
     title: 'Application not allowed',
     message: 'This application is not allowed to sign people in this way.',
   },
+  invalid_target: {
+    title: 'Unknown API',
+    message: 'The application asked for access to an API this sign-in service does not know.',
+  },
 };
+
+/** Codes whose description is shown with the plain words: it says what to fix (it names the resource, say). */
+const WITH_DESCRIPTION = new Set(['invalid_request', 'invalid_target']);
 
 export function describeOidcError(code: string | undefined, description: string | undefined): { title: string; message: string } {
   const known = code ? MESSAGES[code] : undefined;
   if (known) {
-    return description && code === 'invalid_request'
+    return description && WITH_DESCRIPTION.has(code!)
       ? { title: known.title, message: `${known.message} (${description})` }
       : known;
   }
@@ -42,4 +49,31 @@ export function describeOidcError(code: string | undefined, description: string 
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Longest resource indicator repeated in a description or log line. */
+const MAX_INDICATOR = 200;
+
+function shown(indicator: string): string {
+  return indicator.length > MAX_INDICATOR ? `${indicator.slice(0, MAX_INDICATOR)}...` : indicator;
+}
+
+/** The command that registers an API resource, for an operator to copy. */
+export function resourceCreateCommand(indicator: string): string {
+  return `sesame resource create --indicator ${shown(indicator)} --name NAME`;
+}
+
+/**
+ * The invalid_target descriptions. They name the resource and the command that registers it: the
+ * app, the error page and the refusal log line all carry the same words.
+ */
+export function unknownResourceDescription(indicator: string): string {
+  return `resource ${shown(indicator)} is not registered; register it with \`${resourceCreateCommand(indicator)}\` or remove it from the app's resources`;
+}
+
+export function resourceNotRequestedDescription(indicator: string, registered: boolean): string {
+  const fix = registered
+    ? 'add it to the resources the app signs in with, then sign in again'
+    : `register it with \`${resourceCreateCommand(indicator)}\`, add it to the resources the app signs in with, then sign in again`;
+  return `resource ${shown(indicator)} was not requested at sign-in; ${fix}`;
 }
