@@ -2,17 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import { SqliteDatabase } from './db/sqlite.ts';
-import type { Database } from './db/database.ts';
+import { DatabaseUnavailableError, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { purgeExpiredModels } from './db/oidc-models.ts';
 import { purgeVerification } from './db/verification.ts';
 import { loadServerSecrets } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
+import { logRefusals } from './oidc/refusal-log.ts';
+import { handleOidcFaults } from './oidc/faults.ts';
 import { createViews } from './interaction/views.ts';
 import { createCodeService, defaultCodePolicy } from './verification/codes.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { buildApp } from './app.ts';
+import { MailDeliveryError } from './mail/errors.ts';
 import { closeGracefully } from './lib/shutdown.ts';
 import { loadExperience } from './experience/settings.ts';
 import { createLockout } from './accounts/lockout.ts';
@@ -26,6 +29,8 @@ export interface SesameOptions {
   devMailbox?: boolean;
   /** How often expired rows are purged (ms). */
   purgeEveryMs?: number;
+  /** How long a person waits for the SMTP server before the page answers anyway (default 8 s). */
+  mailAnswerWithinMs?: number;
 }
 
 export interface RunningSesame {
@@ -43,9 +48,11 @@ export class StartupError extends Error {}
 /** Opens the database, migrates, loads keys and builds the app; does not listen. */
 export async function createSesame(config: Readonly<Config>, options: SesameOptions = {}) {
   const now = options.now ?? Date.now;
-  const db = new SqliteDatabase(config.databaseFile);
+  const db = openDatabase(config.databaseFile);
   try {
-    await migrate(db, config.paths.migrations);
+    await migrate(db, config.paths.migrations).catch((error: unknown) => {
+      throw databaseStartupError(config.databaseFile, error);
+    });
     const secrets = await loadServerSecrets(db);
     const hasConnector = Boolean(await storedConnectorConfig(db));
     const wantDevMailbox = options.devMailbox ?? config.env !== 'production';
@@ -60,10 +67,14 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     const mailer = new SwitchingMailer({ db, templatesDir: config.paths.email, envSmtp: config.smtp, devMailbox });
     const views = createViews(config.paths.pages, config.env === 'production');
     const provider = createProvider({ config, db, secrets, views, now });
+    const oidcFaults = handleOidcFaults(provider, views); // before buildApp takes provider.callback()
     const codes = createCodeService({
       db,
       hmacKeys: secrets.codeHmacKeys,
       now,
+      answerWithinMs: options.mailAnswerWithinMs,
+      // Only a mail that certainly did not leave gives its send back (see MailDeliveryError).
+      certainlyNotSent: (error) => !(error instanceof MailDeliveryError) || error.certainlyNotSent,
       // Read per use: a change to the sign-in experience applies to the next code.
       policy: async () => {
         const { verificationCode } = await loadExperience(db, config.codeTtlMinutes);
@@ -89,11 +100,34 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
       now,
       logger: options.logger,
     });
+    logRefusals(provider, app.log);
+    oidcFaults.logTo(app.log);
     return { app, db, provider, mailer, devMailbox, now };
   } catch (error) {
-    await db.close();
-    throw error;
+    await db.close().catch(() => undefined);
+    throw error instanceof DatabaseUnavailableError ? new StartupError(error.message, { cause: error }) : error;
   }
+}
+
+/** A database that cannot be opened is a startup error: one line that names the file and what to do. */
+function openDatabase(file: string): SqliteDatabase {
+  try {
+    return new SqliteDatabase(file);
+  } catch (error) {
+    throw databaseStartupError(file, error);
+  }
+}
+
+function databaseStartupError(file: string, error: unknown): unknown {
+  if (error instanceof DatabaseUnavailableError) return new StartupError(error.message, { cause: error });
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    return new StartupError(
+      `the database ${file} could not be prepared (${(error as Error).message}): is DATABASE_URL pointing at another program's database?`,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 /** createSesame + listen + periodic purge; close() drains requests and closes everything. */

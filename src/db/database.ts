@@ -22,3 +22,23 @@ export interface Database extends Queryable {
   close(): Promise<void>;
   readonly kind: 'sqlite';
 }
+
+/**
+ * The database cannot serve the request: locked by another program for too long, read-only, full,
+ * damaged, failing I/O, or closed. `reason` is a short word for /health and logs; `message` says
+ * what happened and what to do; `cause` keeps the driver's error. Callers answer 503, never 500.
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isDatabaseUnavailable(error: unknown): error is DatabaseUnavailableError {
+  return error instanceof DatabaseUnavailableError;
+}
