@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts';
 import { deleteUserRow, findUserByEmail, findUserById, insertUser, markSignedIn, type User } from '../db/users.ts';
 import { destroyModelsByAccountId } from '../db/oidc-models.ts';
-import { clearFailures, deleteLockout } from '../db/lockout.ts';
+import { clearFailures, deleteLocksOf } from '../db/lockout.ts';
 import { normalizeEmail } from './email.ts';
 import { randomId } from '../lib/random.ts';
 
@@ -56,7 +56,7 @@ export async function deleteAccount(db: Database, user: User): Promise<void> {
   await db.transaction(async (tx) => {
     await destroyModelsByAccountId(tx, user.id);
     await clearFailures(tx, user.email);
-    await deleteLockout(tx, user.email);
+    await deleteLocksOf(tx, user.email);
     await deleteUserRow(tx, user.id);
   });
 }

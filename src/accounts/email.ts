@@ -19,6 +19,8 @@ export function normalizeEmail(input: unknown): EmailResult {
   }
   const local = email.slice(0, at);
   const domain = email.slice(at + 1);
+  // RFC 5321 4.5.3.1: a local part of at most 64 octets, a path of at most 256 with its <>.
+  if (local.length > 64) return { ok: false, error: 'The part before the @ is too long (64 characters at most).' };
   const labels = domain.split('.');
   if (
     local.length > 64 ||

@@ -1,68 +1,121 @@
 import type { Database } from '../db/database.ts';
-import { clearFailures, countFailures, deleteLockout, findLockout, insertFailure, saveLockout } from '../db/lockout.ts';
+import { clearFailures, countFailures, deleteLock, findLock, insertFailure, saveLock } from '../db/lockout.ts';
 import { randomId } from '../lib/random.ts';
 
-export interface LockoutRules {
-  /** Failures of one address (wrong passwords and wrong codes together) within the window that lock it. */
+/** A threshold of failures within a window, and the lock it causes (doubling on each repeat). */
+export interface LockRule {
   threshold: number;
   windowMs: number;
-  /** First lock length; each later lock doubles until a successful sign-in resets it. */
   baseLockMs: number;
   maxLockMs: number;
+}
+
+export interface LockoutRules {
+  /**
+   * One address from one IP. Low, so whoever is guessing is stopped quickly, and only they are: a
+   * person signing in from elsewhere is not affected. Reset by a successful sign-in from that IP.
+   */
+  pair: LockRule;
+  /**
+   * One address from everywhere: the ceiling on guesses per account however many IPs guess. It
+   * applies to browsers where the address never signed in; the owner's own browsers are exempt.
+   * Not reset by a lock ending (only by failures leaving the window), so each failure after a lock
+   * ends locks again, for twice as long.
+   */
+  address: LockRule;
+  /** One IP across every address: stops one source from spraying many addresses. */
   perIp: { limit: number; windowMs: number };
 }
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 export const DEFAULT_LOCKOUT_RULES: LockoutRules = {
-  threshold: 10,
-  windowMs: 10 * MINUTE,
-  baseLockMs: 10 * MINUTE,
-  maxLockMs: 24 * 60 * MINUTE,
+  pair: { threshold: 10, windowMs: 15 * MINUTE, baseLockMs: 15 * MINUTE, maxLockMs: 24 * HOUR },
+  address: { threshold: 30, windowMs: 24 * HOUR, baseLockMs: HOUR, maxLockMs: 24 * HOUR },
   perIp: { limit: 100, windowMs: 10 * MINUTE },
 };
 
-export type LockState = { locked: false } | { locked: true; retryAfterSeconds: number };
+export type LockScope = 'pair' | 'address' | 'ip';
+export type LockState = { locked: false } | { locked: true; retryAfterSeconds: number; scope: LockScope };
+
+/** Who is trying: the typed address, the client's IP and whether this browser signed in with it before. */
+export interface Attempt {
+  email: string;
+  ip: string;
+  knownDevice?: boolean;
+}
+
+const pairSubject = (email: string, ip: string) => `pair ${email} ${ip}`;
+const addressSubject = (email: string) => `address ${email}`;
 
 /**
- * Brute-force brake shared by the password and code forms. It keys on the typed address whether or
- * not an account exists, so its answers reveal nothing about which addresses are registered.
+ * Brute-force brake shared by the password and code forms (and any later factor). It keys on the
+ * typed address whether or not an account exists, so its answers reveal nothing about which
+ * addresses are registered. See README "Guessing and lockout" for the model.
  */
 export function createLockout(db: Database, now: () => number, rules: LockoutRules = DEFAULT_LOCKOUT_RULES) {
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  const locked = (until: number, at: number, scope: LockScope): LockState => ({ locked: true, retryAfterSeconds: seconds(until - at), scope });
 
   return {
-    async check(email: string, ip: string): Promise<LockState> {
+    async check({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
       const at = now();
-      const lock = await findLockout(db, email);
-      if (lock && lock.locked_until > at) return { locked: true, retryAfterSeconds: seconds(lock.locked_until - at) };
-      const byIp = await countFailures(db, 'ip', ip, at - rules.perIp.windowMs);
-      if (byIp.count >= rules.perIp.limit) {
-        return { locked: true, retryAfterSeconds: seconds((byIp.oldest ?? at) + rules.perIp.windowMs - at) };
+      const pair = await findLock(db, pairSubject(email, ip));
+      if (pair && pair.locked_until > at) return locked(pair.locked_until, at, 'pair');
+      if (!knownDevice) {
+        const address = await findLock(db, addressSubject(email));
+        if (address && address.locked_until > at) return locked(address.locked_until, at, 'address');
       }
+      const byIp = await countFailures(db, { ip }, at - rules.perIp.windowMs);
+      if (byIp.count >= rules.perIp.limit) return locked((byIp.oldest ?? at) + rules.perIp.windowMs, at, 'ip');
       return { locked: false };
     },
 
-    /** Records a failure; returns the lock it caused, if any. */
-    async fail(email: string, ip: string): Promise<LockState> {
+    /** Records a failure; returns the lock it caused for this caller, if any. */
+    async fail({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
       const at = now();
       return db.transaction(async (tx) => {
         await insertFailure(tx, { id: randomId(), email, ip, failedAt: at });
-        const lock = await findLockout(tx, email);
-        const since = Math.max(at - rules.windowMs, lock?.locked_until ?? 0);
-        const recent = await countFailures(tx, 'email', email, since);
-        if (recent.count < rules.threshold) return { locked: false } as const;
-        const level = (lock?.level ?? 0) + 1;
-        const length = Math.min(rules.baseLockMs * 2 ** (level - 1), rules.maxLockMs);
-        await saveLockout(tx, email, level, at + length, at);
-        return { locked: true, retryAfterSeconds: seconds(length) } as const;
+
+        // Lock `subject` when its failures reach the rule's threshold; returns the lock's end.
+        const apply = async (subject: string, rule: LockRule, countSince: (lockedUntil: number) => number, count: (since: number) => Promise<number>) => {
+          const lock = await findLock(tx, subject);
+          if (lock && lock.locked_until > at) return lock.locked_until;
+          if ((await count(countSince(lock?.locked_until ?? 0))) < rule.threshold) return undefined;
+          const level = (lock?.level ?? 0) + 1;
+          const until = at + Math.min(rule.baseLockMs * 2 ** (level - 1), rule.maxLockMs);
+          await saveLock(tx, subject, email, level, until, at);
+          return until;
+        };
+
+        // A pair starts afresh when its lock ends; the address does not (see LockoutRules.address).
+        const pairUntil = await apply(
+          pairSubject(email, ip),
+          rules.pair,
+          (lockedUntil) => Math.max(at - rules.pair.windowMs, lockedUntil),
+          async (since) => (await countFailures(tx, { email, ip }, since)).count,
+        );
+        const addressUntil = await apply(
+          addressSubject(email),
+          rules.address,
+          () => at - rules.address.windowMs,
+          async (since) => (await countFailures(tx, { email }, since)).count,
+        );
+        if (pairUntil !== undefined) return locked(pairUntil, at, 'pair');
+        if (addressUntil !== undefined && !knownDevice) return locked(addressUntil, at, 'address');
+        return { locked: false } as const;
       });
     },
 
-    async succeed(email: string): Promise<void> {
+    /**
+     * A successful sign-in from this IP: its failures and pair lock are forgotten. The address-wide
+     * count keeps other sources' failures, so someone guessing cannot be reset by the owner signing in.
+     */
+    async succeed({ email, ip }: Attempt): Promise<void> {
       await db.transaction(async (tx) => {
-        await clearFailures(tx, email);
-        await deleteLockout(tx, email);
+        await clearFailures(tx, email, ip);
+        await deleteLock(tx, pairSubject(email, ip));
       });
     },
   };
@@ -70,7 +123,10 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
 
 export type Lockout = ReturnType<typeof createLockout>;
 
-export function lockedMessage(retryAfterSeconds: number): string {
-  const minutes = Math.ceil(retryAfterSeconds / 60);
-  return `Too many failed attempts. For your security, signing in with this address is paused: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+export function lockedMessage(lock: { retryAfterSeconds: number; scope: LockScope }): string {
+  const minutes = Math.ceil(lock.retryAfterSeconds / 60);
+  const wait = minutes >= 120 ? `${Math.ceil(minutes / 60)} hours` : `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const paused = `Too many failed attempts. For your security, signing in with this address is paused: try again in ${wait}.`;
+  // Only the address-wide lock spares the browsers the address signed in on before: say so.
+  return lock.scope === 'address' ? `${paused} A browser where you signed in before can still sign in.` : paused;
 }

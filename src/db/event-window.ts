@@ -12,17 +12,21 @@ export interface WindowCount {
   oldest: number | null;
 }
 
+/** Whose events to count: one address, one IP, or one address from one IP (a pair). */
+export type EventSubject = { email: string; ip?: undefined } | { ip: string; email?: undefined } | { email: string; ip: string };
+
 export async function countInWindow(
   db: Queryable,
   table: keyof typeof EVENT_LOGS,
-  column: 'email' | 'ip',
-  value: string,
+  subject: EventSubject,
   since: number,
 ): Promise<WindowCount> {
   const at = EVENT_LOGS[table];
-  const row = await db.get<WindowCount>(
-    `SELECT COUNT(*) AS count, MIN(${at}) AS oldest FROM ${table} WHERE ${column} = ? AND ${at} >= ?`,
-    [value, since],
-  );
+  const columns = (['email', 'ip'] as const).filter((column) => subject[column] !== undefined);
+  const where = columns.map((column) => `${column} = ?`).join(' AND ');
+  const row = await db.get<WindowCount>(`SELECT COUNT(*) AS count, MIN(${at}) AS oldest FROM ${table} WHERE ${where} AND ${at} >= ?`, [
+    ...columns.map((column) => subject[column] as string),
+    since,
+  ]);
   return { count: row?.count ?? 0, oldest: row?.oldest ?? null };
 }

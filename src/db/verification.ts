@@ -1,5 +1,5 @@
 import type { Queryable } from './database.ts';
-import { countInWindow } from './event-window.ts';
+import { countInWindow, type EventSubject } from './event-window.ts';
 
 export interface CodeRecord {
   interactionUid: string;
@@ -105,8 +105,7 @@ export async function deleteSend(db: Queryable, id: string): Promise<void> {
 }
 
 /** Sends since `since`, and the oldest of them (to tell the person when the window frees up). */
-export const countSends = (db: Queryable, column: 'email' | 'ip', value: string, since: number) =>
-  countInWindow(db, 'verification_sends', column, value, since);
+export const countSends = (db: Queryable, subject: EventSubject, since: number) => countInWindow(db, 'verification_sends', subject, since);
 
 export async function purgeVerification(db: Queryable, codesBefore: number, sendsBefore: number): Promise<void> {
   await db.run('DELETE FROM verification_codes WHERE expires_at < ?', [codesBefore]);

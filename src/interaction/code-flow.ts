@@ -6,7 +6,7 @@ import { lockedMessage } from '../accounts/lockout.ts';
 import type { Experience } from '../experience/settings.ts';
 import type { UsageType } from '../mail/connector-config.ts';
 import type { CodeService, CodeState, IssueResult } from '../verification/codes.ts';
-import { clientIp } from '../lib/request.ts';
+import { MailDeliveryError } from '../mail/errors.ts';
 import type { PageData } from './views.ts';
 import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
 
@@ -41,18 +41,30 @@ interface EmailRequest extends UidRequest {
 }
 interface CodeRequest extends UidRequest {
   Body: { code?: string; _csrf?: string };
-  Querystring: { sent?: string };
+  Querystring: { sent?: string; slow?: string };
 }
 
+/** What the person is told when a code was not (or may not have been) sent; undefined when it was. */
 function sendProblem(result: IssueResult, request: FastifyRequest): { error: string; status: number } | undefined {
   switch (result.status) {
     case 'sent':
+      return undefined;
+    case 'uncertain':
+      // The code stands and the send counted: the code page says the mail may be late.
+      request.log.warn({ err: result.error }, 'verification mail: the SMTP server did not confirm delivery in time; the code stays valid');
       return undefined;
     case 'cooldown':
       return { error: `Please wait ${result.retryAfterSeconds} s before asking for another code.`, status: 429 };
     case 'rate_limited':
       return { error: `Too many codes were requested. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} min.`, status: 429 };
     case 'delivery_failed':
+      if (result.error instanceof MailDeliveryError && result.error.recipientRefused) {
+        request.log.warn({ err: result.error }, 'verification mail: the receiving server refused the address');
+        return {
+          error: 'We can’t deliver email to this address: its mail server refused it. Check the address for typos, or use another one.',
+          status: 400,
+        };
+      }
       request.log.error({ err: result.error }, 'verification code could not be delivered');
       return { error: 'We could not send the code right now. Please try again in a moment.', status: 503 };
   }
@@ -108,12 +120,15 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
     const user = await findUserByEmail(db, email);
     const appName = (await kit.appNameOf(interaction)) ?? 'your app';
     const ttlMinutes = experience.verificationCode.ttlMinutes;
+    const who = kit.attempt(request, email);
     return codes.issue({
       interactionUid: interaction.uid,
       purpose: flow.purpose,
       email,
-      ip: clientIp(request),
+      ip: who.ip,
+      knownDevice: who.knownDevice,
       phantom: flow.phantom(user, experience),
+      onLateFailure: (error) => request.log.warn({ err: error }, 'verification mail failed after the page answered; the send still counts'),
       deliver: async (code) => {
         await deps.mailer().send({
           to: email,
@@ -154,9 +169,10 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       }
       const redirected = flow.instead?.(reply, interaction, normalized.email, experience);
       if (redirected) return redirected;
-      const problem = sendProblem(await send(request, interaction, normalized.email, experience), request);
+      const sent = await send(request, interaction, normalized.email, experience);
+      const problem = sendProblem(sent, request);
       if (problem) return emailPage(reply, interaction, experience, { error: problem.error, email: normalized.email }, problem.status);
-      return reply.redirect(at(interaction.uid, '/code'), 303);
+      return reply.redirect(at(interaction.uid, sent.status === 'uncertain' ? '/code?slow=1' : '/code'), 303);
     },
   );
 
@@ -165,7 +181,11 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
     if (!interaction) return reply;
     const state = await codes.state(interaction.uid, flow.purpose);
     if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
-    const notice = request.query.sent ? 'We sent you a new code.' : undefined;
+    const notice = request.query.slow
+      ? 'Our mail server is slow to confirm, so the email may take a few minutes to arrive. The code in it will work.'
+      : request.query.sent
+        ? 'We sent you a new code.'
+        : undefined;
     const error = state.dead ? 'That code can no longer be used. Send a new one.' : state.expired ? 'That code has expired. Send a new one.' : undefined;
     return codePage(reply, interaction, state, { notice, error });
   });
@@ -182,9 +202,9 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       if (request.validationError || !/^\d{6}$/.test(typed)) {
         return codePage(reply, interaction, state, { error: 'Enter the 6-digit code from the email.' }, 400);
       }
-      const ip = clientIp(request);
-      const lock = await deps.lockout.check(state.email, ip);
-      if (lock.locked) return codePage(reply, interaction, state, { error: lockedMessage(lock.retryAfterSeconds) }, 429);
+      const who = kit.attempt(request, state.email);
+      const lock = await deps.lockout.check(who);
+      if (lock.locked) return codePage(reply, interaction, state, { error: lockedMessage(lock) }, 429);
 
       const result = await codes.verify(interaction.uid, flow.purpose, typed);
       if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email);
@@ -192,13 +212,14 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       if (result.status === 'expired') return codePage(reply, interaction, state, { error: 'That code has expired. Send a new one.' }, 400);
 
       const after = (await codes.state(interaction.uid, flow.purpose)) ?? state;
-      const failure = result.status === 'wrong' ? await deps.lockout.fail(state.email, ip) : { locked: false as const };
-      if (failure.locked) return codePage(reply, interaction, after, { error: lockedMessage(failure.retryAfterSeconds) }, 429);
-      if (result.status === 'dead') {
+      // Every checked wrong guess counts, the one that uses the code up included.
+      const failure = result.status === 'wrong' ? await deps.lockout.fail(who) : { locked: false as const };
+      if (failure.locked) return codePage(reply, interaction, after, { error: lockedMessage(failure) }, 429);
+      if (result.status === 'dead' || result.attemptsLeft === 0) {
         return codePage(reply, interaction, after, { error: 'Too many wrong tries: that code no longer works. Send a new one.' }, 400);
       }
-      const tries = result.attemptsLeft === 1 ? '1 try left' : `${result.attemptsLeft} tries left`;
-      return codePage(reply, interaction, after, { error: `That code is not right. ${tries}.`, attemptsLeft: result.attemptsLeft }, 400);
+      // The page adds "N tries left" to the error itself.
+      return codePage(reply, interaction, after, { error: 'That code is not right.', attemptsLeft: result.attemptsLeft }, 400);
     },
   );
 
@@ -211,12 +232,13 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       const state = await codes.state(interaction.uid, flow.purpose);
       if (!state) return reply.redirect(flow.restartUrl(interaction.uid), 303);
       const experience = await kit.experience();
-      const problem = sendProblem(await send(request, interaction, state.email, experience), request);
+      const sent = await send(request, interaction, state.email, experience);
+      const problem = sendProblem(sent, request);
       if (problem) {
         const now = (await codes.state(interaction.uid, flow.purpose)) ?? state;
         return codePage(reply, interaction, now, { error: problem.error }, problem.status);
       }
-      return reply.redirect(at(interaction.uid, '/code?sent=1'), 303);
+      return reply.redirect(at(interaction.uid, sent.status === 'uncertain' ? '/code?slow=1' : '/code?sent=1'), 303);
     },
   );
 

@@ -2,13 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/csrf-protection';
 import type Provider from 'oidc-provider';
 import type { Interaction, InteractionResults } from 'oidc-provider';
-import type { Database } from '../db/database.ts';
+import { isDatabaseUnavailable, type Database } from '../db/database.ts';
 import { findApplication } from '../db/applications.ts';
 import type { User } from '../db/users.ts';
 import { loadExperience, type Experience } from '../experience/settings.ts';
 import type { CodeService } from '../verification/codes.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import type { Lockout } from '../accounts/lockout.ts';
+import type { Attempt, Lockout } from '../accounts/lockout.ts';
+import type { KnownDevices } from '../accounts/known-devices.ts';
+import { clientIp } from '../lib/request.ts';
 import type { PasswordHasher } from '../accounts/passwords.ts';
 import type { PageData, Views } from './views.ts';
 import { grantRequested } from './grant.ts';
@@ -19,6 +21,7 @@ export interface InteractionDeps {
   views: Views;
   codes: CodeService;
   lockout: Lockout;
+  knownDevices: KnownDevices;
   passwords: PasswordHasher;
   mailer: () => Mailer;
   now: () => number;
@@ -65,7 +68,9 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
       const interaction = await provider.interactionDetails(request.raw, reply.raw);
       if (interaction.uid !== request.params.uid) throw new Error('interaction mismatch');
       return interaction;
-    } catch {
+    } catch (error) {
+      // A database fault is not an expired sign-in: let the error handler answer 503.
+      if (isDatabaseUnavailable(error)) throw error;
       await page(
         reply,
         'error',
@@ -103,11 +108,17 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
 
   /** Signs `user` in; first-party apps get their consent in the same step (one redirect less). */
   async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
-    await deps.lockout.succeed(user.email);
+    await deps.lockout.succeed(attempt(request, user.email));
+    deps.knownDevices.remember(request, reply, user.email);
     const application = await findApplication(db, String(interaction.params.client_id));
     const consent =
       application && !application.isThirdParty ? { grantId: await grantRequested(provider, interaction, user.id) } : undefined;
     return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
+  }
+
+  /** Who is trying to sign in with `email`, for the lockout and the send caps. */
+  function attempt(request: FastifyRequest, email: string): Attempt {
+    return { email, ip: clientIp(request), knownDevice: deps.knownDevices.isKnown(request, email) };
   }
 
   const experience = (): Promise<Experience> => loadExperience(db, deps.codeTtlMinutes);
@@ -122,7 +133,7 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
     );
   }
 
-  return { page, details, loginInteraction, appNameOf, finish, completeSignIn, experience, methodOff, csrf: app.csrfProtection };
+  return { page, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, experience, methodOff, csrf: app.csrfProtection };
 }
 
 export type Kit = ReturnType<typeof createKit>;

@@ -6,7 +6,6 @@ import { passwordProblem } from '../accounts/passwords.ts';
 import { signInVerifiedEmail } from '../accounts/accounts.ts';
 import { findUserByEmail, markSignedIn, setPasswordHash } from '../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience/settings.ts';
-import { clientIp } from '../lib/request.ts';
 import type { PageData } from './views.ts';
 import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
 
@@ -63,17 +62,17 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
       if (request.validationError || password.length === 0 || password.length > 256) {
         return passwordPage(reply, interaction, experience, { email: email.email, error: 'Enter your password (at most 256 characters).' }, 400);
       }
-      const ip = clientIp(request);
-      const lock = await lockout.check(email.email, ip);
-      if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: lockedMessage(lock.retryAfterSeconds) }, 429);
+      const who = kit.attempt(request, email.email);
+      const lock = await lockout.check(who);
+      if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: lockedMessage(lock) }, 429);
 
       // The same work and the same answer for an unknown address, an account without a password and a
       // wrong password: verify() hashes against a dummy when there is no hash.
       const user = await findUserByEmail(db, email.email);
       const ok = await passwords.verify(user?.passwordHash ?? null, password);
       if (!ok || !user) {
-        const failure = await lockout.fail(email.email, ip);
-        const error = failure.locked ? lockedMessage(failure.retryAfterSeconds) : 'That email and password do not match. Check them and try again.';
+        const failure = await lockout.fail(who);
+        const error = failure.locked ? lockedMessage(failure) : 'That email and password do not match. Check them and try again.';
         return passwordPage(reply, interaction, experience, { email: email.email, error }, failure.locked ? 429 : 400);
       }
       if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {

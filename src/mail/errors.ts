@@ -14,6 +14,12 @@ export interface MailDeliveryDetails {
   command?: string;
   /** True when retrying the same mail would be refused again (a 5xx reply). */
   permanent?: boolean;
+  /**
+   * True only when the mail certainly did not leave: the server answered with a refusal, or the
+   * failure came before the message was handed over (no connection, no login). A timeout or a
+   * dropped connection mid-transfer is not certain: the server may have accepted the mail anyway.
+   */
+  certainlyNotSent?: boolean;
 }
 
 /** The SMTP server refused the mail, or could not be reached in time. */
@@ -25,6 +31,7 @@ export class MailDeliveryError extends Error implements MailDeliveryDetails {
   declare readonly response?: string;
   declare readonly command?: string;
   declare readonly permanent?: boolean;
+  readonly certainlyNotSent: boolean;
 
   constructor(message: string, details: MailDeliveryDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
@@ -33,5 +40,12 @@ export class MailDeliveryError extends Error implements MailDeliveryDetails {
     if (details.response !== undefined) this.response = details.response;
     if (details.command !== undefined) this.command = details.command;
     if (details.permanent !== undefined) this.permanent = details.permanent;
+    this.certainlyNotSent = details.certainlyNotSent ?? false;
+  }
+
+  /** The receiving side refused this recipient for good (a 5xx to RCPT TO): retrying will not help. */
+  get recipientRefused(): boolean {
+    return this.permanent === true && this.responseCode !== undefined && (this.command ?? '').toUpperCase().startsWith('RCPT');
   }
 }
+

@@ -61,6 +61,25 @@ interface SmtpErrorLike {
   permanent?: unknown;
   name?: unknown;
   rejectedErrors?: unknown;
+  timeoutType?: unknown;
+  originalCode?: unknown;
+}
+
+/** nodemailer codes for failures that come before any message data is sent. */
+const BEFORE_MESSAGE_CODES = new Set(['EAUTH', 'ENOAUTH', 'EDNS', 'ETLS', 'EENVELOPE', 'ECONFIG', 'EREQUIRETLS']);
+const BEFORE_MESSAGE_TIMEOUTS = new Set(['CONNECTION_TIMEOUT', 'GREETING_TIMEOUT', 'DNS_TIMEOUT']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+/**
+ * Whether a failed send certainly did not reach the server. Our own deadline, a socket timeout or a
+ * connection dropped mid-transfer say nothing about whether the server already accepted the mail.
+ */
+function certainlyNotSent(e: SmtpErrorLike, code: string | undefined, responseCode: number | undefined, aborted: boolean): boolean {
+  if (aborted) return false;
+  if (responseCode !== undefined) return true;
+  if (code !== undefined && BEFORE_MESSAGE_CODES.has(code)) return true;
+  if (code === 'ETIMEDOUT') return typeof e.timeoutType === 'string' && BEFORE_MESSAGE_TIMEOUTS.has(e.timeoutType);
+  return typeof e.originalCode === 'string' && CONNECT_ERRORS.has(e.originalCode);
 }
 
 function asAddressString(value: unknown): string {
@@ -107,6 +126,7 @@ function toDeliveryError(error: unknown, server: string, timeoutMs: number): Mai
     ...(response !== undefined && { response }),
     ...(command !== undefined && { command }),
     ...(permanent !== undefined && { permanent }),
+    certainlyNotSent: certainlyNotSent(e, code, responseCode, aborted),
   };
   return new MailDeliveryError(message, details, { cause: error });
 }

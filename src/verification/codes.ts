@@ -17,7 +17,10 @@ export interface CodePolicy {
   ttlMs: number;
   maxAttempts: number;
   resendCooldownMs: number;
+  /** Codes one address gets from browsers where it never signed in; the mailbox owner's own browsers are exempt. */
   perAddress: { limit: number; windowMs: number };
+  /** Codes one address gets from one IP: lower than perAddress, so one attacker cannot use up the address's budget. */
+  perPair: { limit: number; windowMs: number };
   perIp: { limit: number; windowMs: number };
 }
 
@@ -29,19 +32,25 @@ export function defaultCodePolicy(ttlMinutes = 10): CodePolicy {
     maxAttempts: 5,
     resendCooldownMs: MINUTE,
     perAddress: { limit: 5, windowMs: 15 * MINUTE },
+    perPair: { limit: 3, windowMs: 15 * MINUTE },
     perIp: { limit: 30, windowMs: 15 * MINUTE },
   };
 }
 
 export type IssueResult =
   | { status: 'sent'; expiresAt: number }
+  /** Delivery did not finish in time or ended ambiguously: the code stands and the send counts. */
+  | { status: 'uncertain'; expiresAt: number; error?: unknown }
   | { status: 'cooldown'; retryAfterSeconds: number }
   | { status: 'rate_limited'; retryAfterSeconds: number }
+  /** The mail certainly did not leave: the send is refunded and the previous code restored. */
   | { status: 'delivery_failed'; error: unknown };
 
 export type VerifyResult =
   | { status: 'ok'; email: string }
+  /** A wrong guess, counted; attemptsLeft 0 means this guess used up the code. */
   | { status: 'wrong'; attemptsLeft: number }
+  /** The code was already used up before this guess; the guess was not checked. */
   | { status: 'dead' }
   | { status: 'expired' }
   | { status: 'missing' };
@@ -63,6 +72,10 @@ export interface IssueRequest {
   /** Sends the code. Not called for a phantom code (no account and sign-up closed). */
   deliver: (code: string, expiresAt: number) => Promise<void>;
   phantom?: boolean;
+  /** The browser has signed in with this address before: the per-address cap does not apply to it. */
+  knownDevice?: boolean;
+  /** Called when a delivery that outlived the answer deadline fails later (for the log). */
+  onLateFailure?: (error: unknown) => void;
 }
 
 export interface CodeServiceDeps {
@@ -72,6 +85,10 @@ export interface CodeServiceDeps {
   now?: () => number;
   generate?: () => string;
   sleep?: (ms: number) => Promise<void>;
+  /** How long the person waits for the SMTP server before the page answers anyway (default 8 s). */
+  answerWithinMs?: number;
+  /** Whether a failed delivery certainly did not send the mail (only then is the send refunded). */
+  certainlyNotSent?: (error: unknown) => boolean;
 }
 
 const sixDigits = () => randomInt(0, 1_000_000).toString().padStart(6, '0');
@@ -82,7 +99,16 @@ const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - no
  * interaction, purpose and address, so a code is useless anywhere else and a database leak does not
  * reveal live codes.
  */
-export function createCodeService({ db, hmacKeys, policy, now = Date.now, generate = sixDigits, sleep }: CodeServiceDeps) {
+export function createCodeService({
+  db,
+  hmacKeys,
+  policy,
+  now = Date.now,
+  generate = sixDigits,
+  sleep,
+  answerWithinMs = 8_000,
+  certainlyNotSent = () => true,
+}: CodeServiceDeps) {
   const [signingKey] = hmacKeys;
   if (!signingKey) throw new Error('no verification-code HMAC key');
   const delay = sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -127,8 +153,10 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
     },
 
     /**
-     * Reserve (limits checked and the new code stored in one transaction), deliver, and undo the
-     * reservation if delivery fails so the person is not charged a send for a mail that never left.
+     * Reserve (limits checked and the new code stored in one transaction), then deliver. The send is
+     * refunded only when the mail certainly did not leave: a slow or silent SMTP server must not let
+     * mails through uncounted (the caps hold however the server behaves). A delivery still running
+     * at the answer deadline keeps going; the person is told the mail may be late and the code stands.
      */
     async issue(request: IssueRequest): Promise<IssueResult> {
       const at = now();
@@ -141,11 +169,13 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
           const readyAt = previous.lastSentAt + rules.resendCooldownMs;
           if (readyAt > at) return { status: 'cooldown' as const, retryAfterSeconds: secondsUntil(readyAt, at) };
         }
-        for (const [column, value, limit] of [
-          ['email', request.email, rules.perAddress],
-          ['ip', request.ip, rules.perIp],
-        ] as const) {
-          const sends = await countSends(tx, column, value, at - limit.windowMs);
+        const caps = [
+          [{ email: request.email, ip: request.ip }, rules.perPair],
+          ...(request.knownDevice ? [] : [[{ email: request.email }, rules.perAddress] as const]),
+          [{ ip: request.ip }, rules.perIp],
+        ] as const;
+        for (const [subject, limit] of caps) {
+          const sends = await countSends(tx, subject, at - limit.windowMs);
           if (sends.count >= limit.limit) {
             return {
               status: 'rate_limited' as const,
@@ -154,7 +184,7 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
           }
         }
         // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code
-        // is replaced by a fresh one (the per-address cap bounds how often that can happen).
+        // is replaced by a fresh one (the send caps bound how often that can happen).
         const keepFailures =
           previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
         const record: CodeRecord = {
@@ -174,25 +204,42 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
         return { status: 'reserved' as const, previous, record };
       });
       if (reservation.status !== 'reserved') return reservation;
+      const { expiresAt } = reservation.record;
+
+      if (request.phantom) {
+        // Nobody receives this code; wait about as long as a real delivery so timing tells nothing.
+        await delay(typicalDeliveryMs);
+        return { status: 'sent', expiresAt };
+      }
 
       const started = Date.now();
-      try {
-        if (request.phantom) {
-          // Nobody receives this code; wait about as long as a real delivery so timing tells nothing.
-          await delay(typicalDeliveryMs);
-        } else {
-          await request.deliver(code, reservation.record.expiresAt);
-          typicalDeliveryMs = Math.round(typicalDeliveryMs * 0.8 + (Date.now() - started) * 0.2);
-        }
-      } catch (error) {
-        await db.transaction(async (tx) => {
-          await deleteSend(tx, sendId);
-          if (reservation.previous) await saveCode(tx, reservation.previous);
-          else await deleteCode(tx, request.interactionUid, request.purpose);
+      const delivery = request.deliver(code, expiresAt).then(
+        () => ({ ok: true as const }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), answerWithinMs);
+      });
+      const outcome = await Promise.race([delivery, deadline]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        void delivery.then((late) => {
+          if (!late.ok) request.onLateFailure?.(late.error);
         });
-        return { status: 'delivery_failed', error };
+        return { status: 'uncertain', expiresAt };
       }
-      return { status: 'sent', expiresAt: reservation.record.expiresAt };
+      if (outcome.ok) {
+        typicalDeliveryMs = Math.round(typicalDeliveryMs * 0.8 + (Date.now() - started) * 0.2);
+        return { status: 'sent', expiresAt };
+      }
+      if (!certainlyNotSent(outcome.error)) return { status: 'uncertain', expiresAt, error: outcome.error };
+      await db.transaction(async (tx) => {
+        await deleteSend(tx, sendId);
+        if (reservation.previous) await saveCode(tx, reservation.previous);
+        else await deleteCode(tx, request.interactionUid, request.purpose);
+      });
+      return { status: 'delivery_failed', error: outcome.error };
     },
 
     /** Checks a code; a correct one is consumed atomically, so it works exactly once. */
@@ -206,7 +253,7 @@ export function createCodeService({ db, hmacKeys, policy, now = Date.now, genera
         if (record.expiresAt <= at) return { status: 'expired' };
         if (!/^\d{6}$/.test(code) || !matches(record, code)) {
           const failures = await recordFailedAttempt(tx, interactionUid, purpose);
-          return failures >= maxAttempts ? { status: 'dead' } : { status: 'wrong', attemptsLeft: maxAttempts - failures };
+          return { status: 'wrong', attemptsLeft: Math.max(0, maxAttempts - failures) };
         }
         if (!(await consumeCode(tx, interactionUid, purpose, at))) return { status: 'missing' };
         return { status: 'ok', email: record.email };

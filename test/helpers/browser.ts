@@ -20,6 +20,16 @@ export class HttpBrowser {
 
   constructor(private readonly headers: Record<string, string> = {}) {}
 
+  /** Forgets every cookie but the named ones (e.g. end the Sesame session, keep a long-lived cookie). */
+  keepOnlyCookies(names: string[]): void {
+    for (const key of [...this.cookies.keys()]) if (!names.includes(key.split('\u0000')[0]!)) this.cookies.delete(key);
+  }
+
+  /** Changes a header sent with every later request (e.g. X-Forwarded-For when the browser moves network). */
+  setHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+
   private cookieHeader(url: URL): string {
     return [...this.cookies.entries()]
       .filter(([, cookie]) => url.pathname.startsWith(cookie.path))

@@ -13,8 +13,8 @@ export interface CaughtMail {
 export interface SmtpCatcher {
   port: number;
   mails: CaughtMail[];
-  /** While true, every recipient is refused with 550. */
-  refuse: boolean;
+  /** While set, every recipient is refused: true or 'permanent' with 550 5.1.1, 'temporary' with 451. */
+  refuse: boolean | 'permanent' | 'temporary';
   /** Delay before the server acknowledges a received mail (the mail is already in `mails`). */
   delayMs: number;
   /** Resolves with the newest mail to `to` that arrives after `after` mails were already there. */
@@ -34,8 +34,9 @@ export async function startSmtpCatcher(): Promise<SmtpCatcher> {
     logger: false,
     onRcptTo(_address, _session, callback) {
       if (catcher.refuse) {
-        const error = new Error('mailbox unavailable') as Error & { responseCode: number };
-        error.responseCode = 550;
+        const temporary = catcher.refuse === 'temporary';
+        const error = new Error(temporary ? '4.3.0 try again later' : '5.1.1 mailbox unavailable') as Error & { responseCode: number };
+        error.responseCode = temporary ? 451 : 550;
         return callback(error);
       }
       callback();

@@ -132,7 +132,25 @@ describe('createSmtpMailer over a real SMTP server', () => {
     expect(delivery.permanent).toBe(true);
     expect(delivery.response).toContain('5.1.1 Mailbox does not exist');
     expect(delivery.message).toContain('550 5.1.1 Mailbox does not exist');
+    expect(delivery.recipientRefused).toBe(true);
+    expect(delivery.certainlyNotSent).toBe(true);
     expect(smtp.received).toHaveLength(0);
+  });
+
+  it('cannot tell whether a mail left when the server goes silent after the message (the send must count)', async () => {
+    const smtp = await startSmtp({
+      onData(stream, _session, callback) {
+        stream.resume();
+        // Swallow the message and never answer: the client times out after DATA.
+        stream.on('end', () => setTimeout(() => callback(), 5_000));
+      },
+    });
+    cleanup.push(smtp.close);
+    const mailer = track(createSmtpMailer(connector(smtp.port, { socketTimeout: 500 }), { templatesDir, pool: false }));
+    const error = await mailer.send({ to: 'slow@example.com', usageType: 'SignIn', data }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MailDeliveryError);
+    expect((error as MailDeliveryError).certainlyNotSent).toBe(false);
+    expect((error as MailDeliveryError).recipientRefused).toBe(false);
   });
 
   it('throws MailDeliveryError when authentication is refused', async () => {
@@ -163,6 +181,7 @@ describe('an unreachable or silent server', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(MailDeliveryError);
     expect((error as MailDeliveryError).message).toContain(`127.0.0.1:${port}`);
+    expect((error as MailDeliveryError).certainlyNotSent).toBe(true);
   });
 
   it('times out with MailDeliveryError when the server accepts but never greets', async () => {
@@ -177,11 +196,13 @@ describe('an unreachable or silent server', () => {
       for (const socket of sockets) socket.destroy();
     });
 
-    const mailer = track(createSmtpMailer(connector(port, { connectionTimeout: 800, greetingTimeout: 800, socketTimeout: 800 }), { templatesDir }));
+    const mailer = track(createSmtpMailer(connector(port, { connectionTimeout: 800, greetingTimeout: 800, socketTimeout: 1500 }), { templatesDir }));
     const started = Date.now();
     const error = await mailer.send({ to: 'ann@example.com', usageType: 'SignIn', data }).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(MailDeliveryError);
     expect((error as MailDeliveryError).code).toBe('ETIMEDOUT');
+    // No greeting means no message was handed over: certain.
+    expect((error as MailDeliveryError).certainlyNotSent).toBe(true);
   });
 });

@@ -19,7 +19,7 @@ describe('verification codes', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port, sesame: { now: () => Date.now() + offset } });
+    sesame = await startTestSesame({ smtpPort: smtp.port, env: { TRUST_PROXY: '127.0.0.1' }, sesame: { now: () => Date.now() + offset } });
     config = await discover(sesame.issuer, await sesame.registerApp());
   });
   afterAll(async () => {
@@ -58,6 +58,8 @@ describe('verification codes', () => {
     for (const left of [4, 3, 2, 1]) {
       page = await submitCode(browser, page, wrongCode(code));
       expect(page.status).toBe(400);
+      // Said once, not twice (once in the error and again below it).
+      expect(page.body.split(/\d tr(?:y|ies) left/).length - 1).toBe(1);
       expect(page.body).toContain(left === 1 ? '1 try left' : `${left} tries left`);
     }
     page = await submitCode(browser, page, wrongCode(code));
@@ -116,14 +118,19 @@ describe('verification codes', () => {
     expect(done.location).toContain(REDIRECT);
   });
 
-  it('caps codes per address at 5 per 15 minutes', async () => {
+  it('caps codes per address at 3 per 15 minutes from one IP and 5 from all IPs', async () => {
     const email = uniqueEmail();
-    for (let i = 0; i < 5; i += 1) expect((await sendCode(email)).codePage.status).toBe(200);
-    const sixth = await sendCode(email);
-    expect(sixth.codePage.status).toBe(429);
-    expect(sixth.codePage.body).toContain('Too many codes');
+    const from = (ip: string) => new HttpBrowser({ 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i += 1) expect((await sendCode(email, from('203.0.113.1'))).codePage.status).toBe(200);
+    const fourth = await sendCode(email, from('203.0.113.1'));
+    expect(fourth.codePage.status).toBe(429);
+    expect(fourth.codePage.body).toContain('Too many codes');
+    // Someone else, elsewhere, still gets codes for the address, up to its cap of 5.
+    for (let i = 0; i < 2; i += 1) expect((await sendCode(email, from('198.51.100.1'))).codePage.status).toBe(200);
+    expect((await sendCode(email, from('198.51.100.2'))).codePage.status).toBe(429);
+    expect(smtp.countFor(email)).toBe(5);
     offset += 15 * MINUTE + 1000;
-    expect((await sendCode(email)).codePage.status).toBe(200);
+    expect((await sendCode(email, from('198.51.100.2'))).codePage.status).toBe(200);
   });
 
   it('refuses a code from one interaction in another', async () => {
@@ -172,9 +179,22 @@ describe('verification codes', () => {
     }
   });
 
-  it('shows an error and leaves nothing half-done when the SMTP server refuses', async () => {
+  it('says an address cannot receive mail when its server refuses it for good, and refunds the send', async () => {
     const email = uniqueEmail();
-    smtp.refuse = true;
+    smtp.refuse = 'permanent';
+    const { browser, page } = await openEmailPage();
+    const refused = await browser.submit(page, '/email', { email });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain('deliver email to this address');
+    expect(refused.body).not.toContain('try again in a moment');
+    smtp.refuse = false;
+    const retry = await browser.submit(refused, '/email', { email });
+    expect(retry.status).toBe(200);
+  });
+
+  it('shows an error and leaves nothing half-done when the SMTP server refuses for now', async () => {
+    const email = uniqueEmail();
+    smtp.refuse = 'temporary';
     const { browser, page } = await openEmailPage();
     const refused = await browser.submit(page, '/email', { email });
     expect(refused.status).toBe(503);

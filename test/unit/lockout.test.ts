@@ -4,11 +4,12 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createLockout, DEFAULT_LOCKOUT_RULES, type Lockout } from '../../src/accounts/lockout.ts';
+import { createLockout, DEFAULT_LOCKOUT_RULES, type Attempt, type Lockout } from '../../src/accounts/lockout.ts';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
-describe('lockout', () => {
+describe('lockout: per address+IP pair, per address, per IP', () => {
   let dir: string;
   let db: SqliteDatabase;
   let now = 1_800_000_000_000;
@@ -18,46 +19,93 @@ describe('lockout', () => {
     dir = mkdtempSync(join(tmpdir(), 'sesame-lockout-'));
     db = new SqliteDatabase(join(dir, 'l.db'));
     await migrate(db, resolve(import.meta.dirname, '../../migrations/sqlite'));
-    lockout = createLockout(db, () => now, { ...DEFAULT_LOCKOUT_RULES, perIp: { limit: 25, windowMs: 10 * MINUTE } });
+    lockout = createLockout(db, () => now, DEFAULT_LOCKOUT_RULES);
   });
   afterEach(async () => {
     await db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const failTimes = async (email: string, n: number, ip = '10.0.0.1') => {
-    let last = await lockout.check(email, ip);
-    for (let i = 0; i < n; i += 1) last = await lockout.fail(email, ip);
+  const attacker = (email: string, ip = '203.0.113.7'): Attempt => ({ email, ip });
+  const failTimes = async (who: Attempt, n: number) => {
+    let last = await lockout.check(who);
+    for (let i = 0; i < n; i += 1) last = await lockout.fail(who);
     return last;
   };
 
-  it('locks after 10 failures in 10 minutes, for 10 minutes', async () => {
-    expect((await failTimes('a@example.com', 9)).locked).toBe(false);
-    expect(await lockout.fail('a@example.com', '10.0.0.1')).toEqual({ locked: true, retryAfterSeconds: 600 });
-    now += 9 * MINUTE;
-    expect((await lockout.check('a@example.com', '10.0.0.2')).locked).toBe(true);
-    now += MINUTE + 1000;
-    expect((await lockout.check('a@example.com', '10.0.0.2')).locked).toBe(false);
+  it('pauses one IP for one address after 10 failures in 15 minutes, and only that IP', async () => {
+    const who = attacker('a@example.com');
+    expect((await failTimes(who, 9)).locked).toBe(false);
+    expect(await lockout.fail(who)).toEqual({ locked: true, retryAfterSeconds: 900, scope: 'pair' });
+    expect((await lockout.check(who)).locked).toBe(true);
+    // The owner, elsewhere, is not affected.
+    expect(await lockout.check({ email: 'a@example.com', ip: '198.51.100.1' })).toEqual({ locked: false });
+    now += 15 * MINUTE + 1000;
+    expect((await lockout.check(who)).locked).toBe(false);
   });
 
-  it('does not count failures older than the window', async () => {
-    await failTimes('b@example.com', 9);
-    now += 11 * MINUTE;
-    expect((await lockout.fail('b@example.com', '10.0.0.1')).locked).toBe(false);
+  it('does not count pair failures older than the window', async () => {
+    const who = attacker('b@example.com');
+    await failTimes(who, 9);
+    now += 16 * MINUTE;
+    expect((await lockout.fail(who)).locked).toBe(false);
   });
 
-  it('doubles the next lock, and a success resets it', async () => {
-    await failTimes('c@example.com', 10);
-    now += 10 * MINUTE + 1000;
-    expect(await failTimes('c@example.com', 10)).toEqual({ locked: true, retryAfterSeconds: 1200 });
-    now += 20 * MINUTE + 1000;
-    await lockout.succeed('c@example.com');
-    expect(await failTimes('c@example.com', 10)).toEqual({ locked: true, retryAfterSeconds: 600 });
+  it('doubles the next pair lock, and a success from that IP resets it', async () => {
+    const who = attacker('c@example.com');
+    await failTimes(who, 10);
+    now += 15 * MINUTE + 1000;
+    expect(await failTimes(who, 10)).toEqual({ locked: true, retryAfterSeconds: 1800, scope: 'pair' });
+    now += 30 * MINUTE + 1000;
+    await lockout.succeed(who);
+    expect(await failTimes(who, 10)).toEqual({ locked: true, retryAfterSeconds: 900, scope: 'pair' });
+  });
+
+  it('pauses the address for unknown browsers after 30 failures from many IPs, but not for a browser it signed in on', async () => {
+    const email = 'd@example.com';
+    for (let i = 0; i < 29; i += 1) expect((await lockout.fail(attacker(email, `203.0.113.${i}`))).locked).toBe(false);
+    expect(await lockout.fail(attacker(email, '203.0.113.200'))).toEqual({ locked: true, retryAfterSeconds: 3600, scope: 'address' });
+    expect(await lockout.check({ email, ip: '198.51.100.9' })).toMatchObject({ locked: true, scope: 'address' });
+    expect(await lockout.check({ email, ip: '198.51.100.9', knownDevice: true })).toEqual({ locked: false });
+    // Other addresses are untouched.
+    expect(await lockout.check({ email: 'other@example.com', ip: '198.51.100.9' })).toEqual({ locked: false });
+  });
+
+  it('keeps counting the address across a lock: the next failure after it ends locks again for twice as long', async () => {
+    const email = 'e@example.com';
+    for (let i = 0; i < 30; i += 1) await lockout.fail(attacker(email, `203.0.113.${i}`));
+    now += HOUR + 1000;
+    expect(await lockout.check(attacker(email, '203.0.113.250'))).toEqual({ locked: false });
+    expect(await lockout.fail(attacker(email, '203.0.113.250'))).toEqual({ locked: true, retryAfterSeconds: 7200, scope: 'address' });
+  });
+
+  it('the owner signing in does not reset what others did to the address', async () => {
+    const email = 'f@example.com';
+    for (let i = 0; i < 29; i += 1) await lockout.fail(attacker(email, `203.0.113.${i}`));
+    await lockout.succeed({ email, ip: '198.51.100.1', knownDevice: true });
+    expect(await lockout.fail(attacker(email, '203.0.113.99'))).toMatchObject({ locked: true, scope: 'address' });
+  });
+
+  it('holds guessing far below 100 failures per address in a day, however many IPs guess', async () => {
+    const email = 'g@example.com';
+    let accepted = 0;
+    let ip = 0;
+    // An attacker with unlimited fresh IPs guesses whenever the lockout lets a guess through.
+    for (const end = now + 24 * HOUR; now < end; now += MINUTE) {
+      for (let burst = 0; burst < 20; burst += 1) {
+        const who = attacker(email, `10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}`);
+        ip += 1;
+        if ((await lockout.check(who)).locked) break;
+        accepted += 1;
+        await lockout.fail(who);
+      }
+    }
+    expect(accepted).toBeLessThanOrEqual(40);
   });
 
   it('limits one IP across many addresses', async () => {
-    for (let i = 0; i < 25; i += 1) await lockout.fail(`user${i}@example.com`, '10.9.9.9');
-    expect((await lockout.check('fresh@example.com', '10.9.9.9')).locked).toBe(true);
-    expect((await lockout.check('fresh@example.com', '10.9.9.8')).locked).toBe(false);
+    for (let i = 0; i < 100; i += 1) await lockout.fail({ email: `user${i}@example.com`, ip: '10.9.9.9' });
+    expect(await lockout.check({ email: 'fresh@example.com', ip: '10.9.9.9' })).toMatchObject({ locked: true, scope: 'ip' });
+    expect((await lockout.check({ email: 'fresh@example.com', ip: '10.9.9.8' })).locked).toBe(false);
   });
 });

@@ -87,4 +87,70 @@ describe('the code service', () => {
     expect((await send('u2', 'x2@example.com')).status).toBe('sent');
     expect(await send('u3', 'x3@example.com')).toMatchObject({ status: 'rate_limited' });
   });
+
+  describe('a send whose outcome is unknown still counts', () => {
+    const countSends = async () => (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM verification_sends'))!.n;
+    const slowService = (certain: boolean) =>
+      createCodeService({
+        db,
+        hmacKeys: [Buffer.alloc(32, 7)],
+        policy: () => defaultCodePolicy(10),
+        now: () => now,
+        answerWithinMs: 50,
+        certainlyNotSent: () => certain,
+      });
+
+    it('answers "uncertain" when delivery outlives the deadline, keeping the code and the send', async () => {
+      let finish!: () => void;
+      const late = new Promise<void>((resolve) => (finish = resolve));
+      const result = await slowService(true).issue({ interactionUid: 'slow', purpose: 'email', email: 's@example.com', ip: '10.0.0.1', deliver: () => late });
+      expect(result.status).toBe('uncertain');
+      expect(await codes.state('slow', 'email')).toBeDefined();
+      expect(await countSends()).toBe(1);
+      finish();
+    });
+
+    it('keeps the send when delivery fails ambiguously (a timeout after the message went out)', async () => {
+      const result = await slowService(false).issue({
+        interactionUid: 'ambiguous',
+        purpose: 'email',
+        email: 't@example.com',
+        ip: '10.0.0.1',
+        deliver: async () => {
+          throw new Error('socket timeout after DATA');
+        },
+      });
+      expect(result.status).toBe('uncertain');
+      expect(await countSends()).toBe(1);
+    });
+
+    it('a slow server cannot push mails past the per-address cap', async () => {
+      const service = slowService(false);
+      const statuses: string[] = [];
+      for (let i = 0; i < 8; i += 1) {
+        const result = await service.issue({
+          interactionUid: `u${i}`,
+          purpose: 'email',
+          email: 'flood@example.com',
+          ip: `10.0.${i}.1`,
+          deliver: async () => {
+            throw new Error('timed out');
+          },
+        });
+        statuses.push(result.status);
+      }
+      expect(statuses.filter((status) => status === 'uncertain')).toHaveLength(5);
+      expect(statuses.slice(5)).toEqual(['rate_limited', 'rate_limited', 'rate_limited']);
+    });
+  });
+
+  it('caps sends per address+IP pair below the per-address cap; a known browser is exempt from the address cap', async () => {
+    const send = (uid: string, ip: string, knownDevice = false) =>
+      codes.issue({ interactionUid: uid, purpose: 'email', email: 'pair@example.com', ip, knownDevice, deliver: async () => {} });
+    for (let i = 0; i < 3; i += 1) expect((await send(`a${i}`, '203.0.113.5')).status).toBe('sent');
+    expect((await send('a3', '203.0.113.5')).status).toBe('rate_limited');
+    for (let i = 0; i < 2; i += 1) expect((await send(`b${i}`, '198.51.100.5')).status).toBe('sent');
+    expect((await send('b2', '198.51.100.6')).status).toBe('rate_limited');
+    expect((await send('c0', '198.51.100.7', true)).status).toBe('sent');
+  });
 });
