@@ -12,8 +12,15 @@ import { round, summarize, type Summary } from './lib/stats.ts';
 
 export interface BenchOptions {
   concurrency: number;
-  /** Measured seconds per scenario. */
+  /** Measured seconds per scenario (each token scenario: half on Sesame, half on bare oidc-provider). */
   duration: number;
+  /**
+   * Count operations instead of timing them: each sign-in measurement stops after `signIns` completed sign-ins,
+   * each token slice after `tokens` requests, and a measurement that has not got there within `deadlineSeconds`
+   * fails, naming its scenario. `duration` is then unused. For a smoke run on a busy machine, where a timed
+   * window can close before the first sign-in does.
+   */
+  operations?: Operations;
   warmup: number;
   /** Sign-ins completed before the "after sign-ins" RSS reading. */
   memorySignIns: number;
@@ -49,6 +56,23 @@ export const QUICK: Omit<BenchOptions, 'log'> = {
   quick: true,
 };
 
+export interface Operations {
+  /** Sign-ins per sign-in measurement (the sign-in scenario and each growth reading). */
+  signIns: number;
+  /** Requests per token slice (each token scenario runs four: Sesame, bare, bare, Sesame). */
+  tokens: number;
+  /** The most one measurement may take. */
+  deadlineSeconds: number;
+}
+
+/** Counts for `npm run bench -- --sign-ins N --requests N` where one is not given. */
+export const COUNTED: Operations = { signIns: 3, tokens: 5, deadlineSeconds: 120 };
+
+/** The measuring part of `runLoad`'s options: `seconds` timed, or a count of operations with its deadline. */
+function measured(options: BenchOptions, kind: 'signIns' | 'tokens', seconds: number): { seconds: number; operations?: number } {
+  return options.operations ? { seconds: options.operations.deadlineSeconds, operations: options.operations[kind] } : { seconds };
+}
+
 export const TOKEN_SCENARIOS = ['refresh', 'userinfo', 'introspection', 'discovery', 'jwks'] as const;
 type TokenScenario = (typeof TOKEN_SCENARIOS)[number];
 
@@ -73,7 +97,18 @@ export interface SignInFigures extends Throughput {
 }
 
 export interface BenchResults {
-  meta: { startedAt: string; node: string; cpus: number; concurrency: number; duration: number; warmup: number; quick: boolean; seconds: number };
+  meta: {
+    startedAt: string;
+    node: string;
+    cpus: number;
+    concurrency: number;
+    duration: number;
+    /** Set when the run counted operations instead of timing them. */
+    operations?: Operations;
+    warmup: number;
+    quick: boolean;
+    seconds: number;
+  };
   startup: {
     firstStartReadyMs: number;
     readyMs: number;
@@ -150,7 +185,8 @@ class People {
       for (let attempt = 0; attempt < 20 && total > 0; attempt += 1) {
         const index = Math.floor(Math.random() * total);
         const email = index < this.seeded ? seededEmail(index) : this.signedUp[index - this.seeded]!;
-        if (this.busy.has(email) || (this.uses.get(email) ?? 0) >= 4) continue;
+        // One load generator is one IP: an address gets 3 codes per 15 min from it (the pair cap).
+        if (this.busy.has(email) || (this.uses.get(email) ?? 0) >= 3) continue;
         this.busy.add(email);
         this.uses.set(email, (this.uses.get(email) ?? 0) + 1);
         return { email, isNew: false };
@@ -168,8 +204,11 @@ class People {
   }
 }
 
+const noSteps = () => Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
+
 class SignInDriver {
-  readonly steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
+  /** Step timings of the sign-ins the measurement counted (see `count`). */
+  readonly steps = noSteps();
   newUsers = 0;
   returningUsers = 0;
   completed = 0;
@@ -188,27 +227,48 @@ class SignInDriver {
     this.returningUsers = 0;
   }
 
-  readonly op = async () => {
+  readonly op = async (): Promise<SignInSample> => {
     const { email, isNew } = this.people.take();
+    const steps = noSteps();
     let ok = false;
     try {
-      const tokens = await emailSignIn(this.server, this.sink, email, this.steps);
+      const tokens = await emailSignIn(this.server, this.sink, email, steps);
       ok = true;
       this.completed += 1;
-      if (isNew) this.newUsers += 1;
-      else this.returningUsers += 1;
       this.recentTokens.push(tokens);
       if (this.recentTokens.length > 512) this.recentTokens.splice(0, this.recentTokens.length - 512);
+      return { isNew, steps };
     } finally {
       this.people.done(email, isNew, ok);
     }
   };
+
+  /** Adds a sign-in the measurement counted: warm-up ones and those finishing after it ended stay out. */
+  readonly count = (sample: SignInSample) => {
+    for (const step of SIGN_IN_STEPS) this.steps[step].push(...sample.steps[step]);
+    if (sample.isNew) this.newUsers += 1;
+    else this.returningUsers += 1;
+  };
+}
+
+interface SignInSample {
+  isNew: boolean;
+  steps: Record<SignInStep, number[]>;
 }
 
 async function measureSignIns(driver: SignInDriver, options: BenchOptions, pid: number, label: string): Promise<SignInFigures> {
-  options.log(`${label}: ${options.concurrency} concurrent email-code sign-ins for ${options.duration} s`);
-  const result = await runLoad({ concurrency: options.concurrency, seconds: options.duration, warmupSeconds: options.warmup, op: driver.op, serverPid: pid, onMeasure: () => driver.reset() });
-  // Flows in flight when measuring started may add a partial set of step samples; all else is measured.
+  const span = options.operations ? `until ${options.operations.signIns} complete` : `for ${options.duration} s`;
+  options.log(`${label}: ${options.concurrency} concurrent email-code sign-ins ${span}`);
+  const result = await runLoad({
+    name: label,
+    concurrency: options.concurrency,
+    ...measured(options, 'signIns', options.duration),
+    warmupSeconds: options.warmup,
+    op: driver.op,
+    serverPid: pid,
+    onMeasure: () => driver.reset(),
+    onCounted: driver.count,
+  });
   const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, summarize(driver.steps[step])])) as Record<SignInStep, Summary>;
   const slowest = SIGN_IN_STEPS.reduce((worst, step) => (steps[step].p95 > steps[worst].p95 ? step : worst), SIGN_IN_STEPS[0]);
   const flow = summarize(result.latencies);
@@ -326,15 +386,22 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     while (sesameChains.length < options.concurrency) sesameChains.push(await emailSignIn(server, sink, `chain-${sesameChains.length}@example.com`, driver.steps));
 
     // Machine load drifts (other work shares these cores), so each scenario runs in A-B-B-A order,
-    // half the duration per slice, and the two halves of each server are pooled.
+    // half the duration (or the counted requests) per slice, and the two halves of each server are pooled.
     const tokens = {} as BenchResults['tokens'];
     for (const scenario of TOKEN_SCENARIOS) {
-      const slice = async (target: Server, chains: Tokens[], pid: number, warmup: number) =>
-        runLoad({ concurrency: options.concurrency, seconds: options.duration / 2, warmupSeconds: warmup, op: tokenOp(target, scenario, chains), serverPid: pid });
-      const s1 = await slice(server, sesameChains, sesame.child.pid, options.warmup);
-      const b1 = await slice(bare, bareChains, bareChild.pid, options.warmup);
-      const b2 = await slice(bare, bareChains, bareChild.pid, 0);
-      const s2 = await slice(server, sesameChains, sesame.child.pid, 0);
+      const slice = async (name: string, target: Server, chains: Tokens[], pid: number, warmup: number) =>
+        runLoad({
+          name: `${scenario} on ${name}`,
+          concurrency: options.concurrency,
+          ...measured(options, 'tokens', options.duration / 2),
+          warmupSeconds: warmup,
+          op: tokenOp(target, scenario, chains),
+          serverPid: pid,
+        });
+      const s1 = await slice('Sesame', server, sesameChains, sesame.child.pid, options.warmup);
+      const b1 = await slice('bare oidc-provider', bare, bareChains, bareChild.pid, options.warmup);
+      const b2 = await slice('bare oidc-provider', bare, bareChains, bareChild.pid, 0);
+      const s2 = await slice('Sesame', server, sesameChains, sesame.child.pid, 0);
       const ofSesame = throughput(pool(s1, s2));
       const ofBare = throughput(pool(b1, b2));
       tokens[scenario] = { sesame: ofSesame, bare: ofBare, ratio: round(ofBare.perSecond ? ofSesame.perSecond / ofBare.perSecond : 0, 2) };
@@ -345,14 +412,22 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const more = options.memorySignIns - driver.completed;
     if (more > 0) {
       log(`sign-ins up to ${options.memorySignIns} for the memory reading (${more} more)`);
-      await runLoad({ concurrency: options.concurrency, seconds: 3600, warmupSeconds: 0, op: driver.op, maxOps: more });
+      // Timed runs stop at the count or after an hour; counted runs must get there within their deadline.
+      const upTo = options.operations ? { seconds: options.operations.deadlineSeconds, operations: more } : { seconds: 3600, maxOps: more };
+      await runLoad({ name: 'sign-ins for the memory reading', concurrency: options.concurrency, ...upTo, warmupSeconds: 0, op: driver.op });
     }
     await sleep(1000);
     const afterSignInsRssMb = rssMb(sesame.child.pid);
     const signInsDone = driver.completed;
     const stored = seedRefreshTokens(sesame.databaseFile, options.storedRefreshTokens);
     // Touch the store: a short burst of refresh grants and userinfo reads among the stored rows.
-    await runLoad({ concurrency: options.concurrency, seconds: Math.min(2, options.duration), warmupSeconds: 0, op: tokenOp(server, 'refresh', sesameChains) });
+    await runLoad({
+      name: 'refresh among stored refresh tokens',
+      concurrency: options.concurrency,
+      ...measured(options, 'tokens', Math.min(2, options.duration)),
+      warmupSeconds: 0,
+      op: tokenOp(server, 'refresh', sesameChains),
+    });
     await sleep(1000);
     const afterRefreshTokensRssMb = rssMb(sesame.child.pid);
     const storedRefreshTokens = countRows(sesame.databaseFile, "SELECT COUNT(*) AS n FROM oidc_model_instances WHERE model = 'RefreshToken'");
@@ -398,6 +473,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         cpus: (await import('node:os')).availableParallelism(),
         concurrency: options.concurrency,
         duration: options.duration,
+        operations: options.operations,
         warmup: options.warmup,
         quick: options.quick,
         seconds: round((performance.now() - began) / 1000),
@@ -438,7 +514,10 @@ function targets(r: BenchResults): BenchResults['targets'] {
 export function formatTable(r: BenchResults): string {
   const lines: string[] = [];
   const row = (...cells: Array<string | number>) => lines.push(cells.map((cell, i) => String(cell).padEnd(i === 0 ? 26 : 12)).join(' ').trimEnd());
-  lines.push(`Sesame bench: ${r.meta.cpus} CPUs, Node ${r.meta.node}, concurrency ${r.meta.concurrency}, ${r.meta.duration} s per scenario${r.meta.quick ? ' (quick)' : ''}`);
+  const span = r.meta.operations
+    ? `${r.meta.operations.signIns} sign-ins per sign-in reading, ${r.meta.operations.tokens} requests per token slice`
+    : `${r.meta.duration} s per scenario`;
+  lines.push(`Sesame bench: ${r.meta.cpus} CPUs, Node ${r.meta.node}, concurrency ${r.meta.concurrency}, ${span}${r.meta.quick ? ' (quick)' : ''}`);
   lines.push('');
   row('email-code sign-ins', 'per s', 'p50 ms', 'p95 ms', 'p99 ms', 'CPU srv/cli');
   row('  whole flow', r.signIn.perSecond, r.signIn.flow.p50, r.signIn.flow.p95, r.signIn.flow.p99, `${r.signIn.serverCpu ?? '-'}/${r.signIn.clientCpu}%`);

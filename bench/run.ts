@@ -1,18 +1,22 @@
 /**
  * `npm run bench [-- --concurrency 32 --duration 10 --warmup 2 --quick --profile --out FILE]`
+ * or, counting operations instead of timing them, `npm run bench -- --quick --sign-ins 3 --requests 5`.
  * Starts Sesame and bare oidc-provider in child processes, drives them over loopback, prints a table
  * and writes the figures to bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, formatTable, QUICK, RESULTS_DIR, runBench, type BenchOptions } from './bench.ts';
+import { COUNTED, DEFAULTS, formatTable, QUICK, RESULTS_DIR, runBench, type BenchOptions } from './bench.ts';
 
 const { values } = parseArgs({
   options: {
     concurrency: { type: 'string', short: 'c' },
     duration: { type: 'string', short: 'd' },
     warmup: { type: 'string' },
+    'sign-ins': { type: 'string' },
+    requests: { type: 'string' },
+    deadline: { type: 'string' },
     'memory-sign-ins': { type: 'string' },
     'refresh-tokens': { type: 'string' },
     'growth-users': { type: 'string' },
@@ -28,6 +32,9 @@ if (values.help) {
   -c, --concurrency N      concurrent clients (default ${DEFAULTS.concurrency})
   -d, --duration S         measured seconds per scenario (default ${DEFAULTS.duration})
       --warmup S           warm-up seconds before each measurement (default ${DEFAULTS.warmup})
+      --sign-ins N         count instead of time: measure N sign-ins per sign-in reading (default ${COUNTED.signIns})
+      --requests N         count instead of time: N requests per token slice (default ${COUNTED.tokens})
+      --deadline S         when counting, fail a measurement not done in S seconds (default ${COUNTED.deadlineSeconds})
       --memory-sign-ins N  sign-ins before the second RSS reading (default ${DEFAULTS.memorySignIns})
       --refresh-tokens N   stored refresh tokens before the third RSS reading (default ${DEFAULTS.storedRefreshTokens})
       --growth-users N     users for the growth scenario (default ${DEFAULTS.growthUsers})
@@ -48,8 +55,16 @@ const number = (name: string, raw: string | undefined, fallback: number) => {
 };
 
 const base = values.quick ? QUICK : DEFAULTS;
+const counted = values['sign-ins'] !== undefined || values.requests !== undefined || values.deadline !== undefined;
 const options: BenchOptions = {
   ...base,
+  operations: counted
+    ? {
+        signIns: Math.round(number('sign-ins', values['sign-ins'], COUNTED.signIns)),
+        tokens: Math.round(number('requests', values.requests, COUNTED.tokens)),
+        deadlineSeconds: number('deadline', values.deadline, COUNTED.deadlineSeconds),
+      }
+    : undefined,
   concurrency: Math.round(number('concurrency', values.concurrency, base.concurrency)),
   duration: number('duration', values.duration, base.duration),
   warmup: number('warmup', values.warmup, base.warmup),

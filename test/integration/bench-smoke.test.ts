@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { QUICK, runBench, TOKEN_SCENARIOS } from '../../bench/bench.ts';
+import { QUICK, runBench, TOKEN_SCENARIOS, type Operations } from '../../bench/bench.ts';
+import { runLoad, sleep } from '../../bench/lib/load.ts';
 
 // Keeps `npm run bench` from rotting: a tiny run end to end, checking the shape of the figures only.
-// Speed targets live in the bench itself, never in assertions here.
+// Speed targets live in the bench itself, never in assertions here. It counts operations rather than
+// timing them, so a busy machine makes it slower, never empty: a 0.5 s window could close before the
+// first sign-in had finished ("no sign-in completed").
+const OPERATIONS: Operations = { signIns: 3, tokens: 5, deadlineSeconds: 60 };
+
 describe('bench smoke run', () => {
-  it('runs every scenario against Sesame and bare oidc-provider and reports every figure', { timeout: 180_000 }, async () => {
-    const results = await runBench({ ...QUICK, concurrency: 2, duration: 0.5, warmup: 0.2, log: () => undefined });
+  it('runs every scenario against Sesame and bare oidc-provider and reports every figure', { timeout: 300_000 }, async () => {
+    const results = await runBench({ ...QUICK, concurrency: 2, warmup: 0, memorySignIns: 8, operations: OPERATIONS, log: () => undefined });
 
     expect(Object.keys(results).sort()).toEqual(['growth', 'memory', 'meta', 'signIn', 'startup', 'targets', 'tokens']);
-    expect(results.signIn.signIns).toBeGreaterThan(0);
+    expect(results.meta.operations).toEqual(OPERATIONS);
+    expect(results.signIn.signIns).toBe(OPERATIONS.signIns);
     expect(results.signIn.errors).toBe(0);
+    expect(results.signIn.newUsers + results.signIn.returningUsers).toBe(OPERATIONS.signIns);
+    for (const step of Object.values(results.signIn.steps)) expect(step.count).toBe(OPERATIONS.signIns);
     expect(Object.keys(results.signIn.steps)).toEqual(['authorize', 'emailPage', 'sendCode', 'mailArrives', 'submitCode', 'tokenExchange']);
-    expect(results.signIn.flow).toMatchObject({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
+    expect(results.signIn.flow).toMatchObject({ count: OPERATIONS.signIns, p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
     for (const scenario of TOKEN_SCENARIOS) {
       const figures = results.tokens[scenario];
       expect(figures.sesame.perSecond, scenario).toBeGreaterThan(0);
@@ -25,11 +33,53 @@ describe('bench smoke run', () => {
       afterSignInsRssMb: expect.any(Number),
       afterRefreshTokensRssMb: expect.any(Number),
     });
+    expect(results.memory.signIns).toBeGreaterThanOrEqual(8);
     expect(results.memory.storedRefreshTokens).toBeGreaterThanOrEqual(QUICK.storedRefreshTokens);
     expect(results.startup.readyMs).toBeGreaterThan(0);
     expect(results.startup.dev.readyMs).toBeGreaterThan(0);
     expect(results.growth.large.users).toBe(QUICK.growthUsers);
+    expect(results.growth.small.perSecond).toBeGreaterThan(0);
+    expect(results.growth.large.perSecond).toBeGreaterThan(0);
     expect(results.growth.dbBytesPerUser).toBeGreaterThan(0);
     expect(results.targets.map((target) => target.name)).toHaveLength(6);
+  });
+});
+
+describe('bench load loop counting operations', () => {
+  // Stands in for a sign-in on a busy machine: each operation takes longer than a short timed window.
+  const slowOp = () => sleep(300);
+
+  it('measures exactly the operations asked for, however long each takes', async () => {
+    let started = 0;
+    const counted: number[] = [];
+    const op = async () => {
+      const n = (started += 1);
+      await slowOp();
+      return n;
+    };
+    const result = await runLoad({ name: 'slow ops', concurrency: 2, operations: 3, seconds: 20, warmupSeconds: 0, op, onCounted: (n) => counted.push(n) });
+    expect(result.ops).toBe(3);
+    // The 4th operation, in flight when the 3rd completed, finishes but is not counted.
+    expect(counted).toEqual([1, 2, 3]);
+    expect(started).toBe(4);
+    expect(result.latencies).toHaveLength(3);
+    expect(result.errors).toBe(0);
+    expect(result.seconds).toBeGreaterThanOrEqual(0.5);
+    expect(result.perSecond).toBeGreaterThan(0);
+  });
+
+  it('fails past its deadline with a message naming the scenario and what happened', async () => {
+    await expect(runLoad({ name: 'sign-ins', concurrency: 2, operations: 3, seconds: 0.1, warmupSeconds: 0, op: slowOp })).rejects.toThrow(
+      'sign-ins: 0 of 3 operations completed, deadline of 0.1 s passed (0 errors; no operation failed, they were too slow)',
+    );
+    let calls = 0;
+    const failing = async () => {
+      calls += 1;
+      await sleep(20);
+      throw new Error(`userinfo answered 500 (call ${calls})`);
+    };
+    await expect(runLoad({ name: 'userinfo on Sesame', concurrency: 1, operations: 5, seconds: 0.2, warmupSeconds: 0, op: failing })).rejects.toThrow(
+      /^userinfo on Sesame: 0 of 5 operations completed, deadline of 0\.2 s passed \(\d+ errors; first error: userinfo answered 500 \(call 1\)\)$/,
+    );
   });
 });
