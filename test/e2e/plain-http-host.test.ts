@@ -1,6 +1,18 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, nonLoopbackAddress, readCodeFromMailbox, screenshot, startE2eStack, watchProblems, type E2eBrowser, type E2eStack, type PageProblem } from '../helpers/e2e.ts';
+import {
+  CHROMIUM_MISSING,
+  explainChromiumSkip,
+  launchBrowser,
+  nonLoopbackAddress,
+  readCodeFromMailbox,
+  screenshot,
+  startE2eStack,
+  watchProblems,
+  type E2eBrowser,
+  type E2eStack,
+  type PageProblem,
+} from '../helpers/e2e.ts';
 
 /**
  * ENDPOINT=http://192.168.1.10:3001 (to try the demo from a phone on the LAN) or a plain-http
@@ -10,12 +22,14 @@ import { launchBrowser, nonLoopbackAddress, readCodeFromMailbox, screenshot, sta
  */
 const host = nonLoopbackAddress();
 
+explainChromiumSkip();
+
 let stack: E2eStack;
 let browser: E2eBrowser;
 let problems: PageProblem[];
 
 beforeAll(async () => {
-  if (!host) return;
+  if (!host || CHROMIUM_MISSING) return;
   stack = await startE2eStack({ host });
   browser = await launchBrowser();
   problems = watchProblems(browser.context);
@@ -35,7 +49,7 @@ function realProblems(): PageProblem[] {
   return problems;
 }
 
-describe('Sesame and the demo on a plain-http network address', () => {
+describe.skipIf(CHROMIUM_MISSING)('Sesame and the demo on a plain-http network address', () => {
   // Without care, helmet's default CSP sends `upgrade-insecure-requests` on a plain-http ENDPOINT and
   // chromium then loads assets and posts forms over https (ERR_SSL_PROTOCOL_ERROR).
   (host ? it : it.skip)('keep their styles and forms on http', async () => {

@@ -1,11 +1,28 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../src/demo/start.ts';
 import { freePort, startTestSesame, tempDir, type TestSesame } from './sesame.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Why the browser tests cannot run on this machine; undefined when chromium is there. */
+export const CHROMIUM_MISSING: string | undefined = existsSync(CHROMIUM)
+  ? undefined
+  : `no chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH to one`;
+
+/**
+ * For a browser test file on a machine without chromium: one test, skipped with the reason, so that
+ * `vitest list` and every run say why the file's tests did not run. The file's suites use
+ * `describe.skipIf(CHROMIUM_MISSING)` and its top-level hooks return early.
+ */
+export function explainChromiumSkip(): void {
+  if (!CHROMIUM_MISSING) return;
+  console.warn(`browser tests skipped: ${CHROMIUM_MISSING}`);
+  it(`skipped: ${CHROMIUM_MISSING}`, (context) => context.skip(CHROMIUM_MISSING));
+}
 export const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts/e2e');
 
 export interface E2eStack {
@@ -73,6 +90,7 @@ export interface E2eBrowser {
 export async function launchBrowser(
   options: { viewport?: { width: number; height: number }; isMobile?: boolean; args?: string[] } = {},
 ): Promise<E2eBrowser> {
+  if (CHROMIUM_MISSING) throw new Error(CHROMIUM_MISSING);
   const profile = tempDir('sesame-e2e-chromium-');
   const context = await chromium.launchPersistentContext(profile.path, {
     executablePath: CHROMIUM,
