@@ -9,18 +9,18 @@ import rateLimit from '@fastify/rate-limit';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import { isDatabaseUnavailable, type Database } from './db/database.ts';
-import type { Views } from './interaction/views.ts';
-import type { CodeService } from './verification/codes.ts';
+import type { Views } from './http/views.ts';
+import type { CodeService } from './sign-in/codes.ts';
 import type { Mailer } from './mail/mailer.ts';
-import type { Lockout } from './accounts/lockout.ts';
-import type { PasswordHasher } from './accounts/passwords.ts';
+import type { Lockout } from './sign-in/lockout.ts';
+import type { PasswordHasher } from './sign-in/passwords.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
-import { interactionRoutes } from './interaction/routes.ts';
+import { interactionRoutes } from './sign-in/routes/index.ts';
 import { mountOidc } from './http/oidc.ts';
 import { helmetOptions } from './http/security-headers.ts';
 import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute, UNAVAILABLE } from './health.ts';
-import { createKnownDevices } from './accounts/known-devices.ts';
+import { createKnownDevices } from './sign-in/known-devices.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;

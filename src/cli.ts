@@ -3,16 +3,16 @@ import { oneLine, parse, quote, UsageError, type Handler, type Io } from './cli/
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
 import { SqliteDatabase } from './db/sqlite.ts';
 import { migrate } from './db/migrate.ts';
-import { createApplication, InvalidInputError } from './admin/applications.ts';
+import { createApplication, InvalidInputError } from './management/applications.ts';
 import { deleteApplication, listApplications, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './db/applications.ts';
 import { countUsers, listUsers } from './db/users.ts';
 import { loadServerSecrets, PUBLISHED_BEFORE_SIGNING_MS, rotateKeys } from './oidc/keys.ts';
 import { writeSetting, deleteSetting } from './db/settings.ts';
 import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
 import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
-import { normalizeEmail } from './accounts/email.ts';
-import { deleteAccount, findUserByIdOrEmail } from './accounts/accounts.ts';
-import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './experience/settings.ts';
+import { normalizeEmail } from './sign-in/email.ts';
+import { deleteAccount, findUserByIdOrEmail } from './sign-in/accounts.ts';
+import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './sign-in/experience.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './lib/validation.ts';
 

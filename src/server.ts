@@ -10,16 +10,16 @@ import { loadServerSecrets } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { logRefusals } from './oidc/refusal-log.ts';
 import { handleOidcFaults } from './oidc/faults.ts';
-import { createViews } from './interaction/views.ts';
-import { createCodeService, defaultCodePolicy } from './verification/codes.ts';
+import { createViews } from './http/views.ts';
+import { createCodeService, defaultCodePolicy } from './sign-in/codes.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { buildApp } from './app.ts';
 import { MailDeliveryError } from './mail/errors.ts';
 import { closeGracefully } from './lib/shutdown.ts';
-import { loadExperience } from './experience/settings.ts';
-import { createLockout } from './accounts/lockout.ts';
-import { createPasswordHasher } from './accounts/passwords.ts';
+import { loadExperience } from './sign-in/experience.ts';
+import { createLockout } from './sign-in/lockout.ts';
+import { createPasswordHasher } from './sign-in/passwords.ts';
 import { purgeFailures } from './db/lockout.ts';
 
 export interface SesameOptions {

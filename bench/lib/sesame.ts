@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createApplication } from '../../src/admin/applications.ts';
+import { createApplication } from '../../src/management/applications.ts';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { freePort, ROOT, startChild, type Child } from './processes.ts';
 

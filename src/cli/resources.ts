@@ -1,10 +1,10 @@
 import { parse, quote, UsageError, type Handler } from './command.ts';
-import { createResource, DEFAULT_ACCESS_TOKEN_TTL, MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL } from '../admin/resources.ts';
-import { InvalidInputError } from '../admin/applications.ts';
+import { createResource, DEFAULT_ACCESS_TOKEN_TTL, MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL } from '../management/resources.ts';
+import { InvalidInputError } from '../management/applications.ts';
 import { deleteResource, listResources, type ApiResource } from '../db/resources.ts';
-import { findUserByIdOrEmail } from '../accounts/accounts.ts';
+import { findUserByIdOrEmail } from '../sign-in/accounts.ts';
 import { replaceUserCustomData } from '../db/user-custom-data.ts';
-import { validateCustomData } from '../admin/custom-data.ts';
+import { validateCustomData } from '../management/custom-data.ts';
 
 export const RESOURCE_HELP = `API resources (access tokens for your APIs: a JWT whose aud is the indicator)
   resource create --indicator URI --name NAME [--scope SCOPE ...] [--access-token-ttl SECONDS] [--json]

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts';
 import { deleteApplication, findApplication, type Application } from '../db/applications.ts';
-import { createApplication } from '../admin/applications.ts';
+import { createApplication } from '../management/applications.ts';
 import type { DemoStore } from './store.ts';
 
 export const DEMO_APP_NAME = 'Bookstore (demo)';

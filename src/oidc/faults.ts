@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/database.ts';
-import type { Views } from '../interaction/views.ts';
+import type { Views } from '../http/views.ts';
 import { UNAVAILABLE } from '../health.ts';
 
 type Logger = Pick<FastifyBaseLogger, 'error'>;

@@ -1,7 +1,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
-import type { Views } from '../interaction/views.ts';
+import type { Views } from '../http/views.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { enforceRegisteredClientAuthMethod } from './client-auth.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';

@@ -14,7 +14,7 @@ import {
   type E2eStack,
   type PageProblem,
 } from '../helpers/e2e.ts';
-import { saveExperience } from '../../src/experience/settings.ts';
+import { saveExperience } from '../../src/sign-in/experience.ts';
 
 /** Passwords in a real browser: sign-up with a password, password sign-in, and recovery by code. */
 explainChromiumSkip();

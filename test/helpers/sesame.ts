@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { startSesame, type RunningSesame, type SesameOptions } from '../../src/server.ts';
-import { createApplication } from '../../src/admin/applications.ts';
+import { createApplication } from '../../src/management/applications.ts';
 import type { Application } from '../../src/db/applications.ts';
 
 export async function freePort(): Promise<number> {

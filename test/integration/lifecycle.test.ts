@@ -11,7 +11,7 @@ import { findForm, HttpBrowser } from '../helpers/browser.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createApplication } from '../../src/admin/applications.ts';
+import { createApplication } from '../../src/management/applications.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

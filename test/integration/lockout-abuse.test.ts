@@ -4,8 +4,8 @@ import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
 import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
-import { saveExperience } from '../../src/experience/settings.ts';
-import { KNOWN_DEVICE_COOKIE } from '../../src/accounts/known-devices.ts';
+import { saveExperience } from '../../src/sign-in/experience.ts';
+import { KNOWN_DEVICE_COOKIE } from '../../src/sign-in/known-devices.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const PASSWORD = 'correct horse battery staple 42';

@@ -6,7 +6,7 @@ import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
 import { signInWithEmail } from '../helpers/oidc.ts';
 import { asBrowserSends, decodeJwt, goBasicAuth, goUnescapedUrl, verifyJwt } from '../helpers/logto.ts';
-import { createResource } from '../../src/admin/resources.ts';
+import { createResource } from '../../src/management/resources.ts';
 import { replaceUserCustomData } from '../../src/db/user-custom-data.ts';
 import type { Application } from '../../src/db/applications.ts';
 

@@ -7,7 +7,7 @@ import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
 import { discover, signInWithEmail, startAuthorization, type AuthorizationStart } from '../helpers/oidc.ts';
 import { MemoryStorage } from '../helpers/logto.ts';
-import { createResource } from '../../src/admin/resources.ts';
+import { createResource } from '../../src/management/resources.ts';
 import type { Application } from '../../src/db/applications.ts';
 import { describeOidcError } from '../../src/oidc/errors.ts';
 

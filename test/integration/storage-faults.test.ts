@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { DatabaseUnavailableError } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createApplication } from '../../src/admin/applications.ts';
+import { createApplication } from '../../src/management/applications.ts';
 import { freePort, startTestSesame, tempDir } from '../helpers/sesame.ts';
 import { ROOT, sesameCli } from '../helpers/cli.ts';
 import { startSmtpCatcher } from '../helpers/smtp.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeEmail } from '../../src/accounts/email.ts';
+import { normalizeEmail } from '../../src/sign-in/email.ts';
 
 describe('normalizeEmail', () => {
   it('trims and lower-cases', () => {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createLockout, DEFAULT_LOCKOUT_RULES, type Attempt, type Lockout } from '../../src/accounts/lockout.ts';
+import { createLockout, DEFAULT_LOCKOUT_RULES, type Attempt, type Lockout } from '../../src/sign-in/lockout.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

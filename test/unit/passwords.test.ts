@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
 import { describe, expect, it } from 'vitest';
-import { ARGON2_OPTIONS, createPasswordHasher, passwordProblem } from '../../src/accounts/passwords.ts';
-import { defaultExperience, experienceSchema } from '../../src/experience/settings.ts';
+import { ARGON2_OPTIONS, createPasswordHasher, passwordProblem } from '../../src/sign-in/passwords.ts';
+import { defaultExperience, experienceSchema } from '../../src/sign-in/experience.ts';
 
 const policy = defaultExperience().passwordPolicy;
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/verification/codes.ts';
+import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/sign-in/codes.ts';
 
 describe('the code service', () => {
   let dir: string;

@@ -1,14 +1,9 @@
-import type { FastifyInstance } from 'fastify';
-import { findApplication } from '../db/applications.ts';
-import { findUserById } from '../db/users.ts';
-import { base, createKit, formBody, uidParams, type InteractionDeps, type UidRequest } from './kit.ts';
-import { registerCodeFlow } from './code-flow.ts';
-import { signInFlow } from './sign-in.ts';
-import { passwordRoutes } from './password.ts';
-import { recoveryFlow, recoveryRoutes } from './recovery.ts';
-import { grantRequested } from './grant.ts';
-
-export type { InteractionDeps } from './kit.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Interaction } from 'oidc-provider';
+import { findApplication } from '../../db/applications.ts';
+import { findUserById } from '../../db/users.ts';
+import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
+import { grantRequested } from '../grant.ts';
 
 interface ConsentRequest extends UidRequest {
   Body: { decision?: string; _csrf?: string };
@@ -21,20 +16,15 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   offline_access: 'Stay signed in when you are not using it',
 };
 
-/** Every page between an app's sign-in link and the redirect back to it. */
-export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps): Promise<void> {
-  const { provider, db, codes } = deps;
-  const kit = createKit(app, deps);
-  const signIn = signInFlow(kit, deps);
-  const signInPages = registerCodeFlow(app, kit, deps, signIn);
+/**
+ * The consent step, after sign-in. First-party apps (every app the CLI registers) are granted what
+ * they asked for without a page; a third-party app's users see what it wants and decide.
+ */
+export function consentRoutes(app: FastifyInstance, kit: Kit, deps: InteractionDeps) {
+  const { provider, db } = deps;
 
-  app.get<UidRequest>('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
-    const interaction = await kit.details(request, reply);
-    if (!interaction) return reply;
-    if (interaction.prompt.name === 'login') {
-      const state = await codes.state(interaction.uid, signIn.purpose);
-      return signInPages.emailPage(reply, interaction, await kit.experience(), { email: state?.email ?? interaction.params.login_hint });
-    }
+  /** GET /interaction/:uid when the prompt is consent. */
+  async function consentStep(request: FastifyRequest, reply: FastifyReply, interaction: Interaction) {
     const accountId = interaction.session?.accountId;
     const application = await findApplication(db, String(interaction.params.client_id));
     if (!accountId || !application) {
@@ -55,17 +45,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       scopes,
       action: `${base(interaction.uid)}/consent`,
     });
-  });
-
-  registerCodeFlow(app, kit, deps, recoveryFlow());
-  passwordRoutes(app, kit, deps);
-  recoveryRoutes(app, kit, deps);
-
-  app.post<UidRequest>('/interaction/:uid/cancel', { schema: { params: uidParams }, preHandler: kit.csrf }, async (request, reply) => {
-    const interaction = await kit.details(request, reply);
-    if (!interaction) return reply;
-    return kit.finish(request, reply, { error: 'access_denied', error_description: 'The person cancelled the sign-in.' });
-  });
+  }
 
   app.post<ConsentRequest>(
     '/interaction/:uid/consent',
@@ -81,5 +61,6 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       return kit.finish(request, reply, { consent: { grantId: await grantRequested(provider, interaction, accountId) } });
     },
   );
-}
 
+  return { consentStep };
+}

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Interaction } from 'oidc-provider';
-import { findUserByEmail, type User } from '../db/users.ts';
-import { normalizeEmail } from '../accounts/email.ts';
-import { lockedMessage } from '../accounts/lockout.ts';
-import type { Experience } from '../experience/settings.ts';
-import type { UsageType } from '../mail/connector-config.ts';
-import type { CodeService, CodeState, IssueResult } from '../verification/codes.ts';
-import { MailDeliveryError } from '../mail/errors.ts';
-import type { PageData } from './views.ts';
-import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
+import { findUserByEmail, type User } from '../../db/users.ts';
+import { normalizeEmail } from '../email.ts';
+import { lockedMessage } from '../lockout.ts';
+import type { Experience } from '../experience.ts';
+import type { UsageType } from '../../mail/connector-config.ts';
+import type { CodeService, CodeState, IssueResult } from '../codes.ts';
+import { MailDeliveryError } from '../../mail/errors.ts';
+import type { PageData } from '../../http/views.ts';
+import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
 
 /**
  * An emailed-code step with explicit states (enter address -> code sent -> verified), shared by

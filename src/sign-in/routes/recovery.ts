@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Interaction } from 'oidc-provider';
-import { passwordProblem } from '../accounts/passwords.ts';
-import { signInVerifiedEmail } from '../accounts/accounts.ts';
-import { findUserByEmail, setPasswordHash } from '../db/users.ts';
-import { destroyModelsByAccountId } from '../db/oidc-models.ts';
-import { allowsSignIn, offersPassword, type Experience } from '../experience/settings.ts';
+import { passwordProblem } from '../passwords.ts';
+import { signInVerifiedEmail } from '../accounts.ts';
+import { findUserByEmail, setPasswordHash } from '../../db/users.ts';
+import { destroyModelsByAccountId } from '../../db/oidc-models.ts';
+import { allowsSignIn, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
-import type { PageData } from './views.ts';
-import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
+import type { PageData } from '../../http/views.ts';
+import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
 
 const PURPOSE = 'forgot';
 

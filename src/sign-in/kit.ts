@@ -5,14 +5,14 @@ import type { Interaction, InteractionResults } from 'oidc-provider';
 import { isDatabaseUnavailable, type Database } from '../db/database.ts';
 import { findApplication } from '../db/applications.ts';
 import type { User } from '../db/users.ts';
-import { loadExperience, type Experience } from '../experience/settings.ts';
-import type { CodeService } from '../verification/codes.ts';
+import { loadExperience, type Experience } from './experience.ts';
+import type { CodeService } from './codes.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import type { Attempt, Lockout } from '../accounts/lockout.ts';
-import type { KnownDevices } from '../accounts/known-devices.ts';
+import type { Attempt, Lockout } from './lockout.ts';
+import type { KnownDevices } from './known-devices.ts';
 import { clientIp } from '../lib/request.ts';
-import type { PasswordHasher } from '../accounts/passwords.ts';
-import type { PageData, Views } from './views.ts';
+import type { PasswordHasher } from './passwords.ts';
+import type { PageData, Views } from '../http/views.ts';
 import { grantRequested } from './grant.ts';
 
 export interface InteractionDeps {

@@ -1,8 +1,8 @@
-import { signInVerifiedEmail } from '../accounts/accounts.ts';
-import { findUserByEmail } from '../db/users.ts';
-import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience/settings.ts';
+import { signInVerifiedEmail } from '../accounts.ts';
+import { findUserByEmail } from '../../db/users.ts';
+import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
-import { base, type InteractionDeps, type Kit } from './kit.ts';
+import { base, type InteractionDeps, type Kit } from '../kit.ts';
 
 const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
 

@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import { PASSWORD_MAX_LENGTH, type Experience } from '../experience/settings.ts';
+import { PASSWORD_MAX_LENGTH, type Experience } from './experience.ts';
 
 /** OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;

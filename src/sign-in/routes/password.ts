@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Interaction } from 'oidc-provider';
-import { normalizeEmail } from '../accounts/email.ts';
-import { lockedMessage } from '../accounts/lockout.ts';
-import { passwordProblem } from '../accounts/passwords.ts';
-import { signInVerifiedEmail } from '../accounts/accounts.ts';
-import { findUserByEmail, markSignedIn, setPasswordHash } from '../db/users.ts';
-import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience/settings.ts';
-import type { PageData } from './views.ts';
-import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from './kit.ts';
+import { normalizeEmail } from '../email.ts';
+import { lockedMessage } from '../lockout.ts';
+import { passwordProblem } from '../passwords.ts';
+import { signInVerifiedEmail } from '../accounts.ts';
+import { findUserByEmail, markSignedIn, setPasswordHash } from '../../db/users.ts';
+import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
+import type { PageData } from '../../http/views.ts';
+import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
 
 interface PasswordRequest extends UidRequest {
   Body: { email?: string; password?: string; _csrf?: string };

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { createKit, uidParams, type InteractionDeps, type UidRequest } from '../kit.ts';
+import { registerCodeFlow } from './code-flow.ts';
+import { signInFlow } from './email-code.ts';
+import { passwordRoutes } from './password.ts';
+import { recoveryFlow, recoveryRoutes } from './recovery.ts';
+import { consentRoutes } from './consent.ts';
+
+export type { InteractionDeps } from '../kit.ts';
+
+/**
+ * Every page between an app's sign-in link and the redirect back to it, one module per step: the
+ * emailed code (sign-in and sign-up), the password, recovery by code, and consent.
+ */
+export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps): Promise<void> {
+  const kit = createKit(app, deps);
+  const signIn = signInFlow(kit, deps);
+  const signInPages = registerCodeFlow(app, kit, deps, signIn);
+  const consent = consentRoutes(app, kit, deps);
+
+  // Where oidc-provider sends the browser: the step the interaction's prompt asks for.
+  app.get<UidRequest>('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
+    const interaction = await kit.details(request, reply);
+    if (!interaction) return reply;
+    if (interaction.prompt.name === 'login') {
+      const state = await deps.codes.state(interaction.uid, signIn.purpose);
+      return signInPages.emailPage(reply, interaction, await kit.experience(), { email: state?.email ?? interaction.params.login_hint });
+    }
+    return consent.consentStep(request, reply, interaction);
+  });
+
+  registerCodeFlow(app, kit, deps, recoveryFlow());
+  passwordRoutes(app, kit, deps);
+  recoveryRoutes(app, kit, deps);
+
+  app.post<UidRequest>('/interaction/:uid/cancel', { schema: { params: uidParams }, preHandler: kit.csrf }, async (request, reply) => {
+    const interaction = await kit.details(request, reply);
+    if (!interaction) return reply;
+    return kit.finish(request, reply, { error: 'access_denied', error_description: 'The person cancelled the sign-in.' });
+  });
+}
