@@ -1,11 +1,13 @@
 import { dirname, join } from 'node:path';
+import { sesameCommand, startDemo } from '@sesame/bookstore-example';
 import { closeOnSignals, runServer } from './main.ts';
-import { loadConfig, readEnvironment } from './config/index.ts';
-import { startDemo } from './demo/start.ts';
+import { loadConfig, PROJECT_ROOT, readEnvironment } from './config/index.ts';
 
 /**
- * `npm start`: Sesame plus the Bookstore demo (and the dev mailbox when no SMTP is configured),
- * everything a newcomer needs to watch a sign-in work. Production runs `npm run start:server`.
+ * `npm start`: Sesame plus the Bookstore example (examples/bookstore; and the dev mailbox when no SMTP
+ * is configured), everything a newcomer needs to watch a sign-in work. Production runs
+ * `npm run start:server`. The Bookstore is an outside app that happens to share this process: it
+ * registers itself with the `sesame` command and signs in over OIDC, like any other app.
  */
 const sesame = await runServer();
 if (sesame) {
@@ -13,7 +15,8 @@ if (sesame) {
   const mailboxUrl = sesame.devMailbox ? `${config.endpoint}/dev/mail` : undefined;
   try {
     const demo = await startDemo({
-      sesameDb: sesame.db,
+      // The same command a person would type, in this directory with this environment (so the same database).
+      sesame: sesameCommand({ command: [process.execPath, join(PROJECT_ROOT, 'bin', 'sesame.js')] }),
       file: join(dirname(config.databaseFile), 'bookstore-demo.db'),
       issuer: config.issuer,
       baseUrl: config.demo.url,

@@ -3,7 +3,8 @@ import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { it } from 'vitest';
-import { startDemo, type RunningDemo } from '../../src/demo/start.ts';
+import { sesameCommand, startDemo, type RunningDemo } from '@sesame/bookstore-example';
+import { ROOT } from './cli.ts';
 import { freePort, startTestSesame, tempDir, type TestSesame } from './sesame.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -54,7 +55,12 @@ export async function startE2eStack(options: { host?: string } = {}): Promise<E2
   try {
     const demoPort = await freePort();
     demo = await startDemo({
-      sesameDb: sesame.db,
+      // Registers itself as in `npm start`: through the `sesame` command, against this Sesame's database.
+      sesame: sesameCommand({
+        command: [process.execPath, join(ROOT, 'bin', 'sesame.js')],
+        cwd: dir.path,
+        env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: `sqlite:${sesame.config.databaseFile}` },
+      }),
       file: join(dir.path, 'demo.db'),
       issuer: sesame.issuer,
       baseUrl: `http://${host}:${demoPort}`,

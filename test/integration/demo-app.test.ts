@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildDemoApp, SESSION_COOKIE, type DemoOptions } from '../../src/demo/app.ts';
-import { DemoStore } from '../../src/demo/store.ts';
+import { buildDemoApp, DemoStore, SESSION_COOKIE, type DemoOptions } from '@sesame/bookstore-example';
 
 /**
  * A deliberately small but real OIDC issuer over HTTP: discovery, JWKS, a token endpoint that
  * checks client_secret_basic, PKCE S256 and redirect_uri and signs RS256 ID tokens, userinfo
- * and refresh with rotation. It stands in for Sesame until Sesame's interaction pages exist.
+ * and refresh with rotation. It stands in for Sesame so that each answer (refusals, expiry, outages) can be staged.
  */
 interface FakeIssuer {
   app: FastifyInstance;

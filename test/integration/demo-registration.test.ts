@@ -1,13 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Session } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO_APP_NAME, DemoStore, ensureDemoRegistration, sesameCommand, type SesameCli } from '@sesame/bookstore-example';
+import { main } from '../../src/cli.ts';
 import { deleteApplication, findApplication, listApplications } from '../../src/db/applications.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
-import { DEMO_APP_NAME, ensureDemoRegistration } from '../../src/demo/registration.ts';
-import { DemoStore } from '../../src/demo/store.ts';
+import { ROOT } from '../helpers/cli.ts';
 
 let dir: string;
 let sesameDb: SqliteDatabase;
@@ -17,6 +18,20 @@ function openStore(name = 'demo.db', now?: () => number): DemoStore {
   const store = DemoStore.open(join(dir, name), now);
   stores.push(store);
   return store;
+}
+
+const cliEnv = () => ({ NODE_ENV: 'test', DATABASE_URL: `sqlite:${join(dir, 'sesame.db')}` });
+
+/** The `sesame` command's own code (src/cli.ts main), run in this process: each call takes milliseconds, not a node start. */
+function cli(calls: string[][] = []): SesameCli {
+  return async (args) => {
+    calls.push(args);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { out: (line) => out.push(line), err: (line) => err.push(line) }, cliEnv());
+    if (code !== 0) throw new Error(`\`sesame ${args.join(' ')}\` failed: ${err.join(' ')}`);
+    return `${out.join('\n')}\n`;
+  };
 }
 
 beforeEach(async () => {
@@ -36,7 +51,7 @@ describe('ensureDemoRegistration', () => {
 
   it('registers once, reuses it, and re-creates a deleted registration', async () => {
     const store = openStore();
-    const first = await ensureDemoRegistration(sesameDb, store, baseUrl);
+    const first = await ensureDemoRegistration(cli(), store, baseUrl);
     const app = await findApplication(sesameDb, first.clientId);
     expect(app).toMatchObject({
       name: DEMO_APP_NAME,
@@ -48,12 +63,14 @@ describe('ensureDemoRegistration', () => {
     expect(store.getSetting('client_id')).toBe(first.clientId);
     expect(store.getSetting('client_secret')).toBe(first.clientSecret);
 
-    const second = await ensureDemoRegistration(sesameDb, store, `${baseUrl}/`);
+    const calls: string[][] = [];
+    const second = await ensureDemoRegistration(cli(calls), store, `${baseUrl}/`);
     expect(second).toEqual(first);
+    expect(calls).toEqual([['app', 'list', '--json']]);
     expect(await listApplications(sesameDb)).toHaveLength(1);
 
     expect(await deleteApplication(sesameDb, first.clientId)).toBe(true);
-    const third = await ensureDemoRegistration(sesameDb, store, baseUrl);
+    const third = await ensureDemoRegistration(cli(), store, baseUrl);
     expect(third.clientId).not.toBe(first.clientId);
     expect(await findApplication(sesameDb, third.clientId)).toBeDefined();
     expect(store.getSetting('client_id')).toBe(third.clientId);
@@ -61,21 +78,45 @@ describe('ensureDemoRegistration', () => {
   });
 
   it('survives a restart of the demo (reopened store)', async () => {
-    const first = await ensureDemoRegistration(sesameDb, openStore(), baseUrl);
+    const first = await ensureDemoRegistration(cli(), openStore(), baseUrl);
     stores.pop()?.close();
-    const again = await ensureDemoRegistration(sesameDb, openStore(), baseUrl);
+    const again = await ensureDemoRegistration(cli(), openStore(), baseUrl);
     expect(again).toEqual(first);
   });
 
   it('replaces its registration when baseUrl moves', async () => {
     const store = openStore();
-    const first = await ensureDemoRegistration(sesameDb, store, baseUrl);
-    const moved = await ensureDemoRegistration(sesameDb, store, 'https://books.example.com');
+    const first = await ensureDemoRegistration(cli(), store, baseUrl);
+    const moved = await ensureDemoRegistration(cli(), store, 'https://books.example.com');
     expect(moved.clientId).not.toBe(first.clientId);
     expect(await findApplication(sesameDb, first.clientId)).toBeUndefined();
     expect((await findApplication(sesameDb, moved.clientId))?.redirectUris).toEqual([
       'https://books.example.com/callback',
     ]);
+  });
+});
+
+describe('sesameCommand', () => {
+  const baseUrl = 'http://localhost:3000';
+  const command = [process.execPath, join(ROOT, 'bin', 'sesame.js')];
+
+  it('registers through the real `sesame` command once and reuses it on the next start', async () => {
+    const sesame = sesameCommand({ command, cwd: dir, env: { ...process.env, ...cliEnv() } });
+    const first = await ensureDemoRegistration(sesame, openStore(), baseUrl);
+    expect(first.clientSecret).toMatch(/^[A-Za-z0-9]{20,}$/);
+    expect(await findApplication(sesameDb, first.clientId)).toMatchObject({ name: DEMO_APP_NAME, secret: first.clientSecret });
+    stores.pop()?.close();
+    expect(await ensureDemoRegistration(sesame, openStore(), baseUrl)).toEqual(first);
+    expect(await listApplications(sesameDb)).toHaveLength(1);
+  });
+
+  it('fails with the command\'s own one-line reason', async () => {
+    const directory = join(dir, 'not-a-file');
+    mkdirSync(directory);
+    const sesame = sesameCommand({ command, cwd: dir, env: { ...process.env, ...cliEnv(), DATABASE_URL: `sqlite:${directory}` } });
+    await expect(ensureDemoRegistration(sesame, openStore(), baseUrl)).rejects.toThrow(
+      /^`sesame app create --json .*` failed: error: .*it is a directory/,
+    );
   });
 });
 

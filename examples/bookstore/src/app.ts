@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import fastifyCookie from '@fastify/cookie';
+import fastifyHelmet from '@fastify/helmet';
 import fastifySession from '@fastify/session';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import * as client from 'openid-client';
-import { isUnreachable, lazyDiscovery } from './oidc.ts';
-import { errorPage, profilePage, signedInPage, signedOutPage, type ErrorView, type PageContext } from './pages.ts';
+import { isRejectedToken, isUnreachable, lazyDiscovery, refreshed, SignInAgain, type SignedInUser } from './oidc.ts';
 import { demoRedirectUris, trimTrailingSlash } from './registration.ts';
 import type { DemoStore } from './store.ts';
+import { Pages, type ErrorView } from './views.ts';
 
 export interface DemoOptions {
   baseUrl: string;
@@ -22,15 +23,6 @@ interface PendingSignIn {
   state: string;
   codeVerifier: string;
   startedAt: number;
-}
-
-interface SignedInUser {
-  claims: Record<string, unknown>;
-  idToken?: string;
-  accessToken: string;
-  refreshToken?: string;
-  /** Epoch ms; absent when Sesame did not say. */
-  accessTokenExpiresAt?: number;
 }
 
 declare module 'fastify' {
@@ -58,15 +50,28 @@ const CALLBACK_ERRORS: Record<string, string> = {
   temporarily_unavailable: 'Sesame is busy right now.',
 };
 
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'same-origin',
-};
-
-class SignInAgain extends Error {}
+/** The pages load one stylesheet and nothing else: no script, no frame, no form. */
+function helmetOptions(secure: boolean) {
+  return {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        // Over plain http (development on a LAN address) an upgrade would break the stylesheet.
+        ...(secure ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    frameguard: { action: 'deny' as const },
+    referrerPolicy: { policy: 'same-origin' as const },
+    strictTransportSecurity: secure,
+    crossOriginOpenerPolicy: secure,
+  };
+}
 
 function firstString(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -79,9 +84,9 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
   const baseUrl = trimTrailingSlash(options.baseUrl);
   const { callback: redirectUri, home: homeUrl } = demoRedirectUris(baseUrl);
   const secure = new URL(baseUrl).protocol === 'https:';
-  const ctx: PageContext = { mailboxUrl: options.mailboxUrl };
+  const pages = new Pages({ mailboxUrl: options.mailboxUrl });
   const oidcConfig = lazyDiscovery(options);
-  const css = await readFile(new URL('./public/bookstore.css', import.meta.url), 'utf8');
+  const css = await readFile(new URL('../public/bookstore.css', import.meta.url), 'utf8');
 
   const app = Fastify({
     logger: (options.logger ?? false) as FastifyServerOptions['logger'],
@@ -90,6 +95,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     trustProxy: secure,
   });
 
+  await app.register(fastifyHelmet, helmetOptions(secure));
   await app.register(fastifyCookie);
   await app.register(fastifySession, {
     secret: options.store.sessionSecret(),
@@ -101,7 +107,6 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(SECURITY_HEADERS);
     if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) reply.header('cache-control', 'no-store');
     return payload;
   });
@@ -109,7 +114,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
   const sendPage = (reply: FastifyReply, status: number, page: string) =>
     reply.code(status).type('text/html; charset=utf-8').send(page);
   const sendError = (reply: FastifyReply, status: number, view: ErrorView) =>
-    sendPage(reply, status, errorPage(ctx, view));
+    sendPage(reply, status, pages.error(view));
   const sesameUnreachable = (reply: FastifyReply) =>
     sendError(reply, 503, {
       title: 'Sesame is not reachable',
@@ -136,7 +141,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
 
   app.get('/', (request, reply) => {
     const user = request.session.get('bookstoreUser');
-    return sendPage(reply, 200, user ? signedInPage(ctx, user.claims) : signedOutPage(ctx));
+    return sendPage(reply, 200, user ? pages.signedIn(user.claims) : pages.signedOut());
   });
 
   app.get('/sign-in', async (request, reply) => {
@@ -257,28 +262,6 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
     return reply.redirect('/', 303);
   });
 
-  async function refreshed(config: client.Configuration, user: SignedInUser): Promise<SignedInUser> {
-    if (!user.refreshToken) throw new SignInAgain('no refresh token');
-    let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
-    try {
-      tokens = await client.refreshTokenGrant(config, user.refreshToken);
-    } catch (error) {
-      if (isUnreachable(error)) throw error;
-      throw new SignInAgain('refresh refused', { cause: error });
-    }
-    const claims = tokens.claims();
-    return {
-      claims: claims ? { ...claims } : user.claims,
-      idToken: tokens.id_token ?? user.idToken,
-      accessToken: tokens.access_token,
-      refreshToken: tokens.refresh_token ?? user.refreshToken,
-      accessTokenExpiresAt: tokens.expires_in !== undefined ? Date.now() + tokens.expires_in * 1000 : undefined,
-    };
-  }
-
-  const isRejectedToken = (error: unknown) =>
-    error instanceof client.WWWAuthenticateChallengeError && error.status === 401;
-
   app.get('/profile', async (request, reply) => {
     let user = request.session.get('bookstoreUser');
     if (!user) return reply.redirect('/', 303);
@@ -300,7 +283,7 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
         request.session.set('bookstoreUser', user);
         userinfo = await client.fetchUserInfo(config, user.accessToken, subject);
       }
-      return sendPage(reply, 200, profilePage(ctx, { ...userinfo }));
+      return sendPage(reply, 200, pages.profile({ ...userinfo }));
     } catch (error) {
       if (error instanceof SignInAgain || isRejectedToken(error)) {
         request.log.info({ err: error }, 'stored tokens no longer work; signing out locally');

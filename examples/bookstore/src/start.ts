@@ -1,19 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../db/database.ts';
 import { buildDemoApp } from './app.ts';
-import { closeGracefully } from '../lib/shutdown.ts';
-import { ensureDemoRegistration, trimTrailingSlash } from './registration.ts';
+import { ensureDemoRegistration, sesameCommand, trimTrailingSlash, type SesameCli } from './registration.ts';
 import { DemoStore } from './store.ts';
 
 export interface StartDemoOptions {
-  /** Sesame's own database: the demo registers itself there, as `sesame app create` would. */
-  sesameDb: Database;
-  /** The demo's SQLite file (settings + sessions), e.g. ./data/demo.db. */
-  file: string;
-  /** Public URL of the demo, default http://localhost:3000. */
-  baseUrl?: string;
   /** Sesame's issuer, `${ENDPOINT}/oidc`. */
   issuer: string;
+  /** The `sesame` command the Bookstore registers itself with; default `npx sesame` here. */
+  sesame?: SesameCli;
+  /** The Bookstore's SQLite file (settings + sessions), e.g. ./data/bookstore-demo.db. */
+  file: string;
+  /** Public URL of the Bookstore, default http://localhost:3000. */
+  baseUrl?: string;
   port?: number;
   host?: string;
   mailboxUrl?: string;
@@ -33,7 +31,7 @@ export async function startDemo(options: StartDemoOptions): Promise<RunningDemo>
   const baseUrl = trimTrailingSlash(options.baseUrl ?? `http://localhost:${port}`);
   const store = DemoStore.open(options.file);
   try {
-    const { clientId, clientSecret } = await ensureDemoRegistration(options.sesameDb, store, baseUrl);
+    const { clientId, clientSecret } = await ensureDemoRegistration(options.sesame ?? sesameCommand(), store, baseUrl);
     const app = await buildDemoApp({
       baseUrl,
       issuer: options.issuer,
@@ -56,5 +54,23 @@ export async function startDemo(options: StartDemoOptions): Promise<RunningDemo>
   } catch (error) {
     store.close();
     throw error;
+  }
+}
+
+/**
+ * Stops accepting, lets requests in flight finish, then returns. A keep-alive connection that was
+ * busy when closing began would otherwise hold the close open for its whole timeout, so idle
+ * connections are closed again every 100 ms; after 10 s whatever is left is cut.
+ */
+async function closeGracefully(app: FastifyInstance, deadlineMs = 10_000): Promise<void> {
+  const started = Date.now();
+  const sweeper = setInterval(() => {
+    if (Date.now() - started > deadlineMs) app.server.closeAllConnections();
+    else app.server.closeIdleConnections();
+  }, 100);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweeper);
   }
 }
