@@ -41,6 +41,8 @@ lap "Node $N22_VERSION ready" "$step"
 step=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sesame-node22-XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+# mktemp makes it 0700; the storage-fault tests run the server as `nobody` and need to read the tree.
+chmod 755 "$WORK"
 git ls-files -z --cached --others --exclude-standard | tar -C "$ROOT" --null -T - --ignore-failed-read -cf - | tar -C "$WORK" -xf -
 cp -a node_modules "$WORK/node_modules"
 lap "work tree copied to $WORK" "$step"

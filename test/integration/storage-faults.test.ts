@@ -96,7 +96,9 @@ describe('database problems at start: one clear line and exit code 1', () => {
   const canDropRoot = (() => {
     if (process.getuid?.() !== 0) return false;
     try {
-      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(join(ROOT, 'src/main.ts'))})`]);
+      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(join(ROOT, 'src/main.ts'))})`], {
+        stdio: 'ignore',
+      });
       return true;
     } catch {
       return false;
