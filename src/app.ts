@@ -95,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'sesame.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.css')) },
       'sesame.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.js')) },
     };
+      'dev-mail.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'dev-mail.css')) },
     pages.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
       const asset = assets[request.params.file];
       if (!asset) return reply.code(404).type('text/plain').send('Not found');
@@ -110,7 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ),
     );
 
-    if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox));
+    if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox, views));
 
     await pages.register(async (scope) =>
       interactionRoutes(scope, {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Eta } from 'eta';
+import { compile } from 'html-to-text';
 import type { SmtpConnectorConfig, SmtpTemplate, UsageType } from './connector-config.ts';
 import { InvalidMailError } from './errors.ts';
 
@@ -66,14 +67,12 @@ function lookup(data: unknown, dottedPath: string): string {
   }
 }
 
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+/**
+ * Eta's own escape: connector templates and every page share one definition of HTML escaping.
+ * Connector templates themselves stay {{placeholder}} text, not eta: eta compiles to JavaScript, and a
+ * template stored through the CLI or API must never run code.
+ */
+const escapeHtml = new Eta().config.escapeFunction;
 
 export function fillPlaceholders(template: string, data: MailData, escape: (value: string) => string = (v) => v): string {
   return template.replace(PLACEHOLDER, (_match, dottedPath: string) => escape(lookup(data, dottedPath)));
@@ -88,44 +87,29 @@ function renderConnectorTemplate(template: SmtpTemplate, data: MailData): Render
   return { subject, text: htmlToText(html), html };
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', '#39': "'" };
+const HIDDEN = ['[style*="display:none" i]', '[style*="display: none" i]', '[hidden]'];
 
-function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+\d*);/gi, (match, entity: string) => {
-    const lower = entity.toLowerCase();
-    if (lower.startsWith('#x')) return safeCodePoint(Number.parseInt(lower.slice(2), 16)) ?? match;
-    if (lower.startsWith('#')) return safeCodePoint(Number.parseInt(lower.slice(1), 10)) ?? match;
-    return ENTITIES[lower] ?? match;
-  });
-}
-
-function safeCodePoint(code: number): string | undefined {
-  if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) return undefined;
-  // Zero-width and invisible characters used as preheader padding carry nothing for a reader.
-  if (code === 0x34f || code === 0x2007 || code === 0x200b || code === 0xad) return '';
-  return String.fromCodePoint(code);
-}
+const textConverter = compile({
+  wordwrap: false,
+  // Preheader padding (figure space, combining grapheme joiner) spaces nothing a reader needs.
+  whitespaceCharacters: ' \t\r\n\f\u200b\u2007\u034f',
+  selectors: [
+    // Hidden preheaders repeat what the body says; images carry nothing a plain-text reader can see.
+    ...HIDDEN.map((selector) => ({ selector, format: 'skip' })),
+    { selector: 'img', format: 'skip' },
+    // Links keep their target, unless the label already is the target (mailto: dropped by the library).
+    { selector: 'a', options: { linkBrackets: ['(', ')'], hideLinkHrefIfSameAsText: true } },
+    ...(['h1', 'h2', 'h3', 'h4', 'h5', 'h6'] as const).map((selector) => ({ selector, options: { uppercase: false } })),
+    { selector: 'ul', options: { itemPrefix: '- ' } },
+  ],
+});
 
 /** A readable plain-text part for an HTML body: block ends become line breaks, links keep their target. */
 export function htmlToText(html: string): string {
-  const text = html
-    .replace(/<!--[\s\S]*?-->/g, '')
-    .replace(/<(head|style|script|title)\b[\s\S]*?<\/\1\s*>/gi, '')
-    // Hidden preheaders repeat what the body says.
-    .replace(/<div\b[^>]*display\s*:\s*none[^>]*>[\s\S]*?<\/div\s*>/gi, '')
-    .replace(/<a\b[^>]*?\bhref\s*=\s*(["'])(.*?)\1[^>]*>([\s\S]*?)<\/a\s*>/gi, (_m, _q, href: string, label: string) => {
-      const labelText = label.replace(/<[^>]*>/g, '').trim();
-      const target = decodeEntities(href).replace(/^mailto:/i, '');
-      return !labelText || labelText === target ? target : `${labelText} (${target})`;
-    })
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<\/(p|div|h[1-6]|li|tr|table|blockquote|pre)\s*>/gi, '\n\n')
-    .replace(/<li\b[^>]*>/gi, '- ')
-    .replace(/<[^>]*>/g, '');
-  return decodeEntities(text)
-    .split('\n')
-    .map((line) => line.replace(/[ \t\f\v\u00a0]+/g, ' ').trim())
-    .join('\n')
+  return textConverter(html)
+    .replaceAll('\u00ad', '')
+    // Spacer paragraphs (<p>&nbsp;</p>) leave lines that only look empty.
+    .replace(/[ \t\u00a0]+$/gm, '')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }

@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import Fastify from 'fastify';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorConfigFromEnv } from '../../src/mail/connector-config.ts';
 import { startDevMailbox } from '../../src/mail/dev-mailbox.ts';
 import type { DevMailbox, ReceivedMail } from '../../src/mail/dev-mailbox.ts';
-import { devMailboxRoutes } from '../../src/mail/dev-mailbox-routes.ts';
 import { createSmtpMailer } from '../../src/mail/mailer.ts';
 import type { Mailer } from '../../src/mail/mailer.ts';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
 
 const templatesDir = fileURLToPath(new URL('../../templates/email', import.meta.url));
 
@@ -57,56 +57,74 @@ describe('dev mailbox', () => {
 });
 
 describe('dev mailbox routes', () => {
-  const app = Fastify();
+  // The real app, so the page is checked under the security headers every page of ours carries.
+  let sesame: TestSesame;
+  let pageMailer: Mailer;
 
   beforeAll(async () => {
-    await app.register(devMailboxRoutes(mailbox));
-    await app.ready();
-    await mailer.send({
+    sesame = await startTestSesame({ sesame: { devMailbox: true } });
+    const { host, port } = sesame.devMailbox ?? {};
+    if (!host || !port) throw new Error('the dev mailbox did not start');
+    pageMailer = createSmtpMailer(connectorConfigFromEnv({ host, port, secure: false, from: 'Sesame <no-reply@sesame.test>' }), { templatesDir });
+    await pageMailer.send({ to: 'carol@example.com', usageType: 'Generic', data: { subject: 'Notice', message: 'one' } });
+    await pageMailer.send({
       to: 'dave@example.com',
       usageType: 'SignIn',
       data: { code: '654321', application: { name: '<script>alert(1)</script>' } },
     });
   });
 
-  afterAll(() => app.close());
+  afterAll(async () => {
+    await pageMailer?.close();
+    await sesame?.stop();
+    if (sesame) rmSync(sesame.dir, { recursive: true, force: true });
+  });
 
-  it('serves an escaped, auto-refreshing HTML page with a sandboxed preview', async () => {
-    const response = await app.inject({ method: 'GET', url: '/dev/mail?to=dave@example.com' });
+  it('serves an escaped, auto-refreshing HTML page with a sandboxed preview under our CSP', async () => {
+    const response = await sesame.app.inject({ method: 'GET', url: '/dev/mail?to=dave@example.com' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/html/);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
     const page = response.body;
     expect(page).toContain('<meta http-equiv="refresh" content="5">');
-    expect(page).toContain('<link rel="stylesheet" href="/dev/mail.css">');
+    expect(page).toContain('<link rel="stylesheet" href="/assets/sesame.css">');
+    expect(page).toContain('<link rel="stylesheet" href="/assets/dev-mail.css">');
     expect(page).toContain('dave@example.com');
-    expect(page).toContain('654321');
+    expect(page).toMatch(/<article class="mail" id="mail-[0-9a-f-]{36}">/);
+    expect(page).toContain('<span class="mail-code" title="One-time code found in this mail">654321</span>');
     expect(page).toMatch(/<iframe sandbox="" [^>]*srcdoc="&lt;!DOCTYPE html&gt;/);
-    expect(page).not.toContain('<script');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    // The only script is our own file; nothing inline.
+    expect(page.match(/<script\b[^>]*>/g)).toEqual(['<script src="/assets/sesame.js" defer>']);
+    expect(page).toContain('href="/dev/mail.json?to=dave%40example.com"');
     expect(page).not.toContain('carol@example.com');
     expect(page).not.toMatch(/<style|style="/);
   });
 
   it('escapes the filter value', async () => {
-    const response = await app.inject({ method: 'GET', url: `/dev/mail?to=${encodeURIComponent('"><script>x</script>')}` });
+    const response = await sesame.app.inject({ method: 'GET', url: `/dev/mail?to=${encodeURIComponent('"><script>x</script>')}` });
     expect(response.statusCode).toBe(200);
     expect(response.body).not.toContain('<script>');
     expect(response.body).toContain('&quot;&gt;&lt;script&gt;');
+    expect(response.body).toContain('No mail for &quot;&gt;&lt;script&gt;x&lt;/script&gt; yet.');
   });
 
   it('serves the stylesheet', async () => {
-    const response = await app.inject({ method: 'GET', url: '/dev/mail.css' });
+    const response = await sesame.app.inject({ method: 'GET', url: '/assets/dev-mail.css' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/css/);
     expect(response.body).toContain('.mail');
   });
 
   it('serves JSON newest first, filtered by recipient', async () => {
-    const all = await app.inject({ method: 'GET', url: '/dev/mail.json' });
+    const all = await sesame.app.inject({ method: 'GET', url: '/dev/mail.json' });
     expect(all.statusCode).toBe(200);
     const { messages } = all.json<{ messages: ReceivedMail[] }>();
     expect(messages[0]?.to).toEqual(['dave@example.com']);
 
-    const filtered = await app.inject({ method: 'GET', url: '/dev/mail.json?to=Dave@Example.com' });
+    const filtered = await sesame.app.inject({ method: 'GET', url: '/dev/mail.json?to=Dave@Example.com' });
     const body = filtered.json<{ messages: ReceivedMail[] }>();
     expect(body.messages).toHaveLength(1);
     expect(body.messages[0]?.text).toContain('654321');

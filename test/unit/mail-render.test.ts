@@ -138,6 +138,17 @@ describe('renderMail with the default templates', () => {
 describe('htmlToText', () => {
   it('drops head, styles, comments and hidden preheaders and decodes entities', () => {
     const html = '<html><head><title>T</title><style>p{color:red}</style></head><body><!-- x --><div style="display:none">pre</div><h1>Hi&nbsp;there</h1><p>A &amp; B &#8212; C<br>D</p></body></html>';
-    expect(htmlToText(html)).toBe('Hi there\n\nA & B \u2014 C\nD');
+    // html-to-text keeps a non-breaking space as one (U+00A0), as the author wrote it.
+    expect(htmlToText(html)).toBe('Hi\u00a0there\n\nA & B \u2014 C\nD');
+  });
+
+  it('keeps link targets once, drops mailto:, images and spacer paragraphs', () => {
+    const html =
+      '<div style="DISPLAY: none">pre&#8199;&#847;&#8199;&#847;</div><p>Write to <a href="mailto:help@example.com">help@example.com</a>, ' +
+      'see <a href="https://example.com/">https://example.com/</a> or the <a href="https://example.com/a?b=1&amp;c=2">docs</a>.</p>' +
+      '<p>&nbsp;</p><img src="https://example.com/logo.png" alt="Logo"><ul><li>one</li><li>two</li></ul>';
+    expect(htmlToText(html)).toBe(
+      'Write to help@example.com, see https://example.com/ or the docs (https://example.com/a?b=1&c=2).\n\n- one\n- two',
+    );
   });
 });

@@ -72,6 +72,32 @@ const samples: Record<string, { template: string; data: Record<string, unknown> 
       backUrl: '/',
     },
   },
+  devMail: {
+    template: 'dev-mail',
+    data: {
+      ...common,
+      appName: undefined,
+      title: `Dev mailbox: ${hostile}`,
+      to: hostile,
+      smtp: '127.0.0.1:2525',
+      maxFilterLength: 320,
+      jsonUrl: `/dev/mail.json?to=${encodeURIComponent(hostile)}`,
+      messages: [
+        {
+          id: '00000000-0000-4000-8000-000000000001',
+          subject: `Your code for ${hostile}`,
+          code: '654321',
+          to: hostile,
+          from: 'Sesame <no-reply@sesame.test>',
+          date: '2025-01-02T03:04:05.000Z',
+          received: '2025-01-02 03:04:05',
+          text: `Code 654321 for ${hostile}`,
+          html: `<!DOCTYPE html><p class="x">${hostile}</p>`,
+        },
+        { id: '00000000-0000-4000-8000-000000000002', subject: '', to: 'a@b.c', from: 'x@y.z', date: '', received: '', text: 'plain only' },
+      ],
+    },
+  },
 };
 
 function render(name: string, overrides: Record<string, unknown> = {}): string {
@@ -109,6 +135,7 @@ describe('sign-in page templates', () => {
       it('puts the CSRF token in every form of ours', () => {
         for (const form of formsIn(html)) {
           if (form.includes('id="op.logoutForm"')) continue; // oidc-provider's form carries its own xsrf field
+          if (form.includes('method="get"')) continue; // a GET changes nothing (the dev mailbox's filter)
           expect(form).toContain('<input type="hidden" name="_csrf" value="csrf-token-123">');
         }
       });
@@ -252,5 +279,35 @@ describe('error.eta', () => {
     const html = render('error', { details: undefined, backUrl: undefined });
     expect(html).not.toContain('<code>');
     expect(html).not.toContain('Go back');
+  });
+});
+
+describe('dev-mail.eta', () => {
+  it('lists each mail with its code, a sandboxed HTML preview and the plain text, all escaped', () => {
+    const html = render('devMail');
+    expect(html).toContain('<meta http-equiv="refresh" content="5">');
+    expect(html).toContain('<link rel="stylesheet" href="/assets/dev-mail.css">');
+    expect(html).toContain('<main class="sheet" id="main">');
+    expect(html.match(/<article class="mail" id="mail-[0-9a-f-]{36}">/g)).toHaveLength(2);
+    expect(html).toContain('<span class="mail-code" title="One-time code found in this mail">654321</span>');
+    expect(html).toContain('srcdoc="&lt;!DOCTYPE html&gt;&lt;p class=&quot;x&quot;&gt;&lt;script&gt;');
+    expect(html).toContain('<h2 class="mail-subject">(no subject)</h2>');
+    expect(html).toMatch(/<details class="mail-text" open>\s*<summary>Plain text<\/summary>\s*<pre>plain only<\/pre>/);
+    expect(html).toContain('2 messages to &lt;script&gt;');
+    expect(html).toContain('href="/dev/mail">Show all</a>');
+  });
+
+  it('says so when there is no mail', () => {
+    const html = render('devMail', { to: undefined, messages: [], jsonUrl: '/dev/mail.json' });
+    expect(html).toContain('No mail yet.');
+    expect(html).toContain('0 messages, newest first.');
+    expect(html).not.toContain('Show all');
+  });
+
+  it('keeps the sign-in pages on the centred card without a refresh', () => {
+    const html = render('email');
+    expect(html).toContain('<main class="card" id="main">');
+    expect(html).not.toContain('http-equiv="refresh"');
+    expect(html).not.toContain('dev-mail.css');
   });
 });
