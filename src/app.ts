@@ -94,8 +94,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const assets: Record<string, { type: string; body: Buffer }> = {
       'sesame.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.css')) },
       'sesame.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(config.paths.public, 'sesame.js')) },
-    };
       'dev-mail.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(config.paths.public, 'dev-mail.css')) },
+    };
     pages.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
       const asset = assets[request.params.file];
       if (!asset) return reply.code(404).type('text/plain').send('Not found');

@@ -66,7 +66,8 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
       !config.smtp && !hasConnector && wantDevMailbox ? await (await import('./mail/dev-mailbox.ts')).startDevMailbox() : undefined;
     const mailer = new SwitchingMailer({ db, templatesDir: config.paths.email, envSmtp: config.smtp, devMailbox });
     const views = createViews(config.paths.pages, config.env === 'production');
-    const provider = createProvider({ config, db, secrets, views, now });
+    // The OIDC layer renders its pages through the app's views, passed in: it never imports the UI.
+    const provider = createProvider({ config, db, secrets, pages: views, now });
     const oidcFaults = handleOidcFaults(provider, views); // before buildApp takes provider.callback()
     const codes = createCodeService({
       db,

@@ -17,7 +17,7 @@ export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'cus
 
 const USERINFO_ONLY_CLAIMS = ['custom_data', 'identities'] as const;
 
-export function userClaims(user: User) {
+function userClaims(user: User) {
   return {
     sub: user.id,
     email: user.email,

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../db/database.ts';
 import { findApplication, type Application } from '../db/applications.ts';
 import {
@@ -12,10 +12,10 @@ import {
   type ModelRow,
 } from '../db/oidc-models.ts';
 
-export const CLIENT_CACHE_MS = 2000;
+const CLIENT_CACHE_MS = 2000;
 
 /** How a registered application looks to oidc-provider. */
-export function clientMetadata(app: Application): AdapterPayload {
+function clientMetadata(app: Application): AdapterPayload {
   return {
     client_id: app.id,
     client_secret: app.secret,
@@ -31,114 +31,79 @@ export function clientMetadata(app: Application): AdapterPayload {
 }
 
 /**
- * Clients are read from the applications table on every lookup, so an app registered while the
- * server runs works at once; every other model is a row in oidc_model_instances.
+ * oidc-provider's `adapter` as a factory `(model) => adapter`, like its own memory adapter.
+ * Clients are read from the applications table, so an app registered while the server runs works at
+ * once; every other model is a row in oidc_model_instances.
  */
-export function createAdapterFactory(db: Database, now: () => number = Date.now) {
-  function toPayload(row: ModelRow | undefined): AdapterPayload | undefined {
-    if (!row) return undefined;
-    if (row.expires_at !== null && row.expires_at <= now()) return undefined;
-    const payload = JSON.parse(row.payload) as AdapterPayload;
-    if (row.consumed_at !== null) payload.consumed = Math.floor(row.consumed_at / 1000);
-    return payload;
-  }
+export function createAdapterFactory(db: Database, now: () => number = Date.now): AdapterFactory {
+  const clients = clientAdapter(db);
+  // An arrow function: oidc-provider calls it, where a constructable function would be `new`ed.
+  return (model) => (model === 'Client' ? clients : modelAdapter(db, model, now));
+}
 
-  // Every token, userinfo and introspection call looks its client up. Known clients are kept for a
-  // moment; an unknown id always goes to the database, so a newly registered app works at once and
-  // a deleted one stops within CLIENT_CACHE_MS.
-  const clients = new Map<string, { metadata: AdapterPayload; until: number }>();
-
-  class ClientAdapter implements Adapter {
-    async upsert(): Promise<void> {
+/**
+ * Every token, userinfo and introspection call looks its client up. Known clients are kept for a
+ * moment; an unknown id always goes to the database, so a newly registered app works at once and a
+ * deleted one stops within CLIENT_CACHE_MS.
+ */
+function clientAdapter(db: Database): Adapter {
+  const cache = new Map<string, { metadata: AdapterPayload; until: number }>();
+  const nothing = async () => undefined;
+  return {
+    async upsert() {
       throw new Error('clients are registered with `sesame app create`, not through the OIDC adapter');
-    }
-    async find(id: string): Promise<AdapterPayload | undefined> {
+    },
+    async find(id) {
       const at = Date.now();
-      const cached = clients.get(id);
+      const cached = cache.get(id);
       if (cached && cached.until > at) return cached.metadata;
       const app = await findApplication(db, id);
       if (!app) {
-        clients.delete(id);
+        cache.delete(id);
         return undefined;
       }
       // Frozen: the same object is handed out again, so nothing may change it in between.
       const metadata = Object.freeze(clientMetadata(app));
       for (const value of Object.values(metadata)) if (Array.isArray(value)) Object.freeze(value);
-      if (clients.size >= 1000) clients.clear();
-      clients.set(id, { metadata, until: at + CLIENT_CACHE_MS });
+      if (cache.size >= 1000) cache.clear();
+      cache.set(id, { metadata, until: at + CLIENT_CACHE_MS });
       return metadata;
-    }
-    async findByUserCode(): Promise<undefined> {
-      return undefined;
-    }
-    async findByUid(): Promise<undefined> {
-      return undefined;
-    }
-    async consume(): Promise<void> {}
-    async destroy(): Promise<void> {}
-    async revokeByGrantId(): Promise<void> {}
-  }
+    },
+    findByUid: nothing,
+    findByUserCode: nothing,
+    consume: nothing,
+    destroy: nothing,
+    revokeByGrantId: nothing,
+  };
+}
 
-  class ModelAdapter implements Adapter {
-    constructor(private readonly model: string) {}
-
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+/** One oidc-provider model (Session, Grant, AccessToken, ...) in oidc_model_instances. */
+function modelAdapter(db: Database, model: string, now: () => number): Adapter {
+  const toPayload = (row: ModelRow | undefined): AdapterPayload | undefined => {
+    if (!row || (row.expires_at !== null && row.expires_at <= now())) return undefined;
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    if (row.consumed_at !== null) payload.consumed = Math.floor(row.consumed_at / 1000);
+    return payload;
+  };
+  return {
+    async upsert(id, payload, expiresIn) {
       await upsertModel(db, {
-        model: this.model,
+        model,
         id,
         payload: JSON.stringify(payload),
         expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
         grantId: payload.grantId ?? null,
         uid: payload.uid ?? null,
         userCode: payload.userCode ?? null,
+        // Lets a password reset end every session and token of the account (destroyModelsByAccountId).
         accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
       });
-    }
-    async find(id: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await findModel(db, this.model, id));
-    }
-    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await findModelByUid(db, this.model, uid));
-    }
-    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await findModelByUserCode(db, this.model, userCode));
-    }
-    async consume(id: string): Promise<void> {
-      await consumeModel(db, this.model, id, now());
-    }
-    async destroy(id: string): Promise<void> {
-      await destroyModel(db, this.model, id);
-    }
-    async revokeByGrantId(grantId: string): Promise<void> {
-      await destroyModelsByGrantId(db, grantId);
-    }
-  }
-
-  return class SesameAdapter implements Adapter {
-    private readonly inner: Adapter;
-    constructor(model: string) {
-      this.inner = model === 'Client' ? new ClientAdapter() : new ModelAdapter(model);
-    }
-    upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-      return this.inner.upsert(id, payload, expiresIn);
-    }
-    find(id: string) {
-      return this.inner.find(id);
-    }
-    findByUid(uid: string) {
-      return this.inner.findByUid(uid);
-    }
-    findByUserCode(userCode: string) {
-      return this.inner.findByUserCode(userCode);
-    }
-    consume(id: string) {
-      return this.inner.consume(id);
-    }
-    destroy(id: string) {
-      return this.inner.destroy(id);
-    }
-    revokeByGrantId(grantId: string) {
-      return this.inner.revokeByGrantId(grantId);
-    }
+    },
+    find: async (id) => toPayload(await findModel(db, model, id)),
+    findByUid: async (uid) => toPayload(await findModelByUid(db, model, uid)),
+    findByUserCode: async (userCode) => toPayload(await findModelByUserCode(db, model, userCode)),
+    consume: (id) => consumeModel(db, model, id, now()),
+    destroy: (id) => destroyModel(db, model, id),
+    revokeByGrantId: (grantId) => destroyModelsByGrantId(db, grantId),
   };
 }

@@ -14,7 +14,7 @@ const isSecretMethod = (method: string | undefined): method is TokenEndpointAuth
  * a non-empty `client_secret` parameter is client_secret_post, otherwise the secret came from the
  * Authorization: Basic header (both at once is refused by oidc-provider before we are asked).
  */
-export function secretMethodUsed(ctx: KoaContextWithOIDC): TokenEndpointAuthMethod {
+function secretMethodUsed(ctx: KoaContextWithOIDC): TokenEndpointAuthMethod {
   return ctx.oidc.params?.client_secret ? 'client_secret_post' : 'client_secret_basic';
 }
 

@@ -59,7 +59,7 @@ function shown(indicator: string): string {
 }
 
 /** The command that registers an API resource, for an operator to copy. */
-export function resourceCreateCommand(indicator: string): string {
+function resourceCreateCommand(indicator: string): string {
   return `sesame resource create --indicator ${shown(indicator)} --name NAME`;
 }
 

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/database.ts';
-import type { Views } from '../http/views.ts';
+import type { OidcPages } from './pages.ts';
 import { UNAVAILABLE } from '../health.ts';
 
 type Logger = Pick<FastifyBaseLogger, 'error'>;
@@ -19,7 +19,7 @@ type Logger = Pick<FastifyBaseLogger, 'error'>;
  * middleware then. `logTo` gives the logger for requests that did not come through fastify (those
  * that did log through their own request logger, which carries the request id).
  */
-export function handleOidcFaults(provider: Provider, views: Views): { logTo(logger: Logger): void } {
+export function handleOidcFaults(provider: Provider, pages: OidcPages): { logTo(logger: Logger): void } {
   let fallback: Logger = { error: (object: unknown, message?: string) => console.error(message ?? '', object) };
   const faults = new WeakMap<object, unknown>();
 
@@ -68,7 +68,7 @@ export function handleOidcFaults(provider: Provider, views: Views): { logTo(logg
     ctx.set('Cache-Control', 'no-store');
     if (html) {
       ctx.type = 'html';
-      ctx.body = views.render('error', { title: UNAVAILABLE.title, message: UNAVAILABLE.message });
+      ctx.body = pages.render('error', { title: UNAVAILABLE.title, message: UNAVAILABLE.message });
     } else {
       ctx.type = 'json';
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; try again later' };

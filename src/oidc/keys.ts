@@ -23,13 +23,16 @@ export interface ServerSecrets {
    * on the clock at start: see signingJwks().
    */
   signingKeys: ServerKey[];
-  /** Cookie keys, newest first: oidc-provider signs with the first and accepts all. */
+  /** Cookie keys, newest first: oidc-provider signs with the first and accepts all (retired ones too). */
   cookieKeys: string[];
-  /** HMAC keys for verification codes, newest first. */
+  /** HMAC keys for verification codes, newest first (retired ones too). */
   codeHmacKeys: Buffer[];
 }
 
-/** Retired keys stay published this long so tokens signed before a rotation still verify. */
+/**
+ * Retired signing keys stay published this long so tokens signed before a rotation still verify;
+ * a rotation deletes keys of its purpose retired longer ago than this.
+ */
 export const RETIRED_KEY_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 
 /**
@@ -40,8 +43,9 @@ export const RETIRED_KEY_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 export const JWKS_MAX_AGE_SECONDS = 600;
 
 /**
- * A new signing key signs only once it has been in the published JWKS this long, so that no cache
- * can still hold a JWKS without it when the first token it signed arrives.
+ * A new signing key becomes the signer at the first start after it has been stored (and so
+ * published) this long, so that no cache can still hold a JWKS without it when the first token it
+ * signed arrives. Until then the key it replaces keeps signing.
  */
 export const PUBLISHED_BEFORE_SIGNING_MS = JWKS_MAX_AGE_SECONDS * 1000;
 
@@ -121,7 +125,7 @@ export function signingJwks(keys: readonly ServerKey[], now: number): SigningJwk
 }
 
 /** A member of a published JWK set, in oidc-provider's own shape and order. */
-export type PublicJwk = Record<string, string>;
+type PublicJwk = Record<string, string>;
 
 /**
  * The public half of a key exactly as oidc-provider publishes it (kty, use, kid, alg, then the
@@ -171,8 +175,9 @@ export async function createJwksPublisher(db: Queryable, now: () => number): Pro
 /**
  * Rotation. New signing keys are published at once (/oidc/jwks reads the database) and sign from the
  * first start of Sesame at least PUBLISHED_BEFORE_SIGNING_MS later; until then the previous key signs.
- * New cookie and code keys are used from the next start. Old keys are retired but stay published
- * (signing keys) or accepted (cookie keys) for the grace period, then get dropped.
+ * New cookie and code keys are used from the next start. Old keys are retired: signing keys stay
+ * published for RETIRED_KEY_GRACE_MS; cookie and code keys stay accepted until a later rotation, run
+ * after that grace period, deletes them.
  */
 export async function rotateKeys(db: Database, purpose: KeyPurpose, now = Date.now()): Promise<void> {
   await db.transaction(async (tx) => {

@@ -1,26 +1,27 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
-import type { Views } from '../http/views.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { enforceRegisteredClientAuthMethod } from './client-auth.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';
 import { findResourceByIndicator } from '../db/resources.ts';
 import { signingJwks, type ServerSecrets } from './keys.ts';
 import { describeOidcError, resourceNotRequestedDescription, unknownResourceDescription } from './errors.ts';
+import type { OidcPages } from './pages.ts';
 
-export interface ProviderDeps {
+interface ProviderDeps {
   config: Readonly<Config>;
   db: Database;
   secrets: ServerSecrets;
-  views: Views;
+  /** Renders the pages oidc-provider answers with (the app's views, passed in by src/server.ts). */
+  pages: OidcPages;
   now?: () => number;
 }
 
 const HOUR = 60 * 60;
 const DAY = 24 * HOUR;
 
-export function createProvider({ config, db, secrets, views, now = Date.now }: ProviderDeps): Provider {
+export function createProvider({ config, db, secrets, pages, now = Date.now }: ProviderDeps): Provider {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies, signed: true };
 
   const configuration: Configuration = {
@@ -56,10 +57,10 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
       },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => renderLogout(ctx, form, views),
+        logoutSource: async (ctx, form) => renderLogout(ctx, form, pages),
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = views.render('signed-out', {
+          ctx.body = pages.render('signed-out', {
             title: 'You have been signed out',
             appName: ctx.oidc.client?.clientName,
           });
@@ -104,15 +105,10 @@ export function createProvider({ config, db, secrets, views, now = Date.now }: P
       Session: 14 * DAY,
       RefreshToken: 14 * DAY,
     },
-    renderError: async (ctx, out, error) => {
+    renderError: async (ctx, out) => {
       ctx.type = 'html';
       const { title, message } = describeOidcError(out.error, out.error_description);
-      ctx.body = views.render('error', {
-        title,
-        message,
-        details: out.error,
-      });
-      void error;
+      ctx.body = pages.render('error', { title, message, details: out.error });
     },
   };
 
@@ -151,10 +147,10 @@ async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database): Pr
  * confirmation click: the page posts the form itself (script from our own origin, CSP-safe), with a
  * button for browsers without JavaScript. Without a registered URI, the person is asked.
  */
-async function renderLogout(ctx: KoaContextWithOIDC, form: string, views: Views): Promise<void> {
+async function renderLogout(ctx: KoaContextWithOIDC, form: string, pages: OidcPages): Promise<void> {
   const autoConfirm = Boolean(ctx.oidc.client && ctx.oidc.params?.post_logout_redirect_uri);
   ctx.type = 'html';
-  ctx.body = views.render('logout', {
+  ctx.body = pages.render('logout', {
     title: autoConfirm ? 'Signing you out' : 'Sign out?',
     appName: ctx.oidc.client?.clientName,
     providerForm: form,

@@ -7,7 +7,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
  * Every oidc-provider event that reports a request it refused, with the signature (ctx, err).
  * `server_error` (5xx, a fault rather than a refusal) is deliberately not here: it has its own logger.
  */
-export const REFUSAL_EVENTS = [
+const REFUSAL_EVENTS = [
   'authorization.error',
   'grant.error',
   'end_session.error',

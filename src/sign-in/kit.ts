@@ -13,7 +13,7 @@ import type { KnownDevices } from './known-devices.ts';
 import { clientIp } from '../lib/request.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { PageData, Views } from '../http/views.ts';
-import { grantRequested } from './grant.ts';
+import { grantRequested, missingAtSignIn } from './grant.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -111,8 +111,11 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
     await deps.lockout.succeed(attempt(request, user.email));
     deps.knownDevices.remember(request, reply, user.email);
     const application = await findApplication(db, String(interaction.params.client_id));
+    // The consent prompt has not come yet, so its details do not say what is missing: see missingAtSignIn.
     const consent =
-      application && !application.isThirdParty ? { grantId: await grantRequested(provider, interaction, user.id) } : undefined;
+      application && !application.isThirdParty
+        ? { grantId: await grantRequested(provider, interaction, user.id, await missingAtSignIn(db, interaction)) }
+        : undefined;
     return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
   }
 

@@ -93,8 +93,7 @@ describe('server lifecycle', () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: `sqlite:${join(dir.path, 'p.db')}`, LOG_LEVEL: 'silent' });
     const sesame = await createSesame(config, { devMailbox: false });
     let now = Date.now();
-    const Adapter = createAdapterFactory(sesame.db, () => now);
-    const sessions = new Adapter('Session');
+    const sessions = createAdapterFactory(sesame.db, () => now)('Session');
     await sessions.upsert('s1', { accountId: 'u1', uid: 'uid-1' } as never, 60);
     expect(await sessions.find('s1')).toMatchObject({ accountId: 'u1' });
     expect(await sessions.findByUid('uid-1')).toBeTruthy();

@@ -5,7 +5,7 @@ import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
 import { discover, exchange, startAuthorization, type AuthorizationStart } from '../helpers/oidc.ts';
 import { findUserByEmail } from '../../src/db/users.ts';
-import { saveExperience } from '../../src/experience/settings.ts';
+import { saveExperience } from '../../src/sign-in/experience.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const MINUTE = 60_000;

@@ -1,0 +1,19 @@
+/**
+ * The pages the OIDC layer answers with: oidc-provider's error page, the logout confirmation and the
+ * "signed out" page (provider.ts), and the 503 page (faults.ts). The OIDC layer names a page and its
+ * data; the composition root (src/server.ts) passes in the app's one renderer (src/http/views.ts).
+ */
+export interface OidcPages {
+  render(page: 'error' | 'logout' | 'signed-out', data: OidcPageData): string;
+}
+
+export type OidcPageData = {
+  title: string;
+  message?: string;
+  /** The error code, shown small under the message. */
+  details?: string;
+  appName?: string;
+  /** Logout: oidc-provider's own form, posted by the page. */
+  providerForm?: string;
+  autoConfirm?: boolean;
+};
