@@ -6,6 +6,7 @@ import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import { isDatabaseUnavailable, type Database } from './db/database.ts';
@@ -113,8 +114,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
     if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox, views));
 
-    await pages.register(async (scope) =>
-      interactionRoutes(scope, {
+    // The sign-in routes' schemas are zod: they validate and type each route's params, query and body.
+    await pages.register(async (scope) => {
+      scope.setValidatorCompiler(validatorCompiler);
+      scope.setSerializerCompiler(serializerCompiler);
+      await interactionRoutes(scope, {
         provider,
         db,
         views,
@@ -126,17 +130,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         passwords: deps.passwords,
         codeTtlMinutes: config.codeTtlMinutes,
         logCodes: config.env !== 'production',
-      }),
-    );
+      });
+    });
   });
 
   return app;
 }
 
-/** HTML for people, JSON for programs. */
+/**
+ * HTML for people, JSON for programs: JSON when the matched route is a JSON document (/health, a
+ * `*.json` route such as /dev/mail.json) or the caller asks for JSON and not for HTML; every page,
+ * and an address that matches no route, gets the HTML page.
+ */
 function problem(request: FastifyRequest, reply: FastifyReply, views: Views, status: number, title: string, message: string) {
   reply.code(status).header('cache-control', 'no-store');
-  const wantsJson = request.url.endsWith('.json') || (request.headers.accept ?? '').includes('application/json');
-  if (wantsJson) return reply.send({ error: title, message });
+  const route = request.routeOptions.url ?? '';
+  const accept = request.headers.accept ?? '';
+  const jsonRoute = route === '/health' || route.endsWith('.json');
+  const asksJson = /\bapplication\/(?:[\w.-]+\+)?json\b/i.test(accept) && !/\btext\/html\b/i.test(accept);
+  if (jsonRoute || asksJson) return reply.send({ error: title, message });
   return reply.type('text/html; charset=utf-8').send(views.render('error', { title, message }));
 }

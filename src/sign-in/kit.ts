@@ -1,5 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
 import type {} from '@fastify/csrf-protection';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type Provider from 'oidc-provider';
 import type { Interaction, InteractionResults } from 'oidc-provider';
 import { isDatabaseUnavailable, type Database } from '../db/database.ts';
@@ -14,6 +17,7 @@ import { clientIp } from '../lib/request.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { PageData, Views } from '../http/views.ts';
 import { grantRequested, missingAtSignIn } from './grant.ts';
+import { message } from './messages.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -31,27 +35,37 @@ export interface InteractionDeps {
   logCodes: boolean;
 }
 
-export interface UidRequest {
-  Params: { uid: string };
+/**
+ * The sign-in routes' fastify: each route's zod schemas both validate its params, query and body and
+ * type them in the handler (the scope's compilers are fastify-type-provider-zod's, set in app.ts).
+ */
+export type SignInApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+
+export const uidParams = z.object({ uid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
+
+/** What the kit needs of a request to /interaction/:uid/... */
+type UidRequest = Pick<FastifyRequest, 'raw'> & { params: z.infer<typeof uidParams> };
+
+/** One text field of a form: a single string of at most `maxLength` characters; a missing field reads as ''. */
+export const field = (maxLength: number) => z.string().max(maxLength).default('');
+
+/**
+ * A form's body: its fields and the CSRF token every form carries. Shapes a form never sends (a
+ * repeated field, a JSON object for a value, an over-long value) fail validation; the routes use
+ * `attachValidation` and answer those with their own person-readable message.
+ */
+export const formBody = <Shape extends z.ZodRawShape>(fields: Shape) => z.object({ _csrf: z.string().max(200).optional() }).extend(fields);
+
+/** The body field a failed validation names first (undefined when the body was valid or refused as a whole). */
+export function refusedField(request: FastifyRequest): string | undefined {
+  const first = (request.validationError?.validation as { instancePath?: string }[] | undefined)?.[0];
+  return first?.instancePath?.split('/')[1] || undefined;
 }
-
-export const uidParams = {
-  type: 'object',
-  required: ['uid'],
-  properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
-} as const;
-
-/** Form fields are optional strings with a length cap; handlers give the person-readable messages. */
-export const formBody = (fields: Record<string, number>) =>
-  ({
-    type: 'object',
-    properties: Object.fromEntries(Object.entries(fields).map(([name, maxLength]) => [name, { type: 'string', maxLength }])),
-  }) as const;
 
 export const base = (uid: string) => `/interaction/${uid}`;
 
 /** What every interaction route needs: load the interaction, render a page, finish the sign-in. */
-export function createKit(app: FastifyInstance, deps: InteractionDeps) {
+export function createKit(app: SignInApp, deps: InteractionDeps) {
   const { provider, db, views } = deps;
 
   async function page(reply: FastifyReply, name: string, data: PageData, status = 200) {
@@ -63,7 +77,7 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
   }
 
   /** Loads the interaction behind the cookie, or answers with the "expired" page. */
-  async function details(request: FastifyRequest<UidRequest>, reply: FastifyReply): Promise<Interaction | undefined> {
+  async function details(request: UidRequest, reply: FastifyReply): Promise<Interaction | undefined> {
     try {
       const interaction = await provider.interactionDetails(request.raw, reply.raw);
       if (interaction.uid !== request.params.uid) throw new Error('interaction mismatch');
@@ -71,22 +85,13 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
     } catch (error) {
       // A database fault is not an expired sign-in: let the error handler answer 503.
       if (isDatabaseUnavailable(error)) throw error;
-      await page(
-        reply,
-        'error',
-        {
-          title: 'This sign-in has expired',
-          message: 'The sign-in took too long or was already finished. Go back to the app and start again.',
-          details: 'session_not_found',
-        },
-        400,
-      );
+      await page(reply, 'error', { title: message('expired.title'), message: message('expired.message'), details: 'session_not_found' }, 400);
       return undefined;
     }
   }
 
   /** details() for routes that only make sense while the person still has to sign in. */
-  async function loginInteraction(request: FastifyRequest<UidRequest>, reply: FastifyReply): Promise<Interaction | undefined> {
+  async function loginInteraction(request: UidRequest, reply: FastifyReply): Promise<Interaction | undefined> {
     const interaction = await details(request, reply);
     if (!interaction) return undefined;
     if (interaction.prompt.name !== 'login') {
@@ -128,12 +133,7 @@ export function createKit(app: FastifyInstance, deps: InteractionDeps) {
 
   /** For a method the operator turned off: the route exists but refuses. */
   function methodOff(reply: FastifyReply) {
-    return page(
-      reply,
-      'error',
-      { title: 'Not available', message: 'This way of signing in is turned off. Go back and use another one.', details: 'method_disabled' },
-      404,
-    );
+    return page(reply, 'error', { title: message('methodOff.title'), message: message('methodOff.message'), details: 'method_disabled' }, 404);
   }
 
   return { page, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, experience, methodOff, csrf: app.csrfProtection };

@@ -122,11 +122,3 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
 }
 
 export type Lockout = ReturnType<typeof createLockout>;
-
-export function lockedMessage(lock: { retryAfterSeconds: number; scope: LockScope }): string {
-  const minutes = Math.ceil(lock.retryAfterSeconds / 60);
-  const wait = minutes >= 120 ? `${Math.ceil(minutes / 60)} hours` : `${minutes} minute${minutes === 1 ? '' : 's'}`;
-  const paused = `Too many failed attempts. For your security, signing in with this address is paused: try again in ${wait}.`;
-  // Only the address-wide lock spares the browsers the address signed in on before: say so.
-  return lock.scope === 'address' ? `${paused} A browser where you signed in before can still sign in.` : paused;
-}

@@ -1,14 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Interaction } from 'oidc-provider';
+import { z } from 'zod';
 import { findUserByEmail, type User } from '../../db/users.ts';
 import { normalizeEmail } from '../email.ts';
-import { lockedMessage } from '../lockout.ts';
 import type { Experience } from '../experience.ts';
 import type { UsageType } from '../../mail/connector-config.ts';
 import type { CodeService, CodeState, IssueResult } from '../codes.ts';
 import { MailDeliveryError } from '../../mail/errors.ts';
 import type { PageData } from '../../http/views.ts';
-import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
+import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
+import { message } from '../messages.ts';
 
 /**
  * An emailed-code step with explicit states (enter address -> code sent -> verified), shared by
@@ -36,13 +37,18 @@ export interface CodeFlow {
   instead?(reply: FastifyReply, interaction: Interaction, email: string, experience: Experience): FastifyReply | undefined;
 }
 
-interface EmailRequest extends UidRequest {
-  Body: { email?: string; _csrf?: string };
-}
-interface CodeRequest extends UidRequest {
-  Body: { code?: string; _csrf?: string };
-  Querystring: { sent?: string; slow?: string };
-}
+/** The address form. The address itself is checked by normalizeEmail, which words each problem. */
+const emailBody = formBody({ email: field(1000) });
+/** The code form: six digits, spaces allowed anywhere (people copy "123 456"). */
+const codeBody = formBody({
+  code: field(100)
+    .transform((typed) => typed.replace(/\s+/g, ''))
+    .pipe(z.string().regex(/^\d{6}$/)),
+});
+/** A query flag: on when present and not empty. */
+const flag = z.unknown().optional().transform(Boolean);
+/** The code page's notices: `?sent=1` after a resend, `?slow=1` when the mail server was slow to confirm. */
+const codeQuery = z.object({ sent: flag, slow: flag });
 
 /** What the person is told when a code was not (or may not have been) sent; undefined when it was. */
 function sendProblem(result: IssueResult, request: FastifyRequest): { error: string; status: number } | undefined {
@@ -54,19 +60,16 @@ function sendProblem(result: IssueResult, request: FastifyRequest): { error: str
       request.log.warn({ err: result.error }, 'verification mail: the SMTP server did not confirm delivery in time; the code stays valid');
       return undefined;
     case 'cooldown':
-      return { error: `Please wait ${result.retryAfterSeconds} s before asking for another code.`, status: 429 };
+      return { error: message('send.cooldown', { seconds: result.retryAfterSeconds }), status: 429 };
     case 'rate_limited':
-      return { error: `Too many codes were requested. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} min.`, status: 429 };
+      return { error: message('send.rateLimited', { minutes: Math.ceil(result.retryAfterSeconds / 60) }), status: 429 };
     case 'delivery_failed':
       if (result.error instanceof MailDeliveryError && result.error.recipientRefused) {
         request.log.warn({ err: result.error }, 'verification mail: the receiving server refused the address');
-        return {
-          error: 'We can’t deliver email to this address: its mail server refused it. Check the address for typos, or use another one.',
-          status: 400,
-        };
+        return { error: message('send.addressRefused'), status: 400 };
       }
       request.log.error({ err: result.error }, 'verification code could not be delivered');
-      return { error: 'We could not send the code right now. Please try again in a moment.', status: 503 };
+      return { error: message('send.failed'), status: 503 };
   }
 }
 
@@ -75,7 +78,7 @@ export interface CodeFlowPages {
   emailPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra?: Partial<PageData>, status?: number): Promise<FastifyReply>;
 }
 
-export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: InteractionDeps, flow: CodeFlow): CodeFlowPages {
+export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow): CodeFlowPages {
   const { db, codes } = deps;
   const at = (uid: string, path = '') => `${base(uid)}${flow.prefix}${path}`;
 
@@ -84,7 +87,7 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       reply,
       'email',
       {
-        title: 'Sign in',
+        title: message('title.signIn'),
         appName: await kit.appNameOf(interaction),
         action: at(interaction.uid, flow.prefix ? '' : '/email'),
         ...flow.emailPage(interaction.uid, experience),
@@ -100,7 +103,7 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
       reply,
       'code',
       {
-        title: 'Check your email',
+        title: message('title.checkEmail'),
         appName: await kit.appNameOf(interaction),
         email: state.email,
         action: at(uid, '/code'),
@@ -118,7 +121,7 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
 
   async function send(request: FastifyRequest, interaction: Interaction, email: string, experience: Experience) {
     const user = await findUserByEmail(db, email);
-    const appName = (await kit.appNameOf(interaction)) ?? 'your app';
+    const appName = (await kit.appNameOf(interaction)) ?? message('mail.appFallback');
     const ttlMinutes = experience.verificationCode.ttlMinutes;
     const who = kit.attempt(request, email);
     return codes.issue({
@@ -142,7 +145,7 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
 
   // The address form. Sign-in renders it at GET /interaction/:uid (see routes.ts); recovery here.
   if (flow.prefix) {
-    app.get<UidRequest>(at(':uid'), { schema: { params: uidParams } }, async (request, reply) => {
+    app.get(at(':uid'), { schema: { params: uidParams } }, async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const experience = await kit.experience();
@@ -152,20 +155,20 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
     });
   }
 
-  app.post<EmailRequest>(
+  app.post(
     at(':uid', flow.prefix ? '' : '/email'),
-    { schema: { params: uidParams, body: formBody({ email: 1000, _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: emailBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const experience = await kit.experience();
       if (!flow.enabled(experience)) return kit.methodOff(reply);
       if (request.validationError) {
-        return emailPage(reply, interaction, experience, { error: 'Enter one email address, at most 254 characters long.' }, 400);
+        return emailPage(reply, interaction, experience, { error: message('email.malformed') }, 400);
       }
-      const normalized = normalizeEmail(request.body?.email);
+      const normalized = normalizeEmail(request.body.email);
       if (!normalized.ok) {
-        return emailPage(reply, interaction, experience, { error: normalized.error, email: String(request.body?.email ?? '').slice(0, 254) }, 400);
+        return emailPage(reply, interaction, experience, { error: normalized.error, email: request.body.email.slice(0, 254) }, 400);
       }
       const redirected = flow.instead?.(reply, interaction, normalized.email, experience);
       if (redirected) return redirected;
@@ -176,56 +179,49 @@ export function registerCodeFlow(app: FastifyInstance, kit: Kit, deps: Interacti
     },
   );
 
-  app.get<CodeRequest>(at(':uid', '/code'), { schema: { params: uidParams } }, async (request, reply) => {
+  app.get(at(':uid', '/code'), { schema: { params: uidParams, querystring: codeQuery } }, async (request, reply) => {
     const interaction = await kit.loginInteraction(request, reply);
     if (!interaction) return reply;
     const state = await codes.state(interaction.uid, flow.purpose);
     if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
-    const notice = request.query.slow
-      ? 'Our mail server is slow to confirm, so the email may take a few minutes to arrive. The code in it will work.'
-      : request.query.sent
-        ? 'We sent you a new code.'
-        : undefined;
-    const error = state.dead ? 'That code can no longer be used. Send a new one.' : state.expired ? 'That code has expired. Send a new one.' : undefined;
+    const notice = request.query.slow ? message('send.slow') : request.query.sent ? message('send.resent') : undefined;
+    const error = state.dead ? message('code.dead') : state.expired ? message('code.expired') : undefined;
     return codePage(reply, interaction, state, { notice, error });
   });
 
-  app.post<CodeRequest>(
+  app.post(
     at(':uid', '/code'),
-    { schema: { params: uidParams, body: formBody({ code: 100, _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: codeBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const state = await codes.state(interaction.uid, flow.purpose);
       if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
-      const typed = String(request.body?.code ?? '').replace(/\s+/g, '');
-      if (request.validationError || !/^\d{6}$/.test(typed)) {
-        return codePage(reply, interaction, state, { error: 'Enter the 6-digit code from the email.' }, 400);
-      }
+      if (request.validationError) return codePage(reply, interaction, state, { error: message('code.malformed') }, 400);
       const who = kit.attempt(request, state.email);
       const lock = await deps.lockout.check(who);
-      if (lock.locked) return codePage(reply, interaction, state, { error: lockedMessage(lock) }, 429);
+      if (lock.locked) return codePage(reply, interaction, state, { error: message('lockout.paused', lock) }, 429);
 
-      const result = await codes.verify(interaction.uid, flow.purpose, typed);
+      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code);
       if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email);
       if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
-      if (result.status === 'expired') return codePage(reply, interaction, state, { error: 'That code has expired. Send a new one.' }, 400);
+      if (result.status === 'expired') return codePage(reply, interaction, state, { error: message('code.expired') }, 400);
 
       const after = (await codes.state(interaction.uid, flow.purpose)) ?? state;
       // Every checked wrong guess counts, the one that uses the code up included.
       const failure = result.status === 'wrong' ? await deps.lockout.fail(who) : { locked: false as const };
-      if (failure.locked) return codePage(reply, interaction, after, { error: lockedMessage(failure) }, 429);
+      if (failure.locked) return codePage(reply, interaction, after, { error: message('lockout.paused', failure) }, 429);
       if (result.status === 'dead' || result.attemptsLeft === 0) {
-        return codePage(reply, interaction, after, { error: 'Too many wrong tries: that code no longer works. Send a new one.' }, 400);
+        return codePage(reply, interaction, after, { error: message('code.usedUp') }, 400);
       }
       // The page adds "N tries left" to the error itself.
-      return codePage(reply, interaction, after, { error: 'That code is not right.', attemptsLeft: result.attemptsLeft }, 400);
+      return codePage(reply, interaction, after, { error: message('code.wrong'), attemptsLeft: result.attemptsLeft }, 400);
     },
   );
 
-  app.post<EmailRequest>(
+  app.post(
     at(':uid', '/resend'),
-    { schema: { params: uidParams, body: formBody({ _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: formBody({}) }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;

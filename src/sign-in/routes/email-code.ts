@@ -3,6 +3,7 @@ import { findUserByEmail } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
+import { message } from '../messages.ts';
 
 const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
 
@@ -23,7 +24,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       cancelAction: `${base(uid)}/cancel`,
       ...(offersCode(experience)
         ? { passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }
-        : { hint: 'Next, you will enter your password.' }),
+        : { hint: message('hint.passwordNext') }),
     }),
     codePage: (uid, experience) => ({ passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }),
     instead(reply, interaction, email, experience) {

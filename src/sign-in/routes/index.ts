@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { createKit, uidParams, type InteractionDeps, type UidRequest } from '../kit.ts';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createKit, uidParams, type InteractionDeps } from '../kit.ts';
 import { registerCodeFlow } from './code-flow.ts';
 import { signInFlow } from './email-code.ts';
 import { passwordRoutes } from './password.ts';
@@ -12,14 +13,15 @@ export type { InteractionDeps } from '../kit.ts';
  * Every page between an app's sign-in link and the redirect back to it, one module per step: the
  * emailed code (sign-in and sign-up), the password, recovery by code, and consent.
  */
-export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps): Promise<void> {
+export async function interactionRoutes(scope: FastifyInstance, deps: InteractionDeps): Promise<void> {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   const kit = createKit(app, deps);
   const signIn = signInFlow(kit, deps);
   const signInPages = registerCodeFlow(app, kit, deps, signIn);
   const consent = consentRoutes(app, kit, deps);
 
   // Where oidc-provider sends the browser: the step the interaction's prompt asks for.
-  app.get<UidRequest>('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
+  app.get('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
     const interaction = await kit.details(request, reply);
     if (!interaction) return reply;
     if (interaction.prompt.name === 'login') {
@@ -33,7 +35,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   passwordRoutes(app, kit, deps);
   recoveryRoutes(app, kit, deps);
 
-  app.post<UidRequest>('/interaction/:uid/cancel', { schema: { params: uidParams }, preHandler: kit.csrf }, async (request, reply) => {
+  app.post('/interaction/:uid/cancel', { schema: { params: uidParams }, preHandler: kit.csrf }, async (request, reply) => {
     const interaction = await kit.details(request, reply);
     if (!interaction) return reply;
     return kit.finish(request, reply, { error: 'access_denied', error_description: 'The person cancelled the sign-in.' });

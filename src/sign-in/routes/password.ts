@@ -1,23 +1,25 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Interaction } from 'oidc-provider';
+import { z } from 'zod';
 import { normalizeEmail } from '../email.ts';
-import { lockedMessage } from '../lockout.ts';
 import { passwordProblem } from '../passwords.ts';
 import { signInVerifiedEmail } from '../accounts.ts';
 import { findUserByEmail, markSignedIn, setPasswordHash } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
 import type { PageData } from '../../http/views.ts';
-import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
+import { base, field, formBody, refusedField, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
+import { message } from '../messages.ts';
 
-interface PasswordRequest extends UidRequest {
-  Body: { email?: string; password?: string; _csrf?: string };
-  Querystring: { email?: string };
-}
+/** The sign-in form; the address is checked by normalizeEmail, the password's length here (to keep the address on the page). */
+const signInBody = formBody({ email: field(1000), password: field(1000) });
+/** "Create a password" at sign-up: a new password, judged by passwordProblem. */
+const newPasswordBody = formBody({ password: field(1000) });
+/** `?email=` prefills the form with the address typed on the email page; anything else is ignored. */
+const passwordQuery = z.object({ email: z.string().optional().catch(undefined) });
 
 /** Password sign-in, and "Create a password" after sign-up's code step. */
-export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: InteractionDeps): void {
+export function passwordRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
   const { db, codes, passwords, lockout } = deps;
-  const passwordBody = formBody({ email: 1000, password: 1000, _csrf: 200 });
 
   async function passwordPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra: Partial<PageData>, status = 200) {
     const uid = interaction.uid;
@@ -25,7 +27,7 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
       reply,
       'password',
       {
-        title: 'Enter your password',
+        title: message('title.password'),
         appName: await kit.appNameOf(interaction),
         action: `${base(uid)}/password`,
         forgotUrl: `${base(uid)}/forgot`,
@@ -38,7 +40,7 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
     );
   }
 
-  app.get<PasswordRequest>('/interaction/:uid/password', { schema: { params: uidParams } }, async (request, reply) => {
+  app.get('/interaction/:uid/password', { schema: { params: uidParams, querystring: passwordQuery } }, async (request, reply) => {
     const interaction = await kit.loginInteraction(request, reply);
     if (!interaction) return reply;
     const experience = await kit.experience();
@@ -48,23 +50,28 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
     return passwordPage(reply, interaction, experience, { email: typed.ok ? typed.email : state?.email });
   });
 
-  app.post<PasswordRequest>(
+  app.post(
     '/interaction/:uid/password',
-    { schema: { params: uidParams, body: passwordBody }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: signInBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const experience = await kit.experience();
       if (!offersPassword(experience) || !allowsSignIn(experience)) return kit.methodOff(reply);
-      const email = normalizeEmail(request.body?.email);
-      const password = String(request.body?.password ?? '');
+      if (request.validationError) {
+        // A shape the form never sends (a repeated or over-long field): the message of the field at fault.
+        const error = refusedField(request) === 'email' ? message('email.malformed') : message('password.malformed');
+        return passwordPage(reply, interaction, experience, { error }, 400);
+      }
+      const email = normalizeEmail(request.body.email);
+      const { password } = request.body;
       if (!email.ok) return passwordPage(reply, interaction, experience, { error: email.error }, 400);
-      if (request.validationError || password.length === 0 || password.length > 256) {
-        return passwordPage(reply, interaction, experience, { email: email.email, error: 'Enter your password (at most 256 characters).' }, 400);
+      if (password.length === 0 || password.length > 256) {
+        return passwordPage(reply, interaction, experience, { email: email.email, error: message('password.malformed') }, 400);
       }
       const who = kit.attempt(request, email.email);
       const lock = await lockout.check(who);
-      if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: lockedMessage(lock) }, 429);
+      if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: message('lockout.paused', lock) }, 429);
 
       // The same work and the same answer for an unknown address, an account without a password and a
       // wrong password: verify() hashes against a dummy when there is no hash.
@@ -72,7 +79,7 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
       const ok = await passwords.verify(user?.passwordHash ?? null, password);
       if (!ok || !user) {
         const failure = await lockout.fail(who);
-        const error = failure.locked ? lockedMessage(failure) : 'That email and password do not match. Check them and try again.';
+        const error = failure.locked ? message('lockout.paused', failure) : message('password.mismatch');
         return passwordPage(reply, interaction, experience, { email: email.email, error }, failure.locked ? 429 : 400);
       }
       if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
@@ -98,13 +105,13 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
       reply,
       'new-password',
       {
-        title: 'Create a password',
+        title: message('title.createPassword'),
         appName: await kit.appNameOf(interaction),
         email,
         minLength: experience.passwordPolicy.minLength,
         action: `${base(uid)}/create-password`,
         skipAction: experience.passwordAtSignUp === 'optional' ? `${base(uid)}/skip-password` : undefined,
-        submitLabel: 'Create account',
+        submitLabel: message('label.createAccount'),
         ...extra,
       },
       status,
@@ -118,7 +125,7 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
     return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])]);
   }
 
-  app.get<UidRequest>('/interaction/:uid/create-password', { schema: { params: uidParams } }, async (request, reply) => {
+  app.get('/interaction/:uid/create-password', { schema: { params: uidParams } }, async (request, reply) => {
     const interaction = await kit.loginInteraction(request, reply);
     if (!interaction) return reply;
     const experience = await kit.experience();
@@ -127,27 +134,26 @@ export function passwordRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
     return createPage(reply, interaction, experience, email);
   });
 
-  app.post<PasswordRequest>(
+  app.post(
     '/interaction/:uid/create-password',
-    { schema: { params: uidParams, body: passwordBody }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: newPasswordBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const experience = await kit.experience();
       const email = await pendingSignUp(interaction);
       if (!email || experience.passwordAtSignUp === 'off' || !allowsSignUp(experience)) return reply.redirect(base(interaction.uid), 303);
-      const password = String(request.body?.password ?? '');
-      const problem = request.validationError
-        ? 'Use at most 256 characters.'
-        : passwordProblem(password, email, experience.passwordPolicy);
+      if (request.validationError) return createPage(reply, interaction, experience, email, { error: message('password.tooLong') }, 400);
+      const { password } = request.body;
+      const problem = passwordProblem(password, email, experience.passwordPolicy);
       if (problem) return createPage(reply, interaction, experience, email, { error: problem }, 400);
       return createAccount(request, reply, interaction, email, await passwords.hash(password));
     },
   );
 
-  app.post<PasswordRequest>(
+  app.post(
     '/interaction/:uid/skip-password',
-    { schema: { params: uidParams, body: formBody({ _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: formBody({}) }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;

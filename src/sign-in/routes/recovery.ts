@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Interaction } from 'oidc-provider';
 import { passwordProblem } from '../passwords.ts';
 import { signInVerifiedEmail } from '../accounts.ts';
@@ -7,7 +7,8 @@ import { destroyModelsByAccountId } from '../../db/oidc-models.ts';
 import { allowsSignIn, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
 import type { PageData } from '../../http/views.ts';
-import { base, formBody, uidParams, type InteractionDeps, type Kit, type UidRequest } from '../kit.ts';
+import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
+import { message } from '../messages.ts';
 
 const PURPOSE = 'forgot';
 
@@ -22,24 +23,22 @@ export function recoveryFlow(): CodeFlow {
     enabled: (experience) => offersPassword(experience) && allowsSignIn(experience),
     restartUrl: (uid) => `${base(uid)}/forgot`,
     emailPage: (uid) => ({
-      title: 'Reset your password',
-      hint: "We'll email you a 6-digit code to reset your password.",
-      submitLabel: 'Send code',
+      title: message('title.forgotPassword'),
+      hint: message('hint.forgotPassword'),
+      submitLabel: message('label.sendCode'),
       backUrl: `${base(uid)}/password`,
-      backLabel: 'Back to sign in',
+      backLabel: message('label.backToSignIn'),
     }),
-    codePage: () => ({ title: 'Check your email' }),
+    codePage: () => ({ title: message('title.checkEmail') }),
     async verified(_request, reply, interaction) {
       return reply.redirect(`${base(interaction.uid)}/reset-password`, 303);
     },
   };
 }
 
-interface ResetRequest extends UidRequest {
-  Body: { password?: string; _csrf?: string };
-}
+const resetBody = formBody({ password: field(1000) });
 
-export function recoveryRoutes(app: FastifyInstance, kit: Kit, deps: InteractionDeps): void {
+export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
   const { db, codes, passwords } = deps;
 
   async function verifiedAccount(interaction: Interaction) {
@@ -52,19 +51,19 @@ export function recoveryRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
       reply,
       'new-password',
       {
-        title: 'Choose a new password',
+        title: message('title.resetPassword'),
         appName: await kit.appNameOf(interaction),
         email,
         minLength: experience.passwordPolicy.minLength,
         action: `${base(interaction.uid)}/reset-password`,
-        submitLabel: 'Save and sign in',
+        submitLabel: message('label.saveAndSignIn'),
         ...extra,
       },
       status,
     );
   }
 
-  app.get<UidRequest>('/interaction/:uid/reset-password', { schema: { params: uidParams } }, async (request, reply) => {
+  app.get('/interaction/:uid/reset-password', { schema: { params: uidParams } }, async (request, reply) => {
     const interaction = await kit.loginInteraction(request, reply);
     if (!interaction) return reply;
     const user = await verifiedAccount(interaction);
@@ -72,17 +71,18 @@ export function recoveryRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
     return resetPage(reply, interaction, await kit.experience(), user.email);
   });
 
-  app.post<ResetRequest>(
+  app.post(
     '/interaction/:uid/reset-password',
-    { schema: { params: uidParams, body: formBody({ password: 1000, _csrf: 200 }) }, attachValidation: true, preHandler: kit.csrf },
+    { schema: { params: uidParams, body: resetBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const user = await verifiedAccount(interaction);
       if (!user) return reply.redirect(`${base(interaction.uid)}/forgot`, 303);
       const experience = await kit.experience();
-      const password = String(request.body?.password ?? '');
-      const problem = request.validationError ? 'Use at most 256 characters.' : passwordProblem(password, user.email, experience.passwordPolicy);
+      if (request.validationError) return resetPage(reply, interaction, experience, user.email, { error: message('password.tooLong') }, 400);
+      const { password } = request.body;
+      const problem = passwordProblem(password, user.email, experience.passwordPolicy);
       if (problem) return resetPage(reply, interaction, experience, user.email, { error: problem }, 400);
 
       const hash = await passwords.hash(password);
@@ -98,8 +98,8 @@ export function recoveryRoutes(app: FastifyInstance, kit: Kit, deps: Interaction
           to: user.email,
           usageType: 'Generic',
           data: {
-            subject: 'Your password was changed',
-            message: `The password of your account ${user.email} was just changed, and every other device was signed out. If this was not you, reset your password again right away.`,
+            subject: message('mail.passwordChanged.subject'),
+            message: message('mail.passwordChanged.message', { email: user.email }),
             user: { primaryEmail: user.email },
             application: { name: (await kit.appNameOf(interaction)) ?? 'Sesame' },
           },
