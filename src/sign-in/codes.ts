@@ -1,5 +1,5 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import {
   consumeCode,
   countSends,
@@ -94,6 +94,135 @@ export interface CodeServiceDeps {
 const sixDigits = () => randomInt(0, 1_000_000).toString().padStart(6, '0');
 const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000));
 
+type Binding = Pick<CodeRecord, 'interactionUid' | 'purpose' | 'email'>;
+
+/** The stored form of a code: an HMAC bound to its interaction, purpose and address. */
+const codeMac = (key: Buffer, record: Binding, code: string) =>
+  createHmac('sha256', key).update(`${record.interactionUid}\n${record.purpose}\n${record.email}\n${code}`).digest();
+
+function matchesAnyKey(keys: readonly Buffer[], record: CodeRecord, code: string): boolean {
+  const stored = Buffer.from(record.codeHmac, 'base64url');
+  let ok = false;
+  for (const key of keys) {
+    const candidate = codeMac(key, record, code);
+    // Always compare against every key so timing does not depend on which key matched.
+    ok = (candidate.length === stored.length && timingSafeEqual(candidate, stored)) || ok;
+  }
+  return ok;
+}
+
+function describeCode(record: CodeRecord, at: number, { maxAttempts, resendCooldownMs }: CodePolicy): CodeState {
+  return {
+    email: record.email,
+    resendInSeconds: Math.max(0, Math.ceil((record.lastSentAt + resendCooldownMs - at) / 1000)),
+    attemptsLeft: Math.max(0, maxAttempts - record.failedAttempts),
+    expired: record.expiresAt <= at,
+    dead: record.failedAttempts >= maxAttempts,
+    consumed: record.consumedAt !== null,
+  };
+}
+
+type Reservation =
+  | { status: 'reserved'; previous: CodeRecord | undefined; record: CodeRecord }
+  | Extract<IssueResult, { status: 'cooldown' | 'rate_limited' }>;
+
+/**
+ * Step 1 of a send, inside one transaction: the resend cooldown, the caps (per address+IP pair,
+ * per address unless the browser is known, per IP), then the new code stored and the send counted.
+ */
+async function reserve(
+  tx: Queryable,
+  request: IssueRequest,
+  rules: CodePolicy,
+  at: number,
+  stored: { codeHmac: (record: Binding) => string; sendId: string },
+): Promise<Reservation> {
+  const previous = await findCode(tx, request.interactionUid, request.purpose);
+  if (previous && previous.email === request.email && previous.consumedAt === null) {
+    const readyAt = previous.lastSentAt + rules.resendCooldownMs;
+    if (readyAt > at) return { status: 'cooldown', retryAfterSeconds: secondsUntil(readyAt, at) };
+  }
+  const caps = [
+    [{ email: request.email, ip: request.ip }, rules.perPair],
+    ...(request.knownDevice ? [] : [[{ email: request.email }, rules.perAddress] as const]),
+    [{ ip: request.ip }, rules.perIp],
+  ] as const;
+  for (const [subject, limit] of caps) {
+    const sends = await countSends(tx, subject, at - limit.windowMs);
+    if (sends.count >= limit.limit) {
+      return { status: 'rate_limited', retryAfterSeconds: secondsUntil((sends.oldest ?? at) + limit.windowMs, at) };
+    }
+  }
+  // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code is
+  // replaced by a fresh one (the send caps bound how often that can happen).
+  const keepFailures =
+    previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
+  const binding = { interactionUid: request.interactionUid, purpose: request.purpose, email: request.email };
+  const record: CodeRecord = {
+    ...binding,
+    codeHmac: stored.codeHmac(binding),
+    failedAttempts: keepFailures,
+    expiresAt: at + rules.ttlMs,
+    lastSentAt: at,
+    consumedAt: null,
+    createdAt: at,
+  };
+  await saveCode(tx, record);
+  await insertSend(tx, { id: stored.sendId, email: request.email, ip: request.ip, sentAt: at });
+  return { status: 'reserved', previous, record };
+}
+
+type DeliveryOutcome = { ok: true } | { ok: false; error: unknown } | 'late';
+
+/**
+ * Step 2: deliver, but answer the person by the deadline whatever the SMTP server does. A delivery
+ * still running then keeps going; its later failure goes to `onLateFailure` (for the log).
+ */
+async function deliverWithin(request: IssueRequest, code: string, expiresAt: number, answerWithinMs: number): Promise<DeliveryOutcome> {
+  const delivery = request.deliver(code, expiresAt).then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), answerWithinMs);
+  });
+  const outcome = await Promise.race([delivery, deadline]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    void delivery.then((late) => {
+      if (!late.ok) request.onLateFailure?.(late.error);
+    });
+  }
+  return outcome;
+}
+
+/** Step 3, only when the mail certainly did not leave: give the send back and restore the previous code. */
+async function refund(db: Database, request: IssueRequest, reservation: Extract<Reservation, { status: 'reserved' }>, sendId: string) {
+  await db.transaction(async (tx) => {
+    await deleteSend(tx, sendId);
+    if (reservation.previous) await saveCode(tx, reservation.previous);
+    else await deleteCode(tx, request.interactionUid, request.purpose);
+  });
+}
+
+/** The check itself, in the caller's transaction: a wrong guess counts, a right one is consumed. */
+async function checkCode(
+  tx: Queryable,
+  { interactionUid, purpose, code, at, maxAttempts, hmacKeys }: { interactionUid: string; purpose: string; code: string; at: number; maxAttempts: number; hmacKeys: readonly Buffer[] },
+): Promise<VerifyResult> {
+  const record = await findCode(tx, interactionUid, purpose);
+  if (!record || record.consumedAt !== null) return { status: 'missing' };
+  if (record.failedAttempts >= maxAttempts) return { status: 'dead' };
+  if (record.expiresAt <= at) return { status: 'expired' };
+  if (!/^\d{6}$/.test(code) || !matchesAnyKey(hmacKeys, record, code)) {
+    const failures = await recordFailedAttempt(tx, interactionUid, purpose);
+    return { status: 'wrong', attemptsLeft: Math.max(0, maxAttempts - failures) };
+  }
+  if (!(await consumeCode(tx, interactionUid, purpose, at))) return { status: 'missing' };
+  return { status: 'ok', email: record.email };
+}
+
 /**
  * One-time codes. Only an HMAC of the code is stored, keyed by a server secret and bound to the
  * interaction, purpose and address, so a code is useless anywhere else and a database leak does not
@@ -114,35 +243,10 @@ export function createCodeService({
   const delay = sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let typicalDeliveryMs = 150;
 
-  const mac = (key: Buffer, record: Pick<CodeRecord, 'interactionUid' | 'purpose' | 'email'>, code: string) =>
-    createHmac('sha256', key).update(`${record.interactionUid}\n${record.purpose}\n${record.email}\n${code}`).digest();
-
-  function matches(record: CodeRecord, code: string): boolean {
-    const stored = Buffer.from(record.codeHmac, 'base64url');
-    let ok = false;
-    for (const key of hmacKeys) {
-      const candidate = mac(key, record, code);
-      // Always compare against every key so timing does not depend on which key matched.
-      ok = (candidate.length === stored.length && timingSafeEqual(candidate, stored)) || ok;
-    }
-    return ok;
-  }
-
-  function describe(record: CodeRecord, at: number, { maxAttempts, resendCooldownMs }: CodePolicy): CodeState {
-    return {
-      email: record.email,
-      resendInSeconds: Math.max(0, Math.ceil((record.lastSentAt + resendCooldownMs - at) / 1000)),
-      attemptsLeft: Math.max(0, maxAttempts - record.failedAttempts),
-      expired: record.expiresAt <= at,
-      dead: record.failedAttempts >= maxAttempts,
-      consumed: record.consumedAt !== null,
-    };
-  }
-
   return {
     async state(interactionUid: string, purpose: string): Promise<CodeState | undefined> {
       const record = await findCode(db, interactionUid, purpose);
-      return record && describe(record, now(), await policy());
+      return record && describeCode(record, now(), await policy());
     },
 
     /** The address a code of this interaction proved, if it was used within `maxAgeMs`. */
@@ -153,56 +257,18 @@ export function createCodeService({
     },
 
     /**
-     * Reserve (limits checked and the new code stored in one transaction), then deliver. The send is
-     * refunded only when the mail certainly did not leave: a slow or silent SMTP server must not let
-     * mails through uncounted (the caps hold however the server behaves). A delivery still running
-     * at the answer deadline keeps going; the person is told the mail may be late and the code stands.
+     * Reserve, deliver, and refund only when the mail certainly did not leave: a slow or silent SMTP
+     * server must not let mails through uncounted (the caps hold however the server behaves). A
+     * delivery still running at the answer deadline keeps going; the person is told the mail may be
+     * late and the code stands.
      */
     async issue(request: IssueRequest): Promise<IssueResult> {
       const at = now();
       const rules = await policy();
       const code = generate();
       const sendId = randomId();
-      const reservation = await db.transaction(async (tx) => {
-        const previous = await findCode(tx, request.interactionUid, request.purpose);
-        if (previous && previous.email === request.email && previous.consumedAt === null) {
-          const readyAt = previous.lastSentAt + rules.resendCooldownMs;
-          if (readyAt > at) return { status: 'cooldown' as const, retryAfterSeconds: secondsUntil(readyAt, at) };
-        }
-        const caps = [
-          [{ email: request.email, ip: request.ip }, rules.perPair],
-          ...(request.knownDevice ? [] : [[{ email: request.email }, rules.perAddress] as const]),
-          [{ ip: request.ip }, rules.perIp],
-        ] as const;
-        for (const [subject, limit] of caps) {
-          const sends = await countSends(tx, subject, at - limit.windowMs);
-          if (sends.count >= limit.limit) {
-            return {
-              status: 'rate_limited' as const,
-              retryAfterSeconds: secondsUntil((sends.oldest ?? at) + limit.windowMs, at),
-            };
-          }
-        }
-        // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code
-        // is replaced by a fresh one (the send caps bound how often that can happen).
-        const keepFailures =
-          previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
-        const record: CodeRecord = {
-          interactionUid: request.interactionUid,
-          purpose: request.purpose,
-          email: request.email,
-          codeHmac: '',
-          failedAttempts: keepFailures,
-          expiresAt: at + rules.ttlMs,
-          lastSentAt: at,
-          consumedAt: null,
-          createdAt: at,
-        };
-        record.codeHmac = mac(signingKey, record, code).toString('base64url');
-        await saveCode(tx, record);
-        await insertSend(tx, { id: sendId, email: request.email, ip: request.ip, sentAt: at });
-        return { status: 'reserved' as const, previous, record };
-      });
+      const codeHmac = (binding: Binding) => codeMac(signingKey, binding, code).toString('base64url');
+      const reservation = await db.transaction((tx) => reserve(tx, request, rules, at, { codeHmac, sendId }));
       if (reservation.status !== 'reserved') return reservation;
       const { expiresAt } = reservation.record;
 
@@ -211,34 +277,15 @@ export function createCodeService({
         await delay(typicalDeliveryMs);
         return { status: 'sent', expiresAt };
       }
-
       const started = Date.now();
-      const delivery = request.deliver(code, expiresAt).then(
-        () => ({ ok: true as const }),
-        (error: unknown) => ({ ok: false as const, error }),
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), answerWithinMs);
-      });
-      const outcome = await Promise.race([delivery, deadline]);
-      clearTimeout(timer);
-      if (outcome === 'late') {
-        void delivery.then((late) => {
-          if (!late.ok) request.onLateFailure?.(late.error);
-        });
-        return { status: 'uncertain', expiresAt };
-      }
+      const outcome = await deliverWithin(request, code, expiresAt, answerWithinMs);
+      if (outcome === 'late') return { status: 'uncertain', expiresAt };
       if (outcome.ok) {
         typicalDeliveryMs = Math.round(typicalDeliveryMs * 0.8 + (Date.now() - started) * 0.2);
         return { status: 'sent', expiresAt };
       }
       if (!certainlyNotSent(outcome.error)) return { status: 'uncertain', expiresAt, error: outcome.error };
-      await db.transaction(async (tx) => {
-        await deleteSend(tx, sendId);
-        if (reservation.previous) await saveCode(tx, reservation.previous);
-        else await deleteCode(tx, request.interactionUid, request.purpose);
-      });
+      await refund(db, request, reservation, sendId);
       return { status: 'delivery_failed', error: outcome.error };
     },
 
@@ -246,18 +293,7 @@ export function createCodeService({
     async verify(interactionUid: string, purpose: string, code: string): Promise<VerifyResult> {
       const at = now();
       const { maxAttempts } = await policy();
-      return db.transaction(async (tx): Promise<VerifyResult> => {
-        const record = await findCode(tx, interactionUid, purpose);
-        if (!record || record.consumedAt !== null) return { status: 'missing' };
-        if (record.failedAttempts >= maxAttempts) return { status: 'dead' };
-        if (record.expiresAt <= at) return { status: 'expired' };
-        if (!/^\d{6}$/.test(code) || !matches(record, code)) {
-          const failures = await recordFailedAttempt(tx, interactionUid, purpose);
-          return { status: 'wrong', attemptsLeft: Math.max(0, maxAttempts - failures) };
-        }
-        if (!(await consumeCode(tx, interactionUid, purpose, at))) return { status: 'missing' };
-        return { status: 'ok', email: record.email };
-      });
+      return db.transaction((tx) => checkCode(tx, { interactionUid, purpose, code, at, maxAttempts, hmacKeys }));
     },
 
     async forget(interactionUid: string, purpose: string): Promise<void> {

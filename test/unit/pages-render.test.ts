@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Eta } from 'eta';
+import { createViews } from '../../src/http/views.ts';
 
-const views = fileURLToPath(new URL('../../templates/pages', import.meta.url));
-// Same settings @fastify/view gives eta in the app: auto-escaping on, pages rooted at templates/pages.
-const eta = new Eta({ views, autoEscape: true });
+// The app's own renderer (auto-escaping on, pages rooted at templates/pages), not a copy of its settings.
+const views = createViews(fileURLToPath(new URL('../../templates/pages', import.meta.url)), false);
 
 const hostile = '<script>x</script>@a.b';
 const common = { productName: 'Sesame', csrfToken: 'csrf-token-123', appName: 'Bookstore' };
@@ -103,7 +102,7 @@ const samples: Record<string, { template: string; data: Record<string, unknown> 
 function render(name: string, overrides: Record<string, unknown> = {}): string {
   const sample = samples[name];
   if (!sample) throw new Error(`no sample named ${name}`);
-  return eta.render(sample.template, { ...sample.data, ...overrides });
+  return views.render(sample.template, { title: '', ...sample.data, ...overrides });
 }
 
 function formsIn(html: string): string[] {

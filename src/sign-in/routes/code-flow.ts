@@ -78,7 +78,10 @@ export interface CodeFlowPages {
   emailPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra?: Partial<PageData>, status?: number): Promise<FastifyReply>;
 }
 
-export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow): CodeFlowPages {
+type FlowPages = ReturnType<typeof flowPages>;
+
+/** The flow's two pages and its send, shared by the address step and the code step. */
+function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
   const { db, codes } = deps;
   const at = (uid: string, path = '') => `${base(uid)}${flow.prefix}${path}`;
 
@@ -143,6 +146,12 @@ export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps
     });
   }
 
+  return { at, emailPage, codePage, send };
+}
+
+/** The address form (and resend): POST an address, a code is sent, on to the code page. */
+function addressStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, emailPage, codePage, send }: FlowPages) {
+  const { codes } = deps;
   // The address form. Sign-in renders it at GET /interaction/:uid (see routes.ts); recovery here.
   if (flow.prefix) {
     app.get(at(':uid'), { schema: { params: uidParams } }, async (request, reply) => {
@@ -179,6 +188,30 @@ export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps
     },
   );
 
+  app.post(
+    at(':uid', '/resend'),
+    { schema: { params: uidParams, body: formBody({}) }, attachValidation: true, preHandler: kit.csrf },
+    async (request, reply) => {
+      const interaction = await kit.loginInteraction(request, reply);
+      if (!interaction) return reply;
+      const state = await codes.state(interaction.uid, flow.purpose);
+      if (!state) return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      const experience = await kit.experience();
+      const sent = await send(request, interaction, state.email, experience);
+      const problem = sendProblem(sent, request);
+      if (problem) {
+        const now = (await codes.state(interaction.uid, flow.purpose)) ?? state;
+        return codePage(reply, interaction, now, { error: problem.error }, problem.status);
+      }
+      return reply.redirect(at(interaction.uid, sent.status === 'uncertain' ? '/code?slow=1' : '/code?sent=1'), 303);
+    },
+  );
+
+}
+
+/** The code page: GET shows it, POST checks the code against the lockout and the code's own tries. */
+function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, codePage }: FlowPages) {
+  const { codes } = deps;
   app.get(at(':uid', '/code'), { schema: { params: uidParams, querystring: codeQuery } }, async (request, reply) => {
     const interaction = await kit.loginInteraction(request, reply);
     if (!interaction) return reply;
@@ -219,26 +252,13 @@ export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps
     },
   );
 
-  app.post(
-    at(':uid', '/resend'),
-    { schema: { params: uidParams, body: formBody({}) }, attachValidation: true, preHandler: kit.csrf },
-    async (request, reply) => {
-      const interaction = await kit.loginInteraction(request, reply);
-      if (!interaction) return reply;
-      const state = await codes.state(interaction.uid, flow.purpose);
-      if (!state) return reply.redirect(flow.restartUrl(interaction.uid), 303);
-      const experience = await kit.experience();
-      const sent = await send(request, interaction, state.email, experience);
-      const problem = sendProblem(sent, request);
-      if (problem) {
-        const now = (await codes.state(interaction.uid, flow.purpose)) ?? state;
-        return codePage(reply, interaction, now, { error: problem.error }, problem.status);
-      }
-      return reply.redirect(at(interaction.uid, sent.status === 'uncertain' ? '/code?slow=1' : '/code?sent=1'), 303);
-    },
-  );
+}
 
-  return { emailPage };
+export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow): CodeFlowPages {
+  const pages = flowPages(kit, deps, flow);
+  addressStep(app, kit, deps, flow, pages);
+  codeStep(app, kit, deps, flow, pages);
+  return { emailPage: pages.emailPage };
 }
 
 export type { CodeService };

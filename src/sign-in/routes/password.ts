@@ -19,6 +19,12 @@ const passwordQuery = z.object({ email: z.string().optional().catch(undefined) }
 
 /** Password sign-in, and "Create a password" after sign-up's code step. */
 export function passwordRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
+  passwordSignIn(app, kit, deps);
+  createPassword(app, kit, deps);
+}
+
+/** Sign-in with an address and a password, under the same lockout as codes. */
+function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
   const { db, codes, passwords, lockout } = deps;
 
   async function passwordPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra: Partial<PageData>, status = 200) {
@@ -91,6 +97,11 @@ export function passwordRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       return kit.completeSignIn(request, reply, interaction, { ...user, lastSignInAt: at }, ['pwd']);
     },
   );
+}
+
+/** "Create a password" (or skip it, when optional) after sign-up's code proved the address. */
+function createPassword(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
+  const { db, codes, passwords } = deps;
 
   /** The address verified by sign-up's code step in this interaction, if the account does not exist yet. */
   async function pendingSignUp(interaction: Interaction): Promise<string | undefined> {
