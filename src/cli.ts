@@ -14,7 +14,7 @@ import { normalizeEmail } from './sign-in/email.ts';
 import { deleteAccount, findUserByIdOrEmail } from './sign-in/accounts.ts';
 import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './sign-in/experience.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from './lib/validation.ts';
+import { booleanWord, integerIn, MAX_JSON_DEPTH, mustBeTrueOrFalse, nestedDeeperThan, parseOr } from './lib/validation.ts';
 
 const HELP = `Usage: sesame <command>
 
@@ -121,8 +121,7 @@ const commands: Record<string, Handler> = {
 
   async 'user list'(args, { db, io }) {
     const { values } = parse(args, { json: { type: 'boolean' }, limit: { type: 'string' } });
-    const limit = values.limit === undefined ? 100 : Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be an integer between 1 and 10000');
+    const limit = parseOr(integerIn(1, 10_000, '--limit must be an integer between 1 and 10000', 'text').default(100), values.limit, usage);
     const database = await db();
     const users = await listUsers(database, limit);
     if (values.json) {
@@ -253,11 +252,7 @@ const commands: Record<string, Handler> = {
     // the text typed, so the one message naming the allowed range comes from the schema.
     const number = (value: string | undefined) =>
       value === undefined ? undefined : /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
-    const bool = (flag: string, value: string | undefined) => {
-      if (value === undefined) return undefined;
-      if (value !== 'true' && value !== 'false') throw new UsageError(`--${flag} must be true or false, got ${quote(value)}`);
-      return value === 'true';
-    };
+    const bool = (flag: string, value: string | undefined) => parseOr(booleanWord(mustBeTrueOrFalse(`--${flag}`), 'strict').optional(), value, usage);
     const changes: ExperienceChanges = {};
     if (values['sign-in-mode'] !== undefined) changes.signInMode = values['sign-in-mode'];
     if (values['password-at-sign-up'] !== undefined) changes.passwordAtSignUp = values['password-at-sign-up'];
@@ -287,6 +282,8 @@ const commands: Record<string, Handler> = {
     return 0;
   },
 };
+
+const usage = (message: string) => new UsageError(message);
 
 /** The experience schema names fields as stored; the CLI user typed flags. */
 const EXPERIENCE_FLAGS: Record<string, string> = {

@@ -5,6 +5,7 @@ import { deleteResource, listResources, type ApiResource } from '../db/resources
 import { findUserByIdOrEmail } from '../sign-in/accounts.ts';
 import { replaceUserCustomData } from '../db/user-custom-data.ts';
 import { validateCustomData } from '../management/custom-data.ts';
+import { got, integerIn, parseOr } from '../lib/validation.ts';
 
 export const RESOURCE_HELP = `API resources (access tokens for your APIs: a JWT whose aud is the indicator)
   resource create --indicator URI --name NAME [--scope SCOPE ...] [--access-token-ttl SECONDS] [--json]
@@ -25,13 +26,12 @@ function describe(resource: ApiResource) {
   };
 }
 
-function parseTtl(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL;
-  if (!/^\d+$/.test(value) || Number(value) < MIN_ACCESS_TOKEN_TTL || Number(value) > MAX_ACCESS_TOKEN_TTL) {
-    throw new UsageError(`--access-token-ttl must be a whole number of seconds, at least ${MIN_ACCESS_TOKEN_TTL} and at most ${MAX_ACCESS_TOKEN_TTL} (one day), got ${quote(value)}`);
-  }
-  return Number(value);
-}
+const accessTokenTtlFlag = integerIn(
+  MIN_ACCESS_TOKEN_TTL,
+  MAX_ACCESS_TOKEN_TTL,
+  (input) => `--access-token-ttl must be a whole number of seconds, at least ${MIN_ACCESS_TOKEN_TTL} and at most ${MAX_ACCESS_TOKEN_TTL} (one day), ${got(input)}`,
+  'text',
+).default(DEFAULT_ACCESS_TOKEN_TTL);
 
 function parseCustomData(text: string): Record<string, unknown> {
   let value: unknown;
@@ -59,7 +59,7 @@ export const resourceCommands: Record<string, Handler> = {
     });
     if (values.indicator === undefined) throw new UsageError('--indicator is required (an absolute URI such as https://api.example.com)');
     if (values.name === undefined) throw new UsageError('--name is required');
-    const accessTokenTtl = parseTtl(values['access-token-ttl']);
+    const accessTokenTtl = parseOr(accessTokenTtlFlag, values['access-token-ttl'], (message) => new UsageError(message));
     try {
       const resource = await createResource(await db(), {
         indicator: values.indicator,

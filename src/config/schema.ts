@@ -1,26 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { booleanWord, got, integerIn, mailbox, mustBeIntegerBetween, mustBeTrueOrFalse, oneOf } from '../lib/validation.ts';
 
-const got = (input: unknown) => `got ${JSON.stringify(input)}`;
-
-const integer = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .refine((value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max, {
-      error: (issue) => `${name} must be an integer between ${min} and ${max}, ${got(issue.input)}`,
-    })
-    .transform(Number);
-
-const boolean = (name: string) =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .refine((value) => ['true', 'false', '1', '0', 'yes', 'no'].includes(value), {
-      error: (issue) => `${name} must be true or false, ${got(issue.input)}`,
-    })
-    .transform((value) => ['true', '1', 'yes'].includes(value));
+const integer = (name: string, min: number, max: number) => integerIn(min, max, mustBeIntegerBetween(name, min, max), 'text');
+const boolean = (name: string) => booleanWord(mustBeTrueOrFalse(name));
 
 /** A public origin (scheme, host, port; no path): ENDPOINT (the issuer is ENDPOINT/oidc) and DEMO_URL. */
 const publicOrigin = (name: string, example: string) =>
@@ -91,11 +74,7 @@ const trustProxy = z
 
 /** Raw environment -> typed settings. Every message names its variable and what it got. */
 export const envSchema = z.object({
-  NODE_ENV: z
-    .enum(['development', 'production', 'test'], {
-      error: (issue) => `NODE_ENV must be one of development, production, test, ${got(issue.input)}`,
-    })
-    .default('development'),
+  NODE_ENV: oneOf('NODE_ENV', ['development', 'production', 'test']).default('development'),
   ENDPOINT: publicOrigin('ENDPOINT', 'https://id.example.com').default('http://localhost:3001'),
   PORT: integer('PORT', 1, 65535).default(3001),
   HOST: z.string().trim().min(1, 'HOST must not be empty').default('127.0.0.1'),
@@ -111,19 +90,10 @@ export const envSchema = z.object({
   SMTP_USER: optionalText,
   SMTP_PASS: optionalText,
   SMTP_SECURE: boolean('SMTP_SECURE').optional(),
-  SMTP_FROM: z
-    .string()
-    .trim()
-    .refine((value) => value === '' || /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(value) || /^[^<>\r\n]*<[^\s@<>"]+@[^\s@<>"]+>$/.test(value), {
-      error: (issue) => `SMTP_FROM must be an email address such as "Sesame <no-reply@example.com>", ${got(issue.input)}`,
-    })
+  SMTP_FROM: mailbox((input) => `SMTP_FROM must be an email address such as "Sesame <no-reply@example.com>", ${got(input)}`, { allowEmpty: true })
     .optional()
     .transform((value) => (value ? value : undefined)),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      error: (issue) => `LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, ${got(issue.input)}`,
-    })
-    .default('info'),
+  LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: trustProxy.default(false),
   CODE_TTL_MINUTES: integer('CODE_TTL_MINUTES', 1, 60).default(10),
   RATE_LIMIT_PER_MINUTE: integer('RATE_LIMIT_PER_MINUTE', 10, 1_000_000).default(600),

@@ -1,9 +1,106 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import addressparser from 'nodemailer/lib/addressparser';
+
+/**
+ * The shared vocabulary for checking what people and operators give us (environment variables,
+ * command-line flags, stored JSON settings): one wording per kind of mistake, naming the field and
+ * quoting what it got.
+ */
 
 /** A person-readable line for the first problem zod found. */
 export function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
   return issue ? issue.message : 'invalid input';
+}
+
+/** Parses `input` with `schema`, or throws `fail(first problem's message)`. */
+export function parseOr<T>(schema: z.ZodType<T>, input: unknown, fail: (message: string) => Error): T {
+  const result = schema.safeParse(input);
+  if (!result.success) throw fail(firstIssue(result.error));
+  return result.data;
+}
+
+/** A message: fixed, or built from the input that was refused. */
+export type Message = string | ((input: unknown) => string);
+const messageFor = (message: Message) => ({
+  error: (issue: { input?: unknown }) => (typeof message === 'string' ? message : message(issue.input)),
+});
+
+/** `got "abc"` (text, quoted on one line) or `got -1` (a JSON value as written). */
+export const got = (input: unknown) => `got ${typeof input === 'string' ? quoteInput(input) : String(JSON.stringify(input))}`;
+
+/** `PORT must be an integer between 1 and 65535, got "abc"`. */
+export const mustBeIntegerBetween = (name: string, min: number, max: number) => (input: unknown) =>
+  `${name} must be an integer between ${min} and ${max}, ${got(input)}`;
+
+/** `SMTP_SECURE must be true or false, got "maybe"`. */
+export const mustBeTrueOrFalse = (name: string) => (input: unknown) => `${name} must be true or false, ${got(input)}`;
+
+/**
+ * A whole number from `min` to `max`, given as
+ * - 'number': a JSON number (stored settings);
+ * - 'text': decimal digits, surrounding spaces ignored (environment variables, command-line flags);
+ *   no sign, exponent, hex or fraction, so `1e3` and `0x10` are refused rather than reinterpreted;
+ * - 'either': both (a pasted config: Logto writes `"port": 587`, some people `"587"`).
+ */
+export function integerIn(min: number, max: number, message: Message, given: 'number' | 'text' | 'either' = 'number') {
+  const error = messageFor(message);
+  const number = z.number(error).int(error).min(min, error).max(max, error);
+  const digits = /^\d+$/;
+  if (given === 'number') return number;
+  if (given === 'text') {
+    return z
+      .string(error)
+      .trim()
+      .refine((value) => digits.test(value) && Number(value) >= min && Number(value) <= max, error)
+      .transform(Number);
+  }
+  return z.union([z.number(), z.string().trim().regex(digits).transform(Number)], error).pipe(number);
+}
+
+/** A one-of-these-words value: `NODE_ENV must be one of development, production, test, got "prod"`. */
+export function oneOf<const T extends readonly [string, ...string[]]>(name: string, values: T) {
+  return z.enum(values, messageFor((input) => `${name} must be one of ${values.join(', ')}, ${got(input)}`));
+}
+
+/**
+ * true or false typed as text. 'loose' (environment variables): true/false, yes/no, 1/0 in any case,
+ * surrounding spaces ignored; 'strict' (command-line flags): exactly `true` or `false`.
+ */
+export function booleanWord(message: Message, words: 'loose' | 'strict' = 'loose') {
+  const error = messageFor(message);
+  if (words === 'strict') return z.stringbool({ truthy: ['true'], falsy: ['false'], case: 'sensitive', ...error });
+  return z
+    .string(error)
+    .trim()
+    .toLowerCase()
+    .pipe(z.stringbool({ truthy: ['true', '1', 'yes'], falsy: ['false', '0', 'no'], ...error }));
+}
+
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * True when `value` holds exactly one mailbox with an @, a display name allowed:
+ * `no-reply@example.com` or `Sesame <no-reply@example.com>`. The one check for the addresses mail
+ * is sent from (SMTP_FROM, the connector's fromEmail and replyTo) and to; an address a person signs
+ * in with is normalizeEmail's business (src/sign-in/email.ts), which is stricter and normalises.
+ */
+export function isSingleMailbox(value: string): boolean {
+  if (LINE_BREAK.test(value)) return false;
+  const parsed = addressparser(value);
+  if (parsed.length !== 1) return false;
+  const entry = parsed[0];
+  if (!entry || entry.group !== undefined) return false;
+  const at = entry.address.lastIndexOf('@');
+  return at > 0 && at < entry.address.length - 1 && !/\s/.test(entry.address);
+}
+
+/** A From/Reply-To mailbox (see isSingleMailbox), trimmed; an empty one too when `allowEmpty`. */
+export function mailbox(message: Message, options: { notText?: Message; allowEmpty?: boolean } = {}) {
+  return z
+    .string(messageFor(options.notText ?? message))
+    .trim()
+    .refine((value) => (options.allowEmpty && value === '') || isSingleMailbox(value), messageFor(message));
 }
 
 /**

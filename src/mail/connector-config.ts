@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import addressparser from 'nodemailer/lib/addressparser';
+import { integerIn, isSingleMailbox, mailbox as mailboxIn } from '../lib/validation.ts';
+
+// mailer.ts checks recipients with it; the check itself lives with the rest of the vocabulary.
+export { isSingleMailbox };
 
 /**
  * SMTP settings in the shape of Logto's SMTP connector config, so an operator can paste the JSON
@@ -28,29 +31,11 @@ const RESERVED_HEADERS = new Set([
   'mime-version', 'content-type', 'content-transfer-encoding',
 ]);
 
-/** True when `value` holds exactly one mailbox with an @ (a display name is allowed). */
-export function isSingleMailbox(value: string): boolean {
-  if (LINE_BREAK.test(value)) return false;
-  const parsed = addressparser(value);
-  if (parsed.length !== 1) return false;
-  const entry = parsed[0];
-  if (!entry || entry.group !== undefined) return false;
-  const at = entry.address.lastIndexOf('@');
-  return at > 0 && at < entry.address.length - 1 && !/\s/.test(entry.address);
-}
-
-const integerIn = (min: number, max: number, message: string) =>
-  z
-    .union([z.number(), z.string().trim().regex(/^\d+$/, message).transform(Number)], { error: message })
-    .pipe(z.number({ error: message }).int(message).min(min, message).max(max, message));
-
-const timeout = integerIn(1, 600_000, 'must be a whole number of milliseconds between 1 and 600000');
+// A pasted config may say 587 or "587".
+const timeout = integerIn(1, 600_000, 'must be a whole number of milliseconds between 1 and 600000', 'either');
 
 const mailbox = (example: string) =>
-  z
-    .string({ error: 'must be a string' })
-    .trim()
-    .refine(isSingleMailbox, `must be one email address, optionally with a name (e.g. "${example}")`);
+  mailboxIn(`must be one email address, optionally with a name (e.g. "${example}")`, { notText: 'must be a string' });
 
 const templateSchema = z.object({
   usageType: z.enum(USAGE_TYPES as [UsageType, ...UsageType[]], {
@@ -93,7 +78,7 @@ const connectorSchema = z
       .trim()
       .min(1, 'must not be empty')
       .refine((h) => !/[\s/]/.test(h), 'must be a host name or IP address'),
-    port: integerIn(1, 65535, 'must be an integer between 1 and 65535'),
+    port: integerIn(1, 65535, 'must be an integer between 1 and 65535', 'either'),
     fromEmail: mailbox('Sesame <no-reply@example.com>'),
     replyTo: mailbox('support@example.com').optional(),
     auth: authSchema.optional(),
