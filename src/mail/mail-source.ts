@@ -1,5 +1,5 @@
-import type { Database } from '../db/database.ts';
-import { readSetting } from '../db/settings.ts';
+import type { Database, Queryable } from '../db/database.ts';
+import { cachedFromSettings, readSetting } from '../db/settings.ts';
 import { connectorConfigFromEnv, parseSmtpConnectorConfig, type SmtpConnectorConfig } from './connector-config.ts';
 import { createSmtpMailer, type Mailer, type OutgoingMail, type SentMail } from './mailer.ts';
 import type { SmtpSettings } from '../config/index.ts';
@@ -16,13 +16,17 @@ export interface MailSourceOptions {
   devMailbox?: { host: string; port: number };
 }
 
-export async function storedConnectorConfig(db: Database): Promise<{ config: SmtpConnectorConfig; updatedAt: number } | undefined> {
+/**
+ * The connector saved with `sesame connector set smtp`, validated; read and validated again only
+ * when a setting changed (see cachedFromSettings), not on every send.
+ */
+export const storedConnectorConfig = cachedFromSettings(async (db: Queryable) => {
   const stored = await readSetting<unknown>(db, SMTP_CONNECTOR_SETTING);
   if (!stored) return undefined;
   const parsed = parseSmtpConnectorConfig(stored.value);
   if (!parsed.ok) throw new Error(`the stored SMTP connector config is invalid: ${parsed.error}`);
   return { config: parsed.config, updatedAt: stored.updatedAt };
-}
+});
 
 /**
  * Where mail goes, in order: the connector saved with `sesame connector set smtp` (so operators can
@@ -30,7 +34,9 @@ export async function storedConnectorConfig(db: Database): Promise<{ config: Smt
  * SMTP_* variables, then the dev mailbox.
  */
 export class SwitchingMailer implements Mailer {
-  private current?: { mailer: Mailer; key: string; origin: MailOrigin };
+  private current?: { mailer: Mailer; config: SmtpConnectorConfig; origin: MailOrigin };
+  /** From SMTP_* or for the dev mailbox: validated once, they cannot change while running. */
+  private fallback?: { config: SmtpConnectorConfig; origin: MailOrigin } | null;
 
   constructor(private readonly options: MailSourceOptions) {}
 
@@ -42,25 +48,33 @@ export class SwitchingMailer implements Mailer {
     return (await this.resolve())?.origin;
   }
 
+  private fallbackConfig(): { config: SmtpConnectorConfig; origin: MailOrigin } | undefined {
+    if (this.fallback === undefined) {
+      const { envSmtp, devMailbox } = this.options;
+      if (envSmtp) this.fallback = { config: connectorConfigFromEnv(envSmtp), origin: 'environment' };
+      else if (devMailbox) {
+        const { host, port } = devMailbox;
+        const config = connectorConfigFromEnv({ host, port, secure: false, from: 'Sesame <no-reply@sesame.localhost>' });
+        this.fallback = { config, origin: 'dev-mailbox' };
+      } else this.fallback = null;
+    }
+    return this.fallback ?? undefined;
+  }
+
   private async resolve(): Promise<{ mailer: Mailer; origin: MailOrigin } | undefined> {
     const stored = await storedConnectorConfig(this.options.db);
-    let next: { config: SmtpConnectorConfig; key: string; origin: MailOrigin } | undefined;
-    if (stored) next = { config: stored.config, key: `connector:${stored.updatedAt}`, origin: 'connector' };
-    else if (this.options.envSmtp) next = { config: connectorConfigFromEnv(this.options.envSmtp), key: 'env', origin: 'environment' };
-    else if (this.options.devMailbox) {
-      const { host, port } = this.options.devMailbox;
-      next = {
-        config: connectorConfigFromEnv({ host, port, secure: false, from: 'Sesame <no-reply@sesame.localhost>' }),
-        key: 'dev',
-        origin: 'dev-mailbox',
-      };
-    }
+    const next = stored ? { config: stored.config, origin: 'connector' as const } : this.fallbackConfig();
     if (!next) return undefined;
-    if (this.current?.key !== next.key) {
+    // The same object for as long as no setting changed; after a change (maybe to another setting)
+    // the transport and its pooled connections are replaced only if the config itself differs.
+    if (this.current && this.current.config !== next.config && JSON.stringify(this.current.config) === JSON.stringify(next.config)) {
+      this.current = { ...this.current, config: next.config, origin: next.origin };
+    }
+    if (this.current?.config !== next.config) {
       const previous = this.current;
       this.current = {
         mailer: createSmtpMailer(next.config, { templatesDir: this.options.templatesDir }),
-        key: next.key,
+        config: next.config,
         origin: next.origin,
       };
       if (previous) void previous.mailer.close();

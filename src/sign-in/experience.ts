@@ -1,30 +1,22 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
-import { readSetting, readSettingText, writeSetting } from '../db/settings.ts';
-import { firstIssue } from '../lib/validation.ts';
+import { cachedFromSettings, readSetting, writeSetting } from '../db/settings.ts';
+import { firstIssue, integerIn, mustBeIntegerBetween, oneOf } from '../lib/validation.ts';
 
 export const SIGN_IN_MODES = ['SignIn', 'Register', 'SignInAndRegister'] as const;
 export const PASSWORD_AT_SIGN_UP = ['off', 'optional', 'required'] as const;
 export const SIGN_IN_METHODS = ['verificationCode', 'password'] as const;
 export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
 
-const got = (input: unknown) => `got ${JSON.stringify(input)}`;
-const oneOf = (name: string, values: readonly string[]) => ({
-  error: (issue: { input?: unknown }) => `${name} must be one of ${values.join(', ')}, ${got(issue.input)}`,
-});
-const intBetween = (name: string, min: number, max: number) =>
-  z.number({ error: (issue) => `${name} must be an integer between ${min} and ${max}, ${got(issue.input)}` }).int({
-    error: (issue) => `${name} must be an integer between ${min} and ${max}, ${got(issue.input)}`,
-  }).min(min, { error: (issue) => `${name} must be an integer between ${min} and ${max}, ${got(issue.input)}` })
-    .max(max, { error: (issue) => `${name} must be an integer between ${min} and ${max}, ${got(issue.input)}` });
+const intBetween = (name: string, min: number, max: number) => integerIn(min, max, mustBeIntegerBetween(name, min, max));
 
 /** Operators' choices for how people sign up and sign in (Logto's "Sign-in experience"). */
 export const experienceSchema = z
   .object({
-    signInMode: z.enum(SIGN_IN_MODES, oneOf('signInMode', SIGN_IN_MODES)),
-    passwordAtSignUp: z.enum(PASSWORD_AT_SIGN_UP, oneOf('passwordAtSignUp', PASSWORD_AT_SIGN_UP)),
+    signInMode: oneOf('signInMode', SIGN_IN_MODES),
+    passwordAtSignUp: oneOf('passwordAtSignUp', PASSWORD_AT_SIGN_UP),
     signInMethods: z
-      .array(z.enum(SIGN_IN_METHODS, oneOf('signInMethods', SIGN_IN_METHODS)))
+      .array(oneOf('signInMethods', SIGN_IN_METHODS))
       .min(1, 'signInMethods needs at least one of verificationCode, password')
       .transform((methods) => [...new Set(methods)]),
     verificationCode: z.object({
@@ -82,23 +74,22 @@ function merge(base: Experience, changes: ExperienceChanges | undefined): Record
   };
 }
 
-let lastRead: { raw: string | undefined; codeTtlMinutes: number; experience: Experience } | undefined;
-
 /**
- * Read on every use so a change made with the CLI applies at once, without a restart. Values not
- * stored fall back to the defaults (the code lifetime to CODE_TTL_MINUTES). A sign-in reads this
- * about ten times, so an unchanged stored document is not validated again.
+ * The stored experience over the defaults (the code lifetime from CODE_TTL_MINUTES). A sign-in uses
+ * it about ten times, so it is parsed and validated again only when a setting changed (see
+ * cachedFromSettings), and a change made with the CLI still applies at once, without a restart.
  */
-export async function loadExperience(db: Queryable, codeTtlMinutes = 10): Promise<Experience> {
-  const raw = await readSettingText(db, KEY);
-  if (lastRead && lastRead.raw === raw && lastRead.codeTtlMinutes === codeTtlMinutes) return lastRead.experience;
-  const stored = raw === undefined ? undefined : (JSON.parse(raw) as ExperienceChanges);
+const cachedExperience = cachedFromSettings(async (db: Queryable, codeTtlMinutes: number) => {
+  const stored = (await readSetting<ExperienceChanges>(db, KEY))?.value;
   const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored));
   const experience = parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
-  // Shared by every caller until the stored document changes, so nobody may modify it.
+  // Shared by every caller until a setting changes, so nobody may modify it.
   for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience]) Object.freeze(part);
-  lastRead = { raw, codeTtlMinutes, experience };
   return experience;
+});
+
+export function loadExperience(db: Queryable, codeTtlMinutes = 10): Promise<Experience> {
+  return cachedExperience(db, codeTtlMinutes);
 }
 
 export class InvalidExperienceError extends Error {}

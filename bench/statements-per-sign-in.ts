@@ -1,0 +1,93 @@
+/**
+ * How many SQL statements one email-code sign-in runs, by statement.
+ *
+ *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement]
+ *
+ * Sesame runs in this process (startSesame, NODE_ENV=test, a temp SQLite file, mail to a real SMTP
+ * sink on loopback); every statement SqliteDatabase prepares-and-runs is counted (get/all/run, inside
+ * transactions too) plus BEGIN/COMMIT. One warm-up sign-in (first-use work: key import, statement
+ * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts.
+ */
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { loadConfig } from '../src/config/index.ts';
+import { startSesame } from '../src/server.ts';
+import { SqliteDatabase } from '../src/db/sqlite.ts';
+import { createApplication } from '../src/management/applications.ts';
+import { agent } from './lib/http.ts';
+import { startMailSink } from './lib/mail-sink.ts';
+import { discoverServer, emailSignIn, SIGN_IN_STEPS, type SignInStep } from './lib/oidc.ts';
+import { freePort } from './lib/processes.ts';
+import { REDIRECT_URI } from './lib/sesame.ts';
+
+const signIns = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 10);
+const byStatement = process.argv.includes('--by-statement');
+
+const counts = new Map<string, number>();
+let counting = false;
+const count = (sql: string) => {
+  if (counting) counts.set(sql.replace(/\s+/g, ' ').trim(), (counts.get(sql.replace(/\s+/g, ' ').trim()) ?? 0) + 1);
+};
+// Every get/all/run, direct or in a transaction, goes through the private prepare().
+const proto = SqliteDatabase.prototype as unknown as { prepare(sql: string): unknown };
+const prepare = proto.prepare;
+proto.prepare = function (this: SqliteDatabase, sql: string) {
+  count(sql);
+  return prepare.call(this, sql);
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'sesame-statements-'));
+const sink = await startMailSink();
+const port = await freePort();
+const config = loadConfig({
+  NODE_ENV: 'test',
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  ENDPOINT: `http://127.0.0.1:${port}`,
+  DATABASE_URL: `sqlite:${join(dir, 'sesame.db')}`,
+  LOG_LEVEL: 'silent',
+  SMTP_HOST: '127.0.0.1',
+  SMTP_PORT: String(sink.port),
+  SMTP_SECURE: 'false',
+  SMTP_FROM: 'Sesame <no-reply@sesame.test>',
+  RATE_LIMIT_PER_MINUTE: '1000000',
+  CODE_SENDS_PER_IP: '1000000',
+});
+const sesame = await startSesame(config, { devMailbox: false });
+const rawExec = sesame.db instanceof SqliteDatabase ? sesame.db.raw.exec.bind(sesame.db.raw) : undefined;
+if (sesame.db instanceof SqliteDatabase) {
+  const raw = sesame.db.raw;
+  raw.exec = (sql: string) => {
+    count(sql);
+    return rawExec!(sql);
+  };
+}
+try {
+  const app = await createApplication(sesame.db, {
+    name: 'Statements',
+    type: 'traditional',
+    redirectUris: [REDIRECT_URI],
+    postLogoutRedirectUris: ['http://127.0.0.1:9/'],
+  });
+  const server = await discoverServer(config.issuer, { id: app.id, secret: app.secret, redirectUri: REDIRECT_URI });
+  const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
+  await emailSignIn(server, sink, 'warm-up@example.com', steps);
+  counting = true;
+  for (let i = 0; i < signIns; i++) {
+    // Even: a new address; odd: the account the previous sign-in created.
+    const email = `person-${Math.floor(i / 2)}@example.com`;
+    await emailSignIn(server, sink, email, steps);
+  }
+  counting = false;
+  const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+  console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
+  if (byStatement) {
+    for (const [sql, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${(n / signIns).toFixed(1).padStart(6)}  ${sql.slice(0, 150)}`);
+  }
+} finally {
+  await sesame.close();
+  await sink.close();
+  await agent.close();
+  rmSync(dir, { recursive: true, force: true });
+}
