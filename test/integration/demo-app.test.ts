@@ -303,6 +303,16 @@ describe('Bookstore demo against a discovery-only issuer', () => {
     expect(response.body).toContain('&lt;script&gt;');
   });
 
+  it('does not take an error code for a message when it names an Object property', async () => {
+    const browser = new Browser(await demo());
+    const start = await browser.get('/sign-in');
+    const state = new URL(start.headers.location as string).searchParams.get('state')!;
+    const response = await browser.get(`/callback?error=constructor&state=${state}`);
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('Sesame could not sign you in.');
+    expect(response.body).not.toContain('function Object');
+  });
+
   it('shows a readable error when the code exchange is refused', async () => {
     const browser = new Browser(await demo());
     const start = await browser.get('/sign-in');
