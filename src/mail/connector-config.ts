@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { integerIn, isSingleMailbox, mailbox as mailboxIn } from '../lib/validation.ts';
+import { integerIn, mailbox as mailboxIn } from '../lib/validation.ts';
 
 // mailer.ts checks recipients with it; the check itself lives with the rest of the vocabulary.
-export { isSingleMailbox };
 
 /**
  * SMTP settings in the shape of Logto's SMTP connector config, so an operator can paste the JSON

@@ -6,8 +6,6 @@ import type { SmtpSettings } from '../config/index.ts';
 
 export const SMTP_CONNECTOR_SETTING = 'connector.smtp';
 
-export type MailOrigin = 'connector' | 'environment' | 'dev-mailbox';
-
 export interface MailSourceOptions {
   db: Database;
   templatesDir: string;
@@ -34,9 +32,9 @@ export const storedConnectorConfig = cachedFromSettings(async (db: Queryable) =>
  * SMTP_* variables, then the dev mailbox.
  */
 export class SwitchingMailer implements Mailer {
-  private current?: { mailer: Mailer; config: SmtpConnectorConfig; origin: MailOrigin };
+  private current?: { mailer: Mailer; config: SmtpConnectorConfig };
   /** From SMTP_* or for the dev mailbox: validated once, they cannot change while running. */
-  private fallback?: { config: SmtpConnectorConfig; origin: MailOrigin } | null;
+  private fallback?: SmtpConnectorConfig | null;
 
   constructor(private readonly options: MailSourceOptions) {}
 
@@ -44,39 +42,29 @@ export class SwitchingMailer implements Mailer {
     return Boolean((await storedConnectorConfig(this.options.db)) || this.options.envSmtp || this.options.devMailbox);
   }
 
-  async origin(): Promise<MailOrigin | undefined> {
-    return (await this.resolve())?.origin;
-  }
-
-  private fallbackConfig(): { config: SmtpConnectorConfig; origin: MailOrigin } | undefined {
+  private fallbackConfig(): SmtpConnectorConfig | undefined {
     if (this.fallback === undefined) {
       const { envSmtp, devMailbox } = this.options;
-      if (envSmtp) this.fallback = { config: connectorConfigFromEnv(envSmtp), origin: 'environment' };
+      if (envSmtp) this.fallback = connectorConfigFromEnv(envSmtp);
       else if (devMailbox) {
         const { host, port } = devMailbox;
-        const config = connectorConfigFromEnv({ host, port, secure: false, from: 'Sesame <no-reply@sesame.localhost>' });
-        this.fallback = { config, origin: 'dev-mailbox' };
+        this.fallback = connectorConfigFromEnv({ host, port, secure: false, from: 'Sesame <no-reply@sesame.localhost>' });
       } else this.fallback = null;
     }
     return this.fallback ?? undefined;
   }
 
-  private async resolve(): Promise<{ mailer: Mailer; origin: MailOrigin } | undefined> {
-    const stored = await storedConnectorConfig(this.options.db);
-    const next = stored ? { config: stored.config, origin: 'connector' as const } : this.fallbackConfig();
-    if (!next) return undefined;
+  private async resolve(): Promise<{ mailer: Mailer } | undefined> {
+    const config = (await storedConnectorConfig(this.options.db))?.config ?? this.fallbackConfig();
+    if (!config) return undefined;
     // The same object for as long as no setting changed; after a change (maybe to another setting)
     // the transport and its pooled connections are replaced only if the config itself differs.
-    if (this.current && this.current.config !== next.config && JSON.stringify(this.current.config) === JSON.stringify(next.config)) {
-      this.current = { ...this.current, config: next.config, origin: next.origin };
+    if (this.current && this.current.config !== config && JSON.stringify(this.current.config) === JSON.stringify(config)) {
+      this.current = { ...this.current, config };
     }
-    if (this.current?.config !== next.config) {
+    if (this.current?.config !== config) {
       const previous = this.current;
-      this.current = {
-        mailer: createSmtpMailer(next.config, { templatesDir: this.options.templatesDir }),
-        config: next.config,
-        origin: next.origin,
-      };
+      this.current = { mailer: createSmtpMailer(config, { templatesDir: this.options.templatesDir }), config };
       if (previous) void previous.mailer.close();
     }
     return this.current;

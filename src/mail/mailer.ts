@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { SmtpConnectorConfig, UsageType } from './connector-config.ts';
-import { isSingleMailbox } from './connector-config.ts';
+import { isSingleMailbox } from '../lib/validation.ts';
 import { InvalidMailError, MailDeliveryError } from './errors.ts';
 import { renderMail } from './render.ts';
 import type { MailData } from './render.ts';
