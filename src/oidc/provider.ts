@@ -36,56 +36,7 @@ export function createProvider({ config, db, secrets, pages, now = Date.now }: P
     // Logto SDKs and our demo read profile claims from the ID token of a code flow.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
-    features: {
-      devInteractions: { enabled: false },
-      userinfo: { enabled: true },
-      revocation: {
-        enabled: true,
-        // An app may revoke only tokens issued to it.
-        allowedPolicy: async (_ctx, client, token) => {
-          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-          return true;
-        },
-      },
-      introspection: {
-        enabled: true,
-        // RFC 7662: only the client a token was issued to learns anything about it; every other
-        // caller gets {active: false}, as for an unknown token. Registered resource servers would be
-        // the other legitimate callers, but Sesame has no link from a client to the resources it
-        // serves yet (the management API's machine-to-machine apps will add one).
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
-      },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: async (ctx, form) => renderLogout(ctx, form, pages),
-        postLogoutSuccessSource: async (ctx) => {
-          ctx.type = 'html';
-          ctx.body = pages.render('signed-out', {
-            title: 'You have been signed out',
-            appName: ctx.oidc.client?.clientName,
-          });
-        },
-      },
-      resourceIndicators: {
-        enabled: true,
-        // No resource at the token endpoint means an opaque token for userinfo, as with Logto:
-        // Logto SDKs exchange the code without `resource` and use that token for fetchUserInfo,
-        // then ask for each API resource's token with a refresh grant that names it.
-        defaultResource: () => undefined,
-        useGrantedResource: () => false,
-        getResourceServerInfo: async (_ctx, indicator) => {
-          const resource = await findResourceByIndicator(db, indicator);
-          if (!resource) throw new errors.InvalidTarget(unknownResourceDescription(indicator));
-          return {
-            scope: resource.scopes.join(' '),
-            audience: resource.indicator,
-            accessTokenTTL: resource.accessTokenTtl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'RS256' } },
-          };
-        },
-      },
-    },
+    features: providerFeatures(db, pages),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
@@ -120,6 +71,60 @@ export function createProvider({ config, db, secrets, pages, now = Date.now }: P
   provider.proxy = config.trustProxy !== false;
   if (typeof config.trustProxy === 'number') provider.maxIpsCount = config.trustProxy;
   return provider;
+}
+
+/** The optional parts of OAuth/OIDC Sesame turns on, and how each one is scoped. */
+function providerFeatures(db: Database, pages: OidcPages): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    userinfo: { enabled: true },
+    revocation: {
+      enabled: true,
+      // An app may revoke only tokens issued to it.
+      allowedPolicy: async (_ctx, client, token) => {
+        if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        return true;
+      },
+    },
+    introspection: {
+      enabled: true,
+      // RFC 7662: only the client a token was issued to learns anything about it; every other
+      // caller gets {active: false}, as for an unknown token. Registered resource servers would be
+      // the other legitimate callers, but Sesame has no link from a client to the resources it
+      // serves yet (the management API's machine-to-machine apps will add one).
+      allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+    },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: async (ctx, form) => renderLogout(ctx, form, pages),
+      postLogoutSuccessSource: async (ctx) => {
+        ctx.type = 'html';
+        ctx.body = pages.render('signed-out', {
+          title: 'You have been signed out',
+          appName: ctx.oidc.client?.clientName,
+        });
+      },
+    },
+    resourceIndicators: {
+      enabled: true,
+      // No resource at the token endpoint means an opaque token for userinfo, as with Logto:
+      // Logto SDKs exchange the code without `resource` and use that token for fetchUserInfo,
+      // then ask for each API resource's token with a refresh grant that names it.
+      defaultResource: () => undefined,
+      useGrantedResource: () => false,
+      getResourceServerInfo: async (_ctx, indicator) => {
+        const resource = await findResourceByIndicator(db, indicator);
+        if (!resource) throw new errors.InvalidTarget(unknownResourceDescription(indicator));
+        return {
+          scope: resource.scopes.join(' '),
+          audience: resource.indicator,
+          accessTokenTTL: resource.accessTokenTtl,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  };
 }
 
 /**
