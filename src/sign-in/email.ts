@@ -1,3 +1,5 @@
+import { message } from './messages.ts';
+
 export type EmailResult = { ok: true; email: string } | { ok: false; error: string };
 
 const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/i;
@@ -9,18 +11,18 @@ const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
  * The whole address is lower-cased, not only the domain, so A@x.io and a@x.io are one account.
  */
 export function normalizeEmail(input: unknown): EmailResult {
-  if (typeof input !== 'string' || input.trim() === '') return { ok: false, error: 'Enter your email address.' };
-  if (/[\r\n\t\0]/.test(input)) return { ok: false, error: 'An email address cannot contain line breaks or tabs.' };
+  if (typeof input !== 'string' || input.trim() === '') return { ok: false, error: message('email.missing') };
+  if (/[\r\n\t\0]/.test(input)) return { ok: false, error: message('email.lineBreaks') };
   const email = input.trim().toLowerCase();
-  if (email.length > 254) return { ok: false, error: 'That email address is too long (254 characters at most).' };
+  if (email.length > 254) return { ok: false, error: message('email.tooLong') };
   const at = email.lastIndexOf('@');
   if (at < 1 || at === email.length - 1 || email.indexOf('@') !== at) {
-    return { ok: false, error: 'Enter an email address like name@example.com.' };
+    return { ok: false, error: message('email.invalid') };
   }
   const local = email.slice(0, at);
   const domain = email.slice(at + 1);
   // RFC 5321 4.5.3.1: a local part of at most 64 octets, a path of at most 256 with its <>.
-  if (local.length > 64) return { ok: false, error: 'The part before the @ is too long (64 characters at most).' };
+  if (local.length > 64) return { ok: false, error: message('email.localTooLong') };
   const labels = domain.split('.');
   if (
     local.length > 64 ||
@@ -29,7 +31,7 @@ export function normalizeEmail(input: unknown): EmailResult {
     !labels.every((label) => DOMAIN_LABEL.test(label)) ||
     /^\d+$/.test(labels[labels.length - 1] ?? '')
   ) {
-    return { ok: false, error: 'Enter an email address like name@example.com.' };
+    return { ok: false, error: message('email.invalid') };
   }
   return { ok: true, email };
 }

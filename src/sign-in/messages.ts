@@ -22,8 +22,13 @@ const MESSAGES = {
   'hint.passwordNext': 'Next, you will enter your password.',
   'hint.forgotPassword': "We'll email you a 6-digit code to reset your password.",
 
-  // The address form.
+  // The address form (normalizeEmail words each problem).
   'email.malformed': 'Enter one email address, at most 254 characters long.',
+  'email.missing': 'Enter your email address.',
+  'email.lineBreaks': 'An email address cannot contain line breaks or tabs.',
+  'email.tooLong': 'That email address is too long (254 characters at most).',
+  'email.localTooLong': 'The part before the @ is too long (64 characters at most).',
+  'email.invalid': 'Enter an email address like name@example.com.',
 
   // Sending a code.
   'send.cooldown': ({ seconds }: { seconds: number }) => `Please wait ${seconds} s before asking for another code.`,
@@ -43,8 +48,11 @@ const MESSAGES = {
 
   // Passwords.
   'password.malformed': 'Enter your password (at most 256 characters).',
-  'password.tooLong': 'Use at most 256 characters.',
   'password.mismatch': 'That email and password do not match. Check them and try again.',
+  'password.tooShort': ({ min }: { min: number }) => `Use at least ${min} characters.`,
+  'password.tooLong': ({ max }: { max: number }) => `Use at most ${max} characters.`,
+  'password.isEmail': 'Your password cannot be your email address.',
+  'password.common': 'That password is one of the most common ones and easy to guess. Choose another.',
 
   // Lockout: how long to wait, and whether this person's own browsers are spared.
   'lockout.paused': ({ retryAfterSeconds, scope }: { retryAfterSeconds: number; scope: LockScope }) => {

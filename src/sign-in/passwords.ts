@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { PASSWORD_MAX_LENGTH, type Experience } from './experience.ts';
+import { message } from './messages.ts';
 
 /** OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -38,14 +39,14 @@ function commonPasswords(): Set<string> {
 
 /** The first rule a new password breaks, as a sentence for the person typing it. */
 export function passwordProblem(password: string, email: string, policy: Experience['passwordPolicy']): string | undefined {
-  if (password.length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
-  if (password.length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
+  if (password.length < policy.minLength) return message('password.tooShort', { min: policy.minLength });
+  if (password.length > PASSWORD_MAX_LENGTH) return message('password.tooLong', { max: PASSWORD_MAX_LENGTH });
   const lowered = password.toLowerCase();
   if (policy.rejectEmail && (lowered === email || lowered === email.split('@')[0])) {
-    return 'Your password cannot be your email address.';
+    return message('password.isEmail');
   }
   if (policy.rejectCommon && commonPasswords().has(lowered)) {
-    return 'That password is one of the most common ones and easy to guess. Choose another.';
+    return message('password.common');
   }
   return undefined;
 }

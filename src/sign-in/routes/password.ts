@@ -5,7 +5,7 @@ import { normalizeEmail } from '../email.ts';
 import { passwordProblem } from '../passwords.ts';
 import { signInVerifiedEmail } from '../accounts.ts';
 import { findUserByEmail, markSignedIn, setPasswordHash } from '../../db/users.ts';
-import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
+import { allowsSignIn, allowsSignUp, offersCode, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../experience.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, refusedField, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { message } from '../messages.ts';
@@ -154,7 +154,7 @@ function createPassword(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       const experience = await kit.experience();
       const email = await pendingSignUp(interaction);
       if (!email || experience.passwordAtSignUp === 'off' || !allowsSignUp(experience)) return reply.redirect(base(interaction.uid), 303);
-      if (request.validationError) return createPage(reply, interaction, experience, email, { error: message('password.tooLong') }, 400);
+      if (request.validationError) return createPage(reply, interaction, experience, email, { error: message('password.tooLong', { max: PASSWORD_MAX_LENGTH }) }, 400);
       const { password } = request.body;
       const problem = passwordProblem(password, email, experience.passwordPolicy);
       if (problem) return createPage(reply, interaction, experience, email, { error: problem }, 400);

@@ -4,7 +4,7 @@ import { passwordProblem } from '../passwords.ts';
 import { signInVerifiedEmail } from '../accounts.ts';
 import { findUserByEmail, setPasswordHash } from '../../db/users.ts';
 import { destroyModelsByAccountId } from '../../db/oidc-models.ts';
-import { allowsSignIn, offersPassword, type Experience } from '../experience.ts';
+import { allowsSignIn, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
@@ -80,7 +80,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       const user = await verifiedAccount(interaction);
       if (!user) return reply.redirect(`${base(interaction.uid)}/forgot`, 303);
       const experience = await kit.experience();
-      if (request.validationError) return resetPage(reply, interaction, experience, user.email, { error: message('password.tooLong') }, 400);
+      if (request.validationError) return resetPage(reply, interaction, experience, user.email, { error: message('password.tooLong', { max: PASSWORD_MAX_LENGTH }) }, 400);
       const { password } = request.body;
       const problem = passwordProblem(password, user.email, experience.passwordPolicy);
       if (problem) return resetPage(reply, interaction, experience, user.email, { error: problem }, 400);
