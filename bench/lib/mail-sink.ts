@@ -1,64 +1,26 @@
-import { SMTPServer } from 'smtp-server';
-import { simpleParser } from 'mailparser';
-import type { AddressInfo } from 'node:net';
+import { startSmtpSink } from '../../src/mail/smtp-sink.ts';
+import { codeFrom } from '../../test/helpers/smtp.ts';
 
 export interface MailSink {
   port: number;
-  received: number;
+  readonly received: number;
   /** Call before the request that sends the mail: resolves with the 6-digit code mailed to `email`. */
   expect(email: string, timeoutMs?: number): Promise<string>;
   close(): Promise<void>;
 }
 
 /**
- * A real SMTP server on loopback that parses every mail (mailparser) and hands the code to whoever
- * waits for that address. Unlike the test catcher it keeps nothing, so it stays O(1) per mail over
- * a long run.
+ * The shared SMTP sink (src/mail/smtp-sink.ts: smtp-server + mailparser on loopback) keeping no mail,
+ * so it stays O(1) per mail over a long run: a mail only wakes whoever waits for its recipient.
  */
 export async function startMailSink(): Promise<MailSink> {
-  const waiting = new Map<string, (code: string) => void>();
-  const early = new Map<string, string>();
-  const sink = { received: 0 } as MailSink;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((parsed) => {
-          sink.received += 1;
-          const code = /\b(\d{6})\b/.exec(parsed.text ?? '')?.[1];
-          const to = [parsed.to].flat().flatMap((entry) => entry?.value.map((address) => (address.address ?? '').toLowerCase()) ?? []);
-          for (const address of to) {
-            if (!code) continue;
-            const wake = waiting.get(address);
-            if (wake) {
-              waiting.delete(address);
-              wake(code);
-            } else early.set(address, code);
-          }
-          callback();
-        })
-        .catch(callback);
+  const sink = await startSmtpSink({ keep: 0 });
+  return {
+    port: sink.port,
+    get received() {
+      return sink.received;
     },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return Object.assign(sink, {
-    port: (server.server.address() as AddressInfo).port,
-    expect(email: string, timeoutMs = 15_000) {
-      const address = email.toLowerCase();
-      early.delete(address);
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiting.delete(address);
-          reject(new Error(`no mail to ${address} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiting.set(address, (code) => {
-          clearTimeout(timer);
-          resolve(code);
-        });
-      });
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
+    expect: async (email, timeoutMs = 15_000) => codeFrom(await sink.nextMail(email, { timeoutMs })),
+    close: () => sink.close(),
+  };
 }
