@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
-import { basicAuth, CookieBrowser, findForm, postForm, send } from './http.ts';
+import { basicAuth, newBrowser, postForm, send } from './http.ts';
 import type { MailSink } from './mail-sink.ts';
 
 export interface Endpoints {
@@ -125,7 +125,7 @@ export async function emailSignIn(
   email: string,
   steps: Record<SignInStep, number[]>,
 ): Promise<Tokens & { claims: Record<string, unknown> }> {
-  const browser = new CookieBrowser();
+  const browser = newBrowser();
   const auth = authorizationRequest(server);
   let mark = performance.now();
   const lap = (step: SignInStep) => {
@@ -140,19 +140,13 @@ export async function emailSignIn(
   const emailPage = await browser.follow(toInteraction.location);
   if (emailPage.status !== 200) throw new Error(`email page answered ${emailPage.status}: ${emailPage.body.slice(0, 300)}`);
   lap('emailPage');
-  const emailForm = findForm(emailPage.body, '/email');
   const mail = sink.expect(email);
-  const codePage = await browser.follow(new URL(emailForm.action, emailPage.url).toString(), { ...emailForm.fields, email });
+  const codePage = await browser.submit(emailPage, '/email', { email });
   if (codePage.status !== 200) throw new Error(`code page answered ${codePage.status}: ${codePage.body.slice(0, 300)}`);
   lap('sendCode');
   const code = await mail;
   lap('mailArrives');
-  const codeForm = findForm(codePage.body, '/code');
-  const done = await browser.follow(
-    new URL(codeForm.action, codePage.url).toString(),
-    { ...codeForm.fields, code },
-    server.client.redirectUri,
-  );
+  const done = await browser.submit(codePage, '/code', { code }, server.client.redirectUri);
   if (!done.location?.startsWith(server.client.redirectUri)) throw new Error(`sign-in did not return to the app: ${done.status} ${done.body.slice(0, 300)}`);
   lap('submitCode');
   const tokens = await exchangeCode(server, done.location, auth);
@@ -163,9 +157,9 @@ export async function emailSignIn(
 
 /** A code flow against a server whose interaction endpoint finishes by itself (the bare provider). */
 export async function automaticSignIn(server: Server): Promise<Tokens> {
-  const browser = new CookieBrowser();
+  const browser = newBrowser();
   const auth = authorizationRequest(server);
-  const done = await browser.follow(auth.url, undefined, server.client.redirectUri);
+  const done = await browser.follow(auth.url, {}, server.client.redirectUri);
   if (!done.location?.startsWith(server.client.redirectUri)) throw new Error(`code flow did not return to the app: ${done.status} ${done.body.slice(0, 300)}`);
   return exchangeCode(server, done.location, auth);
 }

@@ -1,6 +1,10 @@
+import { CookieJar, MemoryCookieStore } from 'tough-cookie';
+
 /**
  * A cookie-keeping HTTP client that walks Sesame's pages the way a browser without JavaScript
- * would: follows redirects by hand, reads forms and their CSRF fields, posts them.
+ * would: follows redirects by hand, reads forms and their CSRF fields, posts them. Cookies live in
+ * a tough-cookie jar (RFC 6265: domain, path, expiry, Secure on loopback). The tests send with
+ * fetch; the bench passes an undici keep-alive pool as the transport.
  */
 export interface PageResponse {
   status: number;
@@ -10,19 +14,33 @@ export interface PageResponse {
   headers: Headers;
 }
 
-interface StoredCookie {
-  value: string;
-  path: string;
-}
+/** Sends one request without following redirects. */
+export type Transport = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{ status: number; headers: Headers; body: string }>;
+
+export const fetchTransport: Transport = async (url, init) => {
+  const response = await fetch(url, { ...init, redirect: 'manual' });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+};
 
 export class HttpBrowser {
-  private readonly cookies = new Map<string, StoredCookie>();
+  private readonly store = new MemoryCookieStore();
+  private readonly jar = new CookieJar(this.store);
 
-  constructor(private readonly headers: Record<string, string> = {}) {}
+  constructor(
+    private readonly headers: Record<string, string> = {},
+    private readonly transport: Transport = fetchTransport,
+  ) {}
 
   /** Forgets every cookie but the named ones (e.g. end the Sesame session, keep a long-lived cookie). */
   keepOnlyCookies(names: string[]): void {
-    for (const key of [...this.cookies.keys()]) if (!names.includes(key.split('\u0000')[0]!)) this.cookies.delete(key);
+    for (const cookie of this.jar.serializeSync()?.cookies ?? []) {
+      if (typeof cookie.key === 'string' && !names.includes(cookie.key)) {
+        void this.store.removeCookie(String(cookie.domain), String(cookie.path), cookie.key);
+      }
+    }
   }
 
   /** Changes a header sent with every later request (e.g. X-Forwarded-For when the browser moves network). */
@@ -30,30 +48,13 @@ export class HttpBrowser {
     this.headers[name] = value;
   }
 
-  private cookieHeader(url: URL): string {
-    return [...this.cookies.entries()]
-      .filter(([, cookie]) => url.pathname.startsWith(cookie.path))
-      .map(([key, cookie]) => `${key.split('\u0000')[0]}=${cookie.value}`)
-      .join('; ');
-  }
-
-  private remember(url: URL, headers: Headers): void {
-    for (const line of headers.getSetCookie()) {
-      const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      const pathAttribute = attributes.find((attribute) => attribute.toLowerCase().startsWith('path='));
-      const path = pathAttribute ? pathAttribute.slice(5) : url.pathname.replace(/\/[^/]*$/, '/') || '/';
-      const key = `${name}\u0000${path}`;
-      const expired = attributes.some((attribute) => /^max-age=0$/i.test(attribute) || /^expires=thu, 01 jan 1970/i.test(attribute));
-      if (expired || value === '') this.cookies.delete(key);
-      else this.cookies.set(key, { value, path });
-    }
+  /** Stores a cookie as if `url` had answered with this Set-Cookie line (see helpers/session.ts). */
+  setCookie(setCookie: string, url: string): void {
+    this.jar.setCookieSync(setCookie, url);
   }
 
   hasCookie(name: string): boolean {
-    return [...this.cookies.keys()].some((key) => key.split('\u0000')[0] === name);
+    return (this.jar.serializeSync()?.cookies ?? []).some((cookie) => cookie.key === name);
   }
 
   async request(
@@ -62,21 +63,22 @@ export class HttpBrowser {
   ): Promise<PageResponse> {
     const target = new URL(url);
     const headers: Record<string, string> = { ...this.headers, ...init.headers, accept: 'text/html' };
-    const cookie = this.cookieHeader(target);
+    const cookie = this.jar.getCookieStringSync(target);
     if (cookie) headers.cookie = cookie;
     let body: string | undefined = init.body;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
-    this.remember(target, response.headers);
+    const response = await this.transport(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body });
+    // As a browser does, a cookie the jar refuses (bad domain, bad prefix) is dropped, not an error.
+    for (const line of response.headers.getSetCookie()) this.jar.setCookieSync(line, target, { ignoreError: true });
     const location = response.headers.get('location');
     return {
       status: response.status,
       url: target.toString(),
       location: location ? new URL(location, target).toString() : undefined,
-      body: await response.text(),
+      body: response.body,
       headers: response.headers,
     };
   }
