@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../src/config/index.ts';
 import { startSesame, type RunningSesame, type SesameOptions } from '../../src/server.ts';
 import { createApplication } from '../../src/management/applications.ts';
 import type { Application } from '../../src/db/applications.ts';
+import { startSmtpCatcher, type SmtpCatcher } from './smtp.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -67,4 +68,30 @@ export async function startTestSesame(
       }),
     stop: () => sesame.close(),
   };
+}
+
+export interface TestSesameWithMail extends TestSesame {
+  /** The SMTP server Sesame sends to; stopped by stop(). */
+  smtp: SmtpCatcher;
+}
+
+/** An SMTP catcher and a Sesame sending to it, started together; stop() stops both. */
+export async function startSesameWithMail(
+  options: Omit<NonNullable<Parameters<typeof startTestSesame>[0]>, 'smtpPort'> = {},
+): Promise<TestSesameWithMail> {
+  const smtp = await startSmtpCatcher();
+  try {
+    const sesame = await startTestSesame({ ...options, smtpPort: smtp.port });
+    return {
+      ...sesame,
+      smtp,
+      stop: async () => {
+        await sesame.stop();
+        await smtp.close();
+      },
+    };
+  } catch (error) {
+    await smtp.close();
+    throw error;
+  }
 }

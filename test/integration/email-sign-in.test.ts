@@ -1,42 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 import type { Application } from '../../src/db/applications.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 describe('email-code sign-up and sign-in through the authorization code + PKCE flow', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let app: Application;
   let config: client.Configuration;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startSesameWithMail();
     app = await sesame.registerApp();
     config = await discover(sesame.issuer, app);
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   it('signs up a new address, then signs the same person in again', async () => {
     const email = 'new.person@example.com';
     const first = await startAuthorization(config, REDIRECT);
     const browser = new HttpBrowser();
-    const { callback } = await signInWithEmail(browser, smtp, first, email, REDIRECT);
+    const { callback } = await signInWithEmail(browser, sesame.smtp, first, email, REDIRECT);
     const tokens = await exchange(config, callback, first);
     const claims = tokens.claims()!;
     expect(claims.email).toBe(email);
     expect(claims.email_verified).toBe(true);
     expect(claims.aud).toBe(app.id);
     expect(Number.isInteger(claims.iat)).toBe(true);
-    expect(smtp.mails.at(-1)!.subject).toMatch(/.+/);
+    expect(sesame.smtp.mails.at(-1)!.subject).toMatch(/.+/);
 
     const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(info.email).toBe(email);
@@ -52,14 +46,14 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
 
     // Second sign-in in a fresh browser: same account (sub), SignIn mail rather than Register.
     const second = await startAuthorization(config, REDIRECT);
-    const again = await signInWithEmail(new HttpBrowser(), smtp, second, email, REDIRECT);
+    const again = await signInWithEmail(new HttpBrowser(), sesame.smtp, second, email, REDIRECT);
     const tokens2 = await exchange(config, again.callback, second);
     expect(tokens2.claims()!.sub).toBe(claims.sub);
   });
 
   it('refuses a reused authorization code and a missing PKCE verifier', async () => {
     const start = await startAuthorization(config, REDIRECT);
-    const { callback } = await signInWithEmail(new HttpBrowser(), smtp, start, 'reuse@example.com', REDIRECT);
+    const { callback } = await signInWithEmail(new HttpBrowser(), sesame.smtp, start, 'reuse@example.com', REDIRECT);
     const code = new URL(callback).searchParams.get('code')!;
     const basic = `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}`;
     const tokenEndpoint = config.serverMetadata().token_endpoint!;
@@ -74,7 +68,7 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     expect((await withoutVerifier.json()).error).toBe('invalid_grant');
 
     const start2 = await startAuthorization(config, REDIRECT);
-    const second = await signInWithEmail(new HttpBrowser(), smtp, start2, 'reuse@example.com', REDIRECT);
+    const second = await signInWithEmail(new HttpBrowser(), sesame.smtp, start2, 'reuse@example.com', REDIRECT);
     const code2 = new URL(second.callback).searchParams.get('code')!;
     const ok = await post({ grant_type: 'authorization_code', code: code2, redirect_uri: REDIRECT, code_verifier: start2.verifier });
     expect(ok.status).toBe(200);
@@ -90,7 +84,7 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     expect(new URL(denied.location!).searchParams.get('error')).toBe('login_required');
 
     const start = await startAuthorization(config, REDIRECT);
-    await signInWithEmail(browser, smtp, start, 'silent@example.com', REDIRECT);
+    await signInWithEmail(browser, sesame.smtp, start, 'silent@example.com', REDIRECT);
     const silentAgain = await startAuthorization(config, REDIRECT, { prompt: 'none' });
     const granted = await browser.follow(silentAgain.url, {}, REDIRECT);
     expect(new URL(granted.location!).searchParams.get('code')).toBeTruthy();
@@ -117,9 +111,9 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     const start = await startAuthorization(partner, REDIRECT);
     const emailPage = await browser.follow(start.url);
     const email = 'consent@example.com';
-    const before = smtp.countFor(email);
+    const before = sesame.smtp.countFor(email);
     const codePage = await browser.submit(emailPage, '/email', { email });
-    const mail = await smtp.waitForMail(email, { after: before });
+    const mail = await sesame.smtp.waitForMail(email, { after: before });
     const consent = await browser.submit(codePage, '/code', { code: /\b(\d{6})\b/.exec(mail.text)![1]! }, REDIRECT);
     expect(consent.status).toBe(200);
     expect(consent.body).toContain('Partner App');

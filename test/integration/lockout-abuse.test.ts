@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as client from 'openid-client';
 import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
-import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { codeFrom } from '../helpers/smtp.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 import { saveExperience } from '../../src/sign-in/experience.ts';
 import { KNOWN_DEVICE_COOKIE } from '../../src/sign-in/known-devices.ts';
@@ -13,28 +13,23 @@ const PASSWORD = 'correct horse battery staple 42';
 // Hardening item 8: guessing stays far below 100 failures per account, and someone guessing from
 // another IP cannot keep the person who holds the mailbox from signing in.
 describe('lockout under attack', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let config: client.Configuration;
   let counter = 0;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
     // Requests carry X-Forwarded-For from a trusted loopback proxy, so each "browser" has its own IP.
-    sesame = await startTestSesame({ smtpPort: smtp.port, env: { TRUST_PROXY: '127.0.0.1' } });
+    sesame = await startSesameWithMail({ env: { TRUST_PROXY: '127.0.0.1' } });
     config = await discover(sesame.issuer, await sesame.registerApp());
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   const uniqueEmail = () => `target${++counter}.${Date.now()}@example.com`;
   const from = (ip: string) => new HttpBrowser({ 'x-forwarded-for': ip });
 
   async function requestCode(browser: HttpBrowser, email: string) {
     const page = await browser.follow((await startAuthorization(config, REDIRECT)).url);
-    const before = smtp.countFor(email);
+    const before = sesame.smtp.countFor(email);
     const codePage = await browser.submit(page, '/email', { email });
     return { codePage, before };
   }
@@ -49,7 +44,7 @@ describe('lockout under attack', () => {
     for (let round = 0; round < 2; round += 1) {
       const { codePage, before } = await requestCode(attacker, email);
       expect(codePage.status).toBe(200);
-      const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+      const code = codeFrom(await sesame.smtp.waitForMail(email, { after: before }));
       let page = codePage;
       for (let guess = 0; guess < 5; guess += 1) {
         page = await attacker.submit(page, '/code', { code: wrong(code) });
@@ -65,7 +60,7 @@ describe('lockout under attack', () => {
     // A third code does not buy this IP more guesses.
     const third = await requestCode(attacker, email);
     expect(third.codePage.status).toBe(200);
-    const code = codeFrom(await smtp.waitForMail(email, { after: third.before }));
+    const code = codeFrom(await sesame.smtp.waitForMail(email, { after: third.before }));
     expect((await attacker.submit(third.codePage, '/code', { code: wrong(code) })).status).toBe(429);
     expect((await attacker.submit(third.codePage, '/code', { code })).status).toBe(429);
 
@@ -73,7 +68,7 @@ describe('lockout under attack', () => {
     const owner = from('198.51.100.20');
     const mine = await requestCode(owner, email);
     expect(mine.codePage.status).toBe(200);
-    const myCode = codeFrom(await smtp.waitForMail(email, { after: mine.before }));
+    const myCode = codeFrom(await sesame.smtp.waitForMail(email, { after: mine.before }));
     const done = await owner.submit(mine.codePage, '/code', { code: myCode }, REDIRECT);
     expect(done.location).toContain(REDIRECT);
   });
@@ -85,7 +80,7 @@ describe('lockout under attack', () => {
       // The owner signs up on their own browser (code, then a password): that browser is now known.
       const owner = from('198.51.100.30');
       const { codePage, before } = await requestCode(owner, email);
-      const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+      const code = codeFrom(await sesame.smtp.waitForMail(email, { after: before }));
       const created = await owner.submit(codePage, '/code', { code });
       expect(created.body).toContain('Create a password');
       expect((await owner.submit(created, '/create-password', { password: PASSWORD }, REDIRECT)).location).toContain(REDIRECT);

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import LogtoClient from '@logto/node';
 import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { signInWithEmail } from '../helpers/oidc.ts';
 import { MemoryStorage, verifyJwt } from '../helpers/logto.ts';
 import { createResource } from '../../src/management/resources.ts';
@@ -16,13 +15,11 @@ const EMAIL = 'reader@example.com';
 
 /** The official @logto/node client, unmodified, as an app would configure it against Sesame. */
 describe('@logto/node against Sesame', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let app: Application;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startSesameWithMail();
     app = await sesame.registerApp({ redirectUris: [REDIRECT], postLogoutRedirectUris: [POST_LOGOUT] });
     await createResource(sesame.db, { indicator: API, name: 'Example API', scopes: ['read:books', 'write:books'], accessTokenTtl: 600 });
     // The SDK logs every non-2xx answer it gets; the refused resource below is one on purpose.
@@ -31,7 +28,6 @@ describe('@logto/node against Sesame', () => {
   afterAll(async () => {
     vi.restoreAllMocks();
     await sesame?.stop();
-    await smtp?.close();
   });
 
   it('signs in with an emailed code, reads claims and userinfo, gets an API token and signs out', async () => {
@@ -57,7 +53,7 @@ describe('@logto/node against Sesame', () => {
     expect(signInUrl.searchParams.getAll('resource')).toEqual([API]);
 
     const browser = new HttpBrowser();
-    const { callback } = await signInWithEmail(browser, smtp, { url: signIn.url, verifier: '', state: '' }, EMAIL, REDIRECT);
+    const { callback } = await signInWithEmail(browser, sesame.smtp, { url: signIn.url, verifier: '', state: '' }, EMAIL, REDIRECT);
     await logto.handleSignInCallback(callback);
     expect(await logto.isAuthenticated()).toBe(true);
 

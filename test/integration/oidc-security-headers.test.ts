@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as client from 'openid-client';
 import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
-import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { codeFrom } from '../helpers/smtp.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 import type { Application } from '../../src/db/applications.ts';
 
@@ -29,25 +29,20 @@ function securityHeaders(headers: Headers): Record<string, string | null> {
 }
 
 describe('security headers on every HTML page, oidc-provider’s included', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let app: Application;
   let config: client.Configuration;
   let reference: Record<string, string | null>;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startSesameWithMail();
     app = await sesame.registerApp({ redirectUris: [REDIRECT], postLogoutRedirectUris: [POST_LOGOUT] });
     config = await discover(sesame.issuer, app);
     // One of Sesame's own pages: the reference set.
     const home = await fetch(`${sesame.config.endpoint}/`);
     reference = securityHeaders(home.headers);
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   function expectSameHeaders(page: PageResponse | Response) {
     expect(page.headers.get('content-type') ?? '').toContain('text/html');
@@ -76,9 +71,9 @@ describe('security headers on every HTML page, oidc-provider’s included', () =
     const start = await startAuthorization(config, REDIRECT, extra);
     const emailPage = await browser.follow(start.url);
     const email = `headers.${Date.now()}.${Math.random().toString(36).slice(2)}@example.com`;
-    const before = smtp.countFor(email);
+    const before = sesame.smtp.countFor(email);
     const codePage = await browser.submit(emailPage, '/email', { email });
-    const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+    const code = codeFrom(await sesame.smtp.waitForMail(email, { after: before }));
     return browser.submit(codePage, '/code', { code }, stopAt);
   }
 

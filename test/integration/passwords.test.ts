@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
-import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { codeFrom } from '../helpers/smtp.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, exchange, startAuthorization } from '../helpers/oidc.ts';
 import { findUserByEmail } from '../../src/db/users.ts';
 import { saveExperience, type ExperienceChanges } from '../../src/sign-in/experience.ts';
@@ -12,21 +12,16 @@ const MINUTE = 60_000;
 const GOOD_PASSWORD = 'correct horse battery staple';
 
 describe('sign-in experience, passwords, lockout and recovery', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let config: client.Configuration;
   let offset = 0;
   let counter = 0;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port, sesame: { now: () => Date.now() + offset } });
+    sesame = await startSesameWithMail({ sesame: { now: () => Date.now() + offset } });
     config = await discover(sesame.issuer, await sesame.registerApp());
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   const uniqueEmail = () => `pw${++counter}.${Date.now()}@example.com`;
   const experience = (changes: ExperienceChanges) => saveExperience(sesame.db, changes, Date.now());
@@ -41,10 +36,10 @@ describe('sign-in experience, passwords, lockout and recovery', () => {
   }
 
   async function codeStep(browser: HttpBrowser, page: PageResponse, email: string, prefix = '') {
-    const before = smtp.countFor(email);
+    const before = sesame.smtp.countFor(email);
     const codePage = await browser.submit(page, `${prefix}/email`.replace('/forgot/email', '/forgot'), { email });
     expect(codePage.status, codePage.body.slice(0, 300)).toBe(200);
-    const mail = await smtp.waitForMail(email, { after: before });
+    const mail = await sesame.smtp.waitForMail(email, { after: before });
     return { codePage, mail, next: await browser.submit(codePage, `${prefix}/code`, { code: codeFrom(mail) }, REDIRECT) };
   }
 
@@ -133,7 +128,7 @@ describe('sign-in experience, passwords, lockout and recovery', () => {
       const passwordPage = await browser.submit(page, '/email', { email });
       expect(passwordPage.body).toContain('Enter your password');
       expect(passwordPage.body).not.toContain('Email me a code instead');
-      expect(smtp.countFor(email)).toBe(1);
+      expect(sesame.smtp.countFor(email)).toBe(1);
       const done = await browser.submit(passwordPage, '/password', { email, password: GOOD_PASSWORD }, REDIRECT);
       expect(done.location).toContain(REDIRECT);
     } finally {
@@ -164,7 +159,7 @@ describe('sign-in experience, passwords, lockout and recovery', () => {
       const sent = await again.browser.submit(again.page, '/email', { email: existing });
       expect(sent.body).toContain('Check your email');
       await new Promise((r) => setTimeout(r, 250));
-      expect(smtp.countFor(existing)).toBe(1);
+      expect(sesame.smtp.countFor(existing)).toBe(1);
     } finally {
       await reset();
     }
@@ -216,11 +211,11 @@ describe('sign-in experience, passwords, lockout and recovery', () => {
       expect(mail.subject.toLowerCase()).toContain('password');
       expect(next.body).toContain('Choose a new password');
       expect((await browser.submit(next, '/reset-password', { password: 'password' })).status).toBe(400);
-      const notices = smtp.countFor(email);
+      const notices = sesame.smtp.countFor(email);
       const done = await browser.submit(next, '/reset-password', { password: 'a brand new passphrase' }, REDIRECT);
       expect(done.location).toContain(REDIRECT);
 
-      const notice = await smtp.waitForMail(email, { after: notices });
+      const notice = await sesame.smtp.waitForMail(email, { after: notices });
       expect(notice.subject).toBe('Your password was changed');
       await expect(client.refreshTokenGrant(config, before.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
@@ -236,7 +231,7 @@ describe('sign-in experience, passwords, lockout and recovery', () => {
       expect(sent.status).toBe(200);
       expect(sent.body).toContain('Check your email');
       await new Promise((r) => setTimeout(r, 250));
-      expect(smtp.countFor(stranger)).toBe(0);
+      expect(sesame.smtp.countFor(stranger)).toBe(0);
     } finally {
       await reset();
     }

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as client from 'openid-client';
 import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -19,20 +18,15 @@ describe.each([
   { trustProxy: '127.0.0.1', what: 'the proxy’s address' },
   { trustProxy: '127.0.0.0/8', what: 'the proxy’s CIDR' },
 ])('TRUST_PROXY=$trustProxy ($what)', ({ trustProxy }) => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let config: client.Configuration;
   let counter = 0;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port, env: { TRUST_PROXY: trustProxy, CODE_SENDS_PER_IP: String(CAP) } });
+    sesame = await startSesameWithMail({ env: { TRUST_PROXY: trustProxy, CODE_SENDS_PER_IP: String(CAP) } });
     config = await discover(sesame.issuer, await sesame.registerApp());
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   /** Asks for a code for a fresh address, with the X-Forwarded-For the proxy passes on. */
   async function askForCode(forwardedFor: string): Promise<number> {
@@ -69,8 +63,7 @@ describe.each([
 
 describe('the issue’s probe: TRUST_PROXY=1 and `203.0.113.N, 127.0.0.1`', () => {
   it('trips the per-IP cap at CODE_SENDS_PER_IP', async () => {
-    const smtp = await startSmtpCatcher();
-    const sesame = await startTestSesame({ smtpPort: smtp.port, env: { TRUST_PROXY: '1', CODE_SENDS_PER_IP: String(CAP) } });
+    const sesame = await startSesameWithMail({ env: { TRUST_PROXY: '1', CODE_SENDS_PER_IP: String(CAP) } });
     try {
       const config = await discover(sesame.issuer, await sesame.registerApp());
       const statuses: number[] = [];
@@ -82,7 +75,6 @@ describe('the issue’s probe: TRUST_PROXY=1 and `203.0.113.N, 127.0.0.1`', () =
       expect(statuses).toEqual([...Array(CAP).fill(200), 429]);
     } finally {
       await sesame.stop();
-      await smtp.close();
     }
   });
 });

@@ -2,22 +2,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 import { sesameCli } from '../helpers/cli.ts';
 
 describe('sesame user delete', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startSesameWithMail();
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   it('removes the account and ends its sessions and tokens, from the CLI while the server runs', async () => {
     const app = await sesame.registerApp();
@@ -26,7 +20,7 @@ describe('sesame user delete', () => {
     const email = 'leaving@example.com';
     const browser = new HttpBrowser();
     const start = await startAuthorization(config, redirect);
-    const tokens = await exchange(config, (await signInWithEmail(browser, smtp, start, email, redirect)).callback, start);
+    const tokens = await exchange(config, (await signInWithEmail(browser, sesame.smtp, start, email, redirect)).callback, start);
     const sub = tokens.claims()!.sub;
 
     const cli = (args: string[]) => sesameCli(args, { cwd: sesame.dir, database: join(sesame.dir, 'sesame.db') });
@@ -43,7 +37,7 @@ describe('sesame user delete', () => {
     expect(new URL(denied.location!).searchParams.get('error')).toBe('login_required');
     // Signing up again makes a new account.
     const again = await startAuthorization(config, redirect);
-    const fresh = await exchange(config, (await signInWithEmail(new HttpBrowser(), smtp, again, email, redirect)).callback, again);
+    const fresh = await exchange(config, (await signInWithEmail(new HttpBrowser(), sesame.smtp, again, email, redirect)).callback, again);
     expect(fresh.claims()!.sub).not.toBe(sub);
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type * as client from 'openid-client';
 import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
-import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
+import { codeFrom } from '../helpers/smtp.ts';
+import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, exchange, startAuthorization, type AuthorizationStart } from '../helpers/oidc.ts';
 import { findUserByEmail } from '../../src/db/users.ts';
 import { saveExperience } from '../../src/sign-in/experience.ts';
@@ -11,23 +11,18 @@ const REDIRECT = 'http://127.0.0.1:9/callback';
 const MINUTE = 60_000;
 
 describe('verification codes', () => {
-  let smtp: SmtpCatcher;
-  let sesame: TestSesame;
+  let sesame: TestSesameWithMail;
   let config: client.Configuration;
   let offset = 0;
   let counter = 0;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port, env: { TRUST_PROXY: '127.0.0.1' }, sesame: { now: () => Date.now() + offset } });
+    sesame = await startSesameWithMail({ env: { TRUST_PROXY: '127.0.0.1' }, sesame: { now: () => Date.now() + offset } });
     config = await discover(sesame.issuer, await sesame.registerApp());
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
   beforeEach(() => {
-    smtp.refuse = false;
+    sesame.smtp.refuse = false;
   });
 
   const uniqueEmail = () => `person${++counter}.${Date.now()}@example.com`;
@@ -41,7 +36,7 @@ describe('verification codes', () => {
 
   async function sendCode(email: string, browser = new HttpBrowser()) {
     const { start, page } = await openEmailPage(browser);
-    const before = smtp.countFor(email);
+    const before = sesame.smtp.countFor(email);
     const codePage = await browser.submit(page, '/email', { email });
     return { browser, start, codePage, before };
   }
@@ -53,7 +48,7 @@ describe('verification codes', () => {
   it('kills a code after 5 wrong tries, counting down on the page, and offers a new one', async () => {
     const email = uniqueEmail();
     const { browser, codePage, before } = await sendCode(email);
-    const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+    const code = codeFrom(await sesame.smtp.waitForMail(email, { after: before }));
     let page = codePage;
     for (const left of [4, 3, 2, 1]) {
       page = await submitCode(browser, page, wrongCode(code));
@@ -71,10 +66,10 @@ describe('verification codes', () => {
     expect(dead.location ?? '').not.toContain(REDIRECT);
     // After the cooldown a new code is sent and works.
     offset += MINUTE + 1000;
-    const sentBefore = smtp.countFor(email);
+    const sentBefore = sesame.smtp.countFor(email);
     const fresh = await browser.submit(page, '/resend');
     expect(fresh.status).toBe(200);
-    const newCode = codeFrom(await smtp.waitForMail(email, { after: sentBefore }));
+    const newCode = codeFrom(await sesame.smtp.waitForMail(email, { after: sentBefore }));
     const done = await submitCode(browser, fresh, newCode);
     expect(done.location).toContain(REDIRECT);
   });
@@ -82,7 +77,7 @@ describe('verification codes', () => {
   it('refuses an expired code and offers a new one', async () => {
     const email = uniqueEmail();
     const { browser, codePage, before } = await sendCode(email);
-    const code = codeFrom(await smtp.waitForMail(email, { after: before }));
+    const code = codeFrom(await sesame.smtp.waitForMail(email, { after: before }));
     offset += 10 * MINUTE + 1000;
     const page = await submitCode(browser, codePage, code);
     expect(page.status).toBe(400);
@@ -93,7 +88,7 @@ describe('verification codes', () => {
   it('replaces the code on resend, keeps the failure count, and enforces the cooldown', async () => {
     const email = uniqueEmail();
     const { browser, codePage, before } = await sendCode(email);
-    const first = codeFrom(await smtp.waitForMail(email, { after: before }));
+    const first = codeFrom(await sesame.smtp.waitForMail(email, { after: before }));
     expect(codePage.body).toMatch(/data-countdown="(59|60)"/);
 
     const tooSoon = await browser.submit(codePage, '/resend');
@@ -105,10 +100,10 @@ describe('verification codes', () => {
     expect(page.body).toContain('3 tries left');
 
     offset += MINUTE + 1000;
-    const count = smtp.countFor(email);
+    const count = sesame.smtp.countFor(email);
     const resent = await browser.submit(page, '/resend');
     expect(resent.body).toContain('We sent you a new code');
-    const second = codeFrom(await smtp.waitForMail(email, { after: count }));
+    const second = codeFrom(await sesame.smtp.waitForMail(email, { after: count }));
 
     if (second !== first) {
       const old = await submitCode(browser, resent, first);
@@ -128,7 +123,7 @@ describe('verification codes', () => {
     // Someone else, elsewhere, still gets codes for the address, up to its cap of 5.
     for (let i = 0; i < 2; i += 1) expect((await sendCode(email, from('198.51.100.1'))).codePage.status).toBe(200);
     expect((await sendCode(email, from('198.51.100.2'))).codePage.status).toBe(429);
-    expect(smtp.countFor(email)).toBe(5);
+    expect(sesame.smtp.countFor(email)).toBe(5);
     offset += 15 * MINUTE + 1000;
     expect((await sendCode(email, from('198.51.100.2'))).codePage.status).toBe(200);
   });
@@ -136,19 +131,19 @@ describe('verification codes', () => {
   it('refuses a code from one interaction in another', async () => {
     const email = uniqueEmail();
     const a = await sendCode(email);
-    const codeA = codeFrom(await smtp.waitForMail(email, { after: a.before }));
+    const codeA = codeFrom(await sesame.smtp.waitForMail(email, { after: a.before }));
     const b = await sendCode(email);
-    await smtp.waitForMail(email, { after: a.before + 1 });
+    await sesame.smtp.waitForMail(email, { after: a.before + 1 });
     const page = await submitCode(b.browser, b.codePage, codeA);
     // Codes are random; in the one-in-a-million case that both are equal, the check is meaningless.
-    const codeB = codeFrom(smtp.mails.filter((m) => m.to.includes(email)).at(-1)!);
+    const codeB = codeFrom(sesame.smtp.mails.filter((m) => m.to.includes(email)).at(-1)!);
     if (codeA !== codeB) expect(page.body).toContain('not right');
   });
 
   it('shows the same page after "send code" for a known and an unknown address', async () => {
     const known = uniqueEmail();
     const signedUp = await sendCode(known);
-    const code = codeFrom(await smtp.waitForMail(known, { after: signedUp.before }));
+    const code = codeFrom(await sesame.smtp.waitForMail(known, { after: signedUp.before }));
     const done = await submitCode(signedUp.browser, signedUp.codePage, code);
     await exchange(config, done.location!, signedUp.start);
     expect(await findUserByEmail(sesame.db, known)).toBeTruthy();
@@ -173,7 +168,7 @@ describe('verification codes', () => {
       expect(codePage.status).toBe(200);
       expect(codePage.body).toContain('We sent a 6-digit code');
       await new Promise((r) => setTimeout(r, 300));
-      expect(smtp.countFor(email)).toBe(0);
+      expect(sesame.smtp.countFor(email)).toBe(0);
     } finally {
       await saveExperience(sesame.db, { signInMode: 'SignInAndRegister' }, Date.now());
     }
@@ -181,27 +176,27 @@ describe('verification codes', () => {
 
   it('says an address cannot receive mail when its server refuses it for good, and refunds the send', async () => {
     const email = uniqueEmail();
-    smtp.refuse = 'permanent';
+    sesame.smtp.refuse = 'permanent';
     const { browser, page } = await openEmailPage();
     const refused = await browser.submit(page, '/email', { email });
     expect(refused.status).toBe(400);
     expect(refused.body).toContain('deliver email to this address');
     expect(refused.body).not.toContain('try again in a moment');
-    smtp.refuse = false;
+    sesame.smtp.refuse = false;
     const retry = await browser.submit(refused, '/email', { email });
     expect(retry.status).toBe(200);
   });
 
   it('shows an error and leaves nothing half-done when the SMTP server refuses for now', async () => {
     const email = uniqueEmail();
-    smtp.refuse = 'temporary';
+    sesame.smtp.refuse = 'temporary';
     const { browser, page } = await openEmailPage();
     const refused = await browser.submit(page, '/email', { email });
     expect(refused.status).toBe(503);
     expect(refused.body).toContain('could not send the code');
     expect(await findUserByEmail(sesame.db, email)).toBeUndefined();
     // The failed attempt did not start a cooldown or count against the address.
-    smtp.refuse = false;
+    sesame.smtp.refuse = false;
     const retry = await browser.submit(refused, '/email', { email });
     expect(retry.status).toBe(200);
     expect(retry.body).toContain('Check your email');
