@@ -2,10 +2,9 @@ import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, tempDir, type TestSesame } from '../helpers/sesame.ts';
-import { discover, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
+import { discover, startAuthorization } from '../helpers/oidc.ts';
+import { authorizeSignedIn, signedInBrowser } from '../helpers/session.ts';
 import { ROOT, sesameCli } from '../helpers/cli.ts';
 import { SqliteDatabase } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
@@ -22,7 +21,6 @@ const REDIRECT = 'http://127.0.0.1:9/callback';
 type Method = 'basic' | 'post';
 
 describe('the registered client authentication method is enforced', () => {
-  let smtp: SmtpCatcher;
   let sesame: TestSesame;
   let basicApp: Application;
   let postApp: { id: string; secret: string; tokenEndpointAuthMethod: string };
@@ -42,11 +40,11 @@ describe('the registered client authentication method is enforced', () => {
     return { status: response.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown>, headers: response.headers };
   }
 
-  /** Signs a person in through the real pages; returns the code, ready to exchange. */
+  /** A signed-in person's authorization code for `app`, ready to exchange. */
   async function authorizationCode(app: { id: string; secret: string }, email: string) {
     const config = await discover(sesame.issuer, app);
     const start = await startAuthorization(config, REDIRECT);
-    const { callback } = await signInWithEmail(new HttpBrowser(), smtp, start, email, REDIRECT);
+    const callback = await authorizeSignedIn((await signedInBrowser(sesame, email)).browser, start.url, REDIRECT);
     const code = new URL(callback).searchParams.get('code')!;
     return { code, verifier: start.verifier };
   }
@@ -61,8 +59,7 @@ describe('the registered client authentication method is enforced', () => {
   }
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startTestSesame();
     basicApp = await sesame.registerApp({ name: 'Basic App' });
     // The post app is registered with the real command, as an operator would.
     const created = await sesameCli(
@@ -72,10 +69,7 @@ describe('the registered client authentication method is enforced', () => {
     expect(created.code, created.stderr).toBe(0);
     postApp = JSON.parse(created.stdout);
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   it('stores the method per app and shows it in `app list --json` (default client_secret_basic)', async () => {
     expect(basicApp.tokenEndpointAuthMethod).toBe('client_secret_basic');
@@ -145,7 +139,7 @@ describe('the registered client authentication method is enforced', () => {
       execute: [client.allowInsecureRequests],
     });
     const start = await startAuthorization(config, REDIRECT);
-    const { callback } = await signInWithEmail(new HttpBrowser(), smtp, start, 'post.sdk@example.com', REDIRECT);
+    const callback = await authorizeSignedIn((await signedInBrowser(sesame, 'post.sdk@example.com')).browser, start.url, REDIRECT);
     const tokens = await client.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: start.verifier, expectedState: start.state });
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).toBeTruthy();

@@ -1,34 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
-import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
+import { discover, exchange, startAuthorization } from '../helpers/oidc.ts';
+import { authorizeSignedIn, signedInBrowser } from '../helpers/session.ts';
 import type { Application } from '../../src/db/applications.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
 describe('token introspection answers only the client the token was issued to', () => {
-  let smtp: SmtpCatcher;
   let sesame: TestSesame;
   let appA: Application;
   let appB: Application;
   let tokens: { access_token: string; refresh_token?: string };
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startTestSesame();
     appA = await sesame.registerApp({ name: 'App A' });
     appB = await sesame.registerApp({ name: 'App B' });
     const config = await discover(sesame.issuer, appA);
     const start = await startAuthorization(config, REDIRECT);
-    const { callback } = await signInWithEmail(new HttpBrowser(), smtp, start, 'introspected@example.com', REDIRECT);
-    tokens = await exchange(config, callback, start);
+    const { browser } = await signedInBrowser(sesame, 'introspected@example.com');
+    tokens = await exchange(config, await authorizeSignedIn(browser, start.url, REDIRECT), start);
     expect(tokens.refresh_token).toBeTruthy();
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   async function introspect(app: Application, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const response = await fetch(`${sesame.issuer}/token/introspection`, {

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createHash, randomBytes } from 'node:crypto';
-import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
-import { signInWithEmail } from '../helpers/oidc.ts';
+import { authorizeSignedIn, signedInBrowser } from '../helpers/session.ts';
 import { asBrowserSends, decodeJwt, goBasicAuth, goUnescapedUrl, verifyJwt } from '../helpers/logto.ts';
 import { createResource } from '../../src/management/resources.ts';
 import { replaceUserCustomData } from '../../src/db/user-custom-data.ts';
@@ -29,22 +27,17 @@ type Jwks = { keys: Record<string, unknown>[] };
 
 /** What the Go SDK sends, request by request, written with undici so nothing is normalised for us. */
 describe('the Logto Go SDK on the wire', () => {
-  let smtp: SmtpCatcher;
   let sesame: TestSesame;
   let app: Application;
   let discovery: Discovery;
   let jwks: Jwks;
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
-    sesame = await startTestSesame({ smtpPort: smtp.port });
+    sesame = await startTestSesame();
     app = await sesame.registerApp({ redirectUris: [REDIRECT], postLogoutRedirectUris: [POST_LOGOUT] });
     await createResource(sesame.db, { indicator: API, name: 'Example API', scopes: ['read:books'], accessTokenTtl: 900 });
   });
-  afterAll(async () => {
-    await sesame?.stop();
-    await smtp?.close();
-  });
+  afterAll(() => sesame?.stop());
 
   async function getJson(url: string, headers: Record<string, string> = {}) {
     const response = await request(url, { headers });
@@ -82,10 +75,11 @@ describe('the Logto Go SDK on the wire', () => {
     return { raw, verifier, state };
   }
 
+  /** A signed-in person's browser follows the SDK's sign-in URL; the code is exchanged as the SDK does. */
   async function goSignIn(email: string, extra: Parameters<typeof goSignInUri>[0] = {}) {
     const start = goSignInUri(extra);
-    const browser = new HttpBrowser();
-    const { callback } = await signInWithEmail(browser, smtp, { url: asBrowserSends(start.raw).href, verifier: '', state: '' }, email, REDIRECT);
+    const { browser } = await signedInBrowser(sesame, email);
+    const callback = await authorizeSignedIn(browser, asBrowserSends(start.raw).href, REDIRECT);
     const params = new URL(callback).searchParams;
     expect(params.get('state')).toBe(start.state);
     const exchanged = await postForm(

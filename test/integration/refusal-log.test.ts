@@ -2,10 +2,9 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as client from 'openid-client';
 import LogtoClient from '@logto/node';
-import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.ts';
-import { discover, signInWithEmail, startAuthorization, type AuthorizationStart } from '../helpers/oidc.ts';
+import { discover, startAuthorization } from '../helpers/oidc.ts';
+import { authorizeSignedIn, signedInBrowser } from '../helpers/session.ts';
 import { MemoryStorage } from '../helpers/logto.ts';
 import { createResource } from '../../src/management/resources.ts';
 import type { Application } from '../../src/db/applications.ts';
@@ -32,7 +31,6 @@ const WARN = 40;
  * and oidc-provider's reason, and never with a secret, code or token: each provoked by a real client.
  */
 describe('refusals are logged once with their reason', () => {
-  let smtp: SmtpCatcher;
   let sesame: TestSesame;
   let app: Application;
   let oidc: client.Configuration;
@@ -42,7 +40,6 @@ describe('refusals are logged once with their reason', () => {
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    smtp = await startSmtpCatcher();
     const stream = new Writable({
       write(chunk, _encoding, done) {
         const text = chunk.toString();
@@ -51,7 +48,7 @@ describe('refusals are logged once with their reason', () => {
         done();
       },
     });
-    sesame = await startTestSesame({ smtpPort: smtp.port, sesame: { logger: { level: 'info', stream } } });
+    sesame = await startTestSesame({ sesame: { logger: { level: 'info', stream } } });
     app = await sesame.registerApp({ redirectUris: [REDIRECT], postLogoutRedirectUris: [POST_LOGOUT] });
     secrets.push(app.secret);
     await createResource(sesame.db, { indicator: API, name: 'Example API', scopes: ['read:books'], accessTokenTtl: 600 });
@@ -62,7 +59,6 @@ describe('refusals are logged once with their reason', () => {
   afterAll(async () => {
     vi.restoreAllMocks();
     await sesame?.stop();
-    await smtp?.close();
   });
 
   /** Runs `provoke`, then returns the refusal lines it caused (waiting for the first, then a little more). */
@@ -108,16 +104,13 @@ describe('refusals are logged once with their reason', () => {
     return { status: response.status, body: (await response.json()) as Record<string, string> };
   }
 
-  /** A signed-in browser's authorization code (the email code flow the first time, the session after). */
-  async function authorizationCode(browser: HttpBrowser, start: AuthorizationStart): Promise<string> {
-    const first = await browser.follow(start.url, {}, REDIRECT);
-    const callback = first.location?.startsWith(REDIRECT)
-      ? first.location
-      : (await signInWithEmail(browser, smtp, start, EMAIL, REDIRECT)).callback;
+  /** Where Sesame sends a signed-in person back for the app's request `url`; the code is noted as a secret. */
+  async function signedInCallback(url: string): Promise<string> {
+    const callback = await authorizeSignedIn((await signedInBrowser(sesame, EMAIL)).browser, url, REDIRECT);
     const code = new URL(callback).searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback}`);
     secrets.push(code);
-    return code;
+    return callback;
   }
 
   it('logs a bad redirect_uri with the URI the app sent, and the page says it in plain words', async () => {
@@ -227,10 +220,9 @@ describe('refusals are logged once with their reason', () => {
   });
 
   it('logs invalid_grant with its real cause: wrong PKCE verifier, then a reused code', async () => {
-    const browser = new HttpBrowser();
     const start = await startAuthorization(oidc, REDIRECT);
     secrets.push(start.verifier);
-    const code = await authorizationCode(browser, start);
+    const code = new URL(await signedInCallback(start.url)).searchParams.get('code')!;
 
     const { verifier: wrongVerifier } = await pkce();
     const wrong = await oneRefusal(async () => {
@@ -302,10 +294,7 @@ describe('refusals are logged once with their reason', () => {
       { storage, navigate: (url) => void navigations.push(url) },
     );
     await logto.signIn(REDIRECT);
-    const browser = new HttpBrowser();
-    const { callback } = await signInWithEmail(browser, smtp, { url: navigations.pop()!, verifier: '', state: '' }, EMAIL, REDIRECT);
-    secrets.push(new URL(callback).searchParams.get('code')!);
-    await logto.handleSignInCallback(callback);
+    await logto.handleSignInCallback(await signedInCallback(navigations.pop()!));
     const refreshToken = (await logto.getRefreshToken())!;
     secrets.push(refreshToken, (await logto.getIdToken())!);
 
