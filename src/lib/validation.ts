@@ -151,3 +151,12 @@ export function nestedDeeperThan(value: unknown, limit: number = MAX_JSON_DEPTH)
   }
   return false;
 }
+
+/** The display name of an app or API resource: trimmed, 1 to 128 characters, one line. */
+export const displayName = () =>
+  z
+    .string({ error: 'name is required' })
+    .trim()
+    .min(1, 'name is required')
+    .max(128, 'name must be at most 128 characters')
+    .refine((name) => !hasControlCharacter(name), 'name must not contain line breaks or control characters');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { integerIn, mailbox as mailboxIn } from '../lib/validation.ts';
+import type { SmtpSettings } from '../config/index.ts';
 
 // mailer.ts checks recipients with it; the check itself lives with the rest of the vocabulary.
 
@@ -145,14 +146,7 @@ const ENV_NAMES: Record<string, string> = {
 };
 
 /** The connector config implied by SMTP_* variables: no templates, so the defaults in templates/email/ apply. */
-export function connectorConfigFromEnv(env: {
-  host: string;
-  port: number;
-  user?: string;
-  pass?: string;
-  secure: boolean;
-  from: string;
-}): SmtpConnectorConfig {
+export function connectorConfigFromEnv(env: SmtpSettings): SmtpConnectorConfig {
   const input: Record<string, unknown> = {
     host: env.host,
     port: env.port,

@@ -73,26 +73,15 @@ function waitFor<T>(what: string, timeoutMs: number, register: (resolve: (value:
   });
 }
 
-/**
- * A real SMTP server (smtp-server) that parses every mail (mailparser), keeps the newest, and wakes
- * whoever waits for a recipient. The dev mailbox, the tests' catcher and the bench's sink are this
- * module with different options. It accepts any credentials (a configured client must not fail on
- * a local sink) and refuses mail over 5 MiB with 552.
- */
-export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  const host = options.host ?? '127.0.0.1';
-  const keep = Math.max(0, options.keep ?? Infinity);
-  const mails: ReceivedMail[] = [];
-  /** Per lower-cased recipient, so a mail wakes only its own waiters (O(1) per mail under load). */
-  const waiters = new Map<string, Set<(mail: ReceivedMail) => void>>();
-  // Imported here, not at the top, so a production build never loads an SMTP server or a parser.
-  const [{ SMTPServer }, { simpleParser }] = await Promise.all([import('smtp-server'), import('mailparser')]);
+type Mailbox = Omit<SmtpSink, 'host' | 'port' | 'refuse' | 'delayMs' | 'close'> & { add(mail: ReceivedMail): void };
 
-  const deliver = (mail: ReceivedMail) => {
-    for (const address of new Set(mail.to.map((to) => to.toLowerCase()))) {
-      for (const wake of [...(waiters.get(address) ?? [])]) wake(mail);
-    }
-  };
+/** Where the sink keeps mails and who waits for them (waiters per recipient: O(1) per mail under load). */
+function createMailbox(keepOption: number | undefined): Mailbox {
+  const keep = Math.max(0, keepOption ?? Infinity);
+  const mails: ReceivedMail[] = [];
+  const waiters = new Map<string, Set<(mail: ReceivedMail) => void>>();
+  let received = 0;
+
   const listen = (to: string, wake: (mail: ReceivedMail) => void) => {
     const address = to.trim().toLowerCase();
     const set = waiters.get(address) ?? new Set();
@@ -102,27 +91,27 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       if (set.size === 0 && waiters.get(address) === set) waiters.delete(address);
     };
   };
-
-  const state = { received: 0 };
-  let port = 0;
   const mailsFor = (to: string) => {
     const wanted = to.trim().toLowerCase();
     return mails.filter((mail) => mail.to.some((address) => address.toLowerCase() === wanted));
   };
-  const sink: SmtpSink = {
-    host,
-    get port() {
-      return port;
-    },
+
+  return {
     mails,
     get received() {
-      return state.received;
+      return received;
     },
-    refuse: false,
-    delayMs: 0,
-    messages(to) {
-      return (to === undefined || to.trim() === '' ? mails.slice() : mailsFor(to)).reverse();
+    add(mail) {
+      received += 1;
+      if (keep > 0) {
+        mails.push(mail);
+        if (mails.length > keep) mails.splice(0, mails.length - keep);
+      }
+      for (const address of new Set(mail.to.map((to) => to.toLowerCase()))) {
+        for (const wake of [...(waiters.get(address) ?? [])]) wake(mail);
+      }
     },
+    messages: (to) => (to === undefined || to.trim() === '' ? mails.slice() : mailsFor(to)).reverse(),
     countFor: (to) => mailsFor(to).length,
     waitForMail(to, { after = 0, timeoutMs = 5000 } = {}) {
       return waitFor(to, timeoutMs, (resolve) => {
@@ -136,11 +125,37 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
         return unregister;
       });
     },
-    nextMail(to, { timeoutMs = 5000 } = {}) {
-      return waitFor(to, timeoutMs, (resolve) => listen(to, resolve));
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    nextMail: (to, { timeoutMs = 5000 } = {}) => waitFor(to, timeoutMs, (resolve) => listen(to, resolve)),
   };
+}
+
+/** The mail as the sink keeps it: envelope recipients first (what a relay would deliver to). */
+function receivedMail(parsed: import('mailparser').ParsedMail, envelope: { mailFrom: false | { address: string }; rcptTo: { address: string }[] }): ReceivedMail {
+  const envelopeTo = envelope.rcptTo.map((r) => r.address);
+  return {
+    id: randomUUID(),
+    from: addressText(parsed.from) || (envelope.mailFrom ? envelope.mailFrom.address : ''),
+    to: envelopeTo.length > 0 ? envelopeTo : addressText(parsed.to).split(/,\s*/).filter(Boolean),
+    subject: parsed.subject ?? '',
+    text: parsed.text ?? '',
+    ...(typeof parsed.html === 'string' && { html: parsed.html }),
+    date: new Date().toISOString(),
+  };
+}
+
+/**
+ * A real SMTP server (smtp-server) that parses every mail (mailparser), keeps the newest, and wakes
+ * whoever waits for a recipient. The dev mailbox, the tests' catcher and the bench's sink are this
+ * module with different options. It accepts any credentials (a configured client must not fail on
+ * a local sink) and refuses mail over 5 MiB with 552.
+ */
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const host = options.host ?? '127.0.0.1';
+  const mailbox = createMailbox(options.keep);
+  // Imported here, not at the top, so a production build never loads an SMTP server or a parser.
+  const [{ SMTPServer }, { simpleParser }] = await Promise.all([import('smtp-server'), import('mailparser')]);
+  const control = { refuse: false as Refusal, delayMs: 0 };
+
   const server = new SMTPServer({
     ...(options.name !== undefined && { name: options.name }),
     ...(options.banner !== undefined && { banner: options.banner }),
@@ -156,8 +171,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     // Pooled clients keep connections open; do not let close() wait the 30 s default for them.
     closeTimeout: 500,
     onRcptTo(_address, _session, callback) {
-      if (!sink.refuse) return callback();
-      const temporary = sink.refuse === 'temporary';
+      if (!control.refuse) return callback();
+      const temporary = control.refuse === 'temporary';
       const error = new Error(temporary ? '4.3.0 try again later' : '5.1.1 mailbox unavailable') as Error & { responseCode: number };
       error.responseCode = temporary ? 451 : 550;
       callback(error);
@@ -165,27 +180,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     onData(stream, session, callback) {
       simpleParser(stream)
         .then((parsed) => {
-          if (stream.sizeExceeded) {
-            callback(Object.assign(new Error('Message too large'), { responseCode: 552 }));
-            return;
-          }
-          const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
-          const mail: ReceivedMail = {
-            id: randomUUID(),
-            from: addressText(parsed.from) || (session.envelope.mailFrom ? session.envelope.mailFrom.address : ''),
-            to: envelopeTo.length > 0 ? envelopeTo : addressText(parsed.to).split(/,\s*/).filter(Boolean),
-            subject: parsed.subject ?? '',
-            text: parsed.text ?? '',
-            ...(typeof parsed.html === 'string' && { html: parsed.html }),
-            date: new Date().toISOString(),
-          };
-          state.received += 1;
-          if (keep > 0) {
-            mails.push(mail);
-            if (mails.length > keep) mails.splice(0, mails.length - keep);
-          }
-          deliver(mail);
-          if (sink.delayMs > 0) setTimeout(() => callback(), sink.delayMs);
+          if (stream.sizeExceeded) return callback(Object.assign(new Error('Message too large'), { responseCode: 552 }));
+          mailbox.add(receivedMail(parsed, session.envelope));
+          if (control.delayMs > 0) setTimeout(() => callback(), control.delayMs);
           else callback();
         })
         .catch((error: unknown) => callback(error instanceof Error ? error : new Error(String(error))));
@@ -201,7 +198,31 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   });
   // A late socket error (a client hanging up mid-mail) must not crash the process.
   server.on('error', () => {});
-  port = (server.server.address() as AddressInfo).port;
+  const { port } = server.server.address() as AddressInfo;
 
-  return sink;
+  return {
+    host,
+    port,
+    mails: mailbox.mails,
+    get received() {
+      return mailbox.received;
+    },
+    get refuse() {
+      return control.refuse;
+    },
+    set refuse(value: Refusal) {
+      control.refuse = value;
+    },
+    get delayMs() {
+      return control.delayMs;
+    },
+    set delayMs(value: number) {
+      control.delayMs = value;
+    },
+    messages: mailbox.messages,
+    countFor: mailbox.countFor,
+    waitForMail: mailbox.waitForMail,
+    nextMail: mailbox.nextMail,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -7,7 +7,7 @@ import {
   type Application,
 } from '../db/applications.ts';
 import { randomId, randomString } from '../lib/random.ts';
-import { firstIssue, hasControlCharacter, hasWhitespaceOrControl, quoteInput } from '../lib/validation.ts';
+import { displayName, firstIssue, hasWhitespaceOrControl, quoteInput } from '../lib/validation.ts';
 
 function isAbsoluteHttpUrl(value: string): boolean {
   try {
@@ -31,12 +31,7 @@ const absoluteHttpUrl = (label: string) =>
   });
 
 export const newApplicationSchema = z.object({
-  name: z
-    .string({ error: 'name is required' })
-    .trim()
-    .min(1, 'name is required')
-    .max(128, 'name must be at most 128 characters')
-    .refine((name) => !hasControlCharacter(name), 'name must not contain line breaks or control characters'),
+  name: displayName(),
   type: z.enum(APPLICATION_TYPES, {
     error: (issue) => `type must be one of: ${APPLICATION_TYPES.join(', ')}, got ${quoteInput(issue.input)}`,
   }),

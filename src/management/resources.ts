@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import { findResourceByIndicator, insertResource, type ApiResource } from '../db/resources.ts';
 import { randomId } from '../lib/random.ts';
-import { firstIssue, hasControlCharacter, hasWhitespaceOrControl, quoteInput } from '../lib/validation.ts';
+import { displayName, firstIssue, hasWhitespaceOrControl, quoteInput } from '../lib/validation.ts';
 import { InvalidInputError } from './applications.ts';
 import { OIDC_SCOPES } from '../oidc/account.ts';
 
@@ -31,12 +31,7 @@ const indicatorSchema = z
 
 export const newResourceSchema = z.object({
   indicator: indicatorSchema,
-  name: z
-    .string({ error: 'name is required' })
-    .trim()
-    .min(1, 'name is required')
-    .max(128, 'name must be at most 128 characters')
-    .refine((name) => !hasControlCharacter(name), 'name must not contain line breaks or control characters'),
+  name: displayName(),
   scopes: z
     .array(
       z
