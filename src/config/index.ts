@@ -3,8 +3,10 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { envSchema, type TrustProxy } from './schema.ts';
 
+import { databaseConfig, type DatabaseConfig } from './database.ts';
+
 export type { TrustProxy } from './schema.ts';
-import { sqlitePathFromUrl } from '../db/sqlite.ts';
+export type { DatabaseConfig, PostgresDatabaseConfig, PostgresSslMode, SqliteDatabaseConfig } from './database.ts';
 
 export interface SmtpSettings {
   host: string;
@@ -22,6 +24,9 @@ export interface Config {
   secureCookies: boolean;
   port: number;
   host: string;
+  /** Which database to open: a SQLite file, or a PostgreSQL server with its pool and TLS settings. */
+  database: DatabaseConfig;
+  /** The SQLite file (`database.file`); '' when `database.kind` is 'postgres'. */
   databaseFile: string;
   smtp?: SmtpSettings;
   logLevel: string;
@@ -30,7 +35,16 @@ export interface Config {
   codeTtlMinutes: number;
   limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
   demo: { port: number; url: string };
+  /** `migrations` is the configured engine's directory: migrations/sqlite or migrations/postgres. */
   paths: { root: string; migrations: string; pages: string; email: string; public: string };
+}
+
+export interface LoadConfigOptions {
+  /**
+   * Accept a PostgreSQL DATABASE_URL. Off until the server and the `sesame` command open PostgreSQL
+   * (issue 12): until then such a URL is refused with one line instead of being run on SQLite.
+   */
+  acceptPostgres?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -49,7 +63,7 @@ export function readEnvironment(cwd = process.cwd(), env: NodeJS.ProcessEnv = pr
 }
 
 /** Validates every variable at once and reports each bad one on its own line. */
-export function loadConfig(raw: Record<string, string | undefined>): Readonly<Config> {
+export function loadConfig(raw: Record<string, string | undefined>, options: LoadConfigOptions = {}): Readonly<Config> {
   const defined = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = envSchema.safeParse(defined);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
@@ -72,10 +86,23 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
   } else if (env.SMTP_PORT || env.SMTP_USER || env.SMTP_PASS || env.SMTP_FROM) {
     problems.push('SMTP_HOST is required when any other SMTP_* variable is set');
   }
-  if (problems.length) throw new ConfigError(problems);
-
-  let databaseFile = sqlitePathFromUrl(env.DATABASE_URL);
-  if (databaseFile !== ':memory:') databaseFile = resolve(databaseFile);
+  const database = databaseConfig(
+    env.DATABASE_URL,
+    {
+      DATABASE_POOL_MAX: env.DATABASE_POOL_MAX,
+      DATABASE_CONNECT_TIMEOUT_MS: env.DATABASE_CONNECT_TIMEOUT_MS,
+      DATABASE_STATEMENT_TIMEOUT_MS: env.DATABASE_STATEMENT_TIMEOUT_MS,
+      DATABASE_SSL: env.DATABASE_SSL,
+      DATABASE_SSL_CA: env.DATABASE_SSL_CA,
+    },
+    problems,
+  );
+  if (database?.kind === 'postgres' && !options.acceptPostgres) {
+    problems.push(
+      `DATABASE_URL names a PostgreSQL server (${database.safeUrl}), which this version of Sesame cannot run on yet: use a sqlite: URL such as sqlite:./data/sesame.db`,
+    );
+  }
+  if (problems.length || !database) throw new ConfigError(problems);
 
   const config: Config = {
     env: env.NODE_ENV,
@@ -84,7 +111,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     secureCookies: env.ENDPOINT.startsWith('https:'),
     port: env.PORT,
     host: env.HOST,
-    databaseFile,
+    database,
+    databaseFile: database.kind === 'sqlite' ? database.file : '',
     smtp,
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
@@ -93,7 +121,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     demo: { port: env.DEMO_PORT, url: env.DEMO_URL ?? `http://localhost:${env.DEMO_PORT}` },
     paths: {
       root: PROJECT_ROOT,
-      migrations: resolve(PROJECT_ROOT, 'migrations', 'sqlite'),
+      migrations: resolve(PROJECT_ROOT, 'migrations', database.kind),
       pages: resolve(PROJECT_ROOT, 'templates', 'pages'),
       email: resolve(PROJECT_ROOT, 'templates', 'email'),
       public: resolve(PROJECT_ROOT, 'public'),

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DATABASE_SSL_WORDS, parseDatabaseUrl } from './database.ts';
 import { booleanWord, got, integerIn, mailbox, mustBeIntegerBetween, mustBeTrueOrFalse, oneOf } from '../lib/validation.ts';
 
 const integer = (name: string, min: number, max: number) => integerIn(min, max, mustBeIntegerBetween(name, min, max), 'text');
@@ -78,13 +79,22 @@ export const envSchema = z.object({
   ENDPOINT: publicOrigin('ENDPOINT', 'https://id.example.com').default('http://localhost:3001'),
   PORT: integer('PORT', 1, 65535).default(3001),
   HOST: z.string().trim().min(1, 'HOST must not be empty').default('127.0.0.1'),
+  // sqlite:FILE or postgres(ql)://user:password@host:port/database?sslmode=...: each problem with the
+  // URL is its own line (src/config/database.ts), and none of them prints the password.
   DATABASE_URL: z
     .string()
     .trim()
-    .refine((value) => /^sqlite:.+/.test(value), {
-      error: (issue) => `DATABASE_URL must look like sqlite:./data/sesame.db, ${got(issue.input)}`,
+    .superRefine((value, context) => {
+      const problems: string[] = [];
+      parseDatabaseUrl(value, problems);
+      for (const message of problems) context.addIssue({ code: 'custom', message });
     })
     .default('sqlite:./data/sesame.db'),
+  DATABASE_POOL_MAX: integer('DATABASE_POOL_MAX', 1, 1000).optional(),
+  DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS', 100, 600_000).optional(),
+  DATABASE_STATEMENT_TIMEOUT_MS: integer('DATABASE_STATEMENT_TIMEOUT_MS', 0, 3_600_000).optional(),
+  DATABASE_SSL: oneOf('DATABASE_SSL', DATABASE_SSL_WORDS).optional(),
+  DATABASE_SSL_CA: optionalText,
   SMTP_HOST: optionalText,
   SMTP_PORT: integer('SMTP_PORT', 1, 65535).optional(),
   SMTP_USER: optionalText,

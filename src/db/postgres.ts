@@ -1,0 +1,399 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { PostgresDatabaseConfig } from '../config/database.ts';
+import { DatabaseUnavailableError } from './database.ts';
+
+/**
+ * PostgreSQL connections: a pg Pool built from `Config.database` (kind 'postgres'), a start-up check
+ * that turns every way of failing to connect into one clear line, a classifier that turns a runtime
+ * driver error meaning "the database cannot serve" into a DatabaseUnavailableError (503, /health),
+ * and session advisory locks so several instances migrate and purge one at a time.
+ *
+ * Types: int8 (BIGINT: the epoch-millisecond columns, COUNT(*)) is parsed into a JS number, as
+ * better-sqlite3 returns it, so one set of row types serves both engines; every value Sesame keeps
+ * in a BIGINT is far below 2^53. NUMERIC (SUM, AVG) stays a string, as pg returns it.
+ */
+
+export type PgPool = pg.Pool;
+export type PgPoolClient = pg.PoolClient;
+
+export interface PostgresPoolOptions {
+  /**
+   * Called when an idle connection in the pool fails (the server restarted, the network dropped).
+   * The pool replaces it on the next checkout; without a listener pg's 'error' event would crash
+   * the process. Default: ignored (the next query reports the fault).
+   */
+  onIdleError?: (error: Error) => void;
+}
+
+const INT8_OID = 20;
+const parseInt8 = (value: string): number => Number(value);
+
+/** pg's own parsers, except int8 -> number (see above). Per pool, so no global state is changed. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** Where the server is, for messages: `db.example.com:5432/sesame` (never the password). */
+export function describeServer(config: Pick<PostgresDatabaseConfig, 'host' | 'port' | 'database'>): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.host.startsWith('/') ? `socket ${config.host}` : `${host}:${config.port}`}/${config.database}`;
+}
+
+/** node:tls options for DATABASE_SSL (see PostgresSslMode); false for `off`. */
+export function tlsOptions(config: PostgresDatabaseConfig): false | ConnectionOptions {
+  const { mode, caFile } = config.ssl;
+  if (mode === 'off') return false;
+  if (mode === 'require') return { rejectUnauthorized: false };
+  let ca: string | undefined;
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new DatabaseUnavailableError(
+        'TLS certificate',
+        `cannot read the CA file ${caFile} named by DATABASE_SSL_CA or sslrootcert (${codeOf(error) || (error as Error).message}): point it at a readable PEM file`,
+        { cause: error },
+      );
+    }
+  }
+  return {
+    rejectUnauthorized: true,
+    ...(ca ? { ca } : {}),
+    // verify-ca: the chain must be trusted, whatever names the certificate carries.
+    ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+  };
+}
+
+/**
+ * A pg Pool for `config`, not yet connected. Timeouts: connecting (and waiting for a free
+ * connection) gives up after pool.connectionTimeoutMs; the server cancels a statement after
+ * pool.statementTimeoutMs (57014), and the client stops waiting for an answer a little later in
+ * case the server itself is gone; a transaction left idle for a minute is ended by the server.
+ */
+export function createPostgresPool(config: PostgresDatabaseConfig, options: PostgresPoolOptions = {}): pg.Pool {
+  const statementTimeoutMs = config.pool.statementTimeoutMs;
+  const pool = new pg.Pool({
+    host: config.host,
+    port: config.port,
+    database: config.database,
+    user: config.user,
+    password: config.password,
+    ssl: tlsOptions(config),
+    application_name: config.applicationName,
+    max: config.pool.max,
+    idleTimeoutMillis: config.pool.idleTimeoutMs,
+    connectionTimeoutMillis: config.pool.connectionTimeoutMs,
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 2_000 } : {}),
+    idle_in_transaction_session_timeout: 60_000,
+    keepAlive: true,
+    types,
+  });
+  pool.on('error', (error) => options.onIdleError?.(error));
+  return pool;
+}
+
+/**
+ * Opens the pool and proves it works before anything is served: one connection, one query, and
+ * the server must accept writes (not a standby). Every failure is a DatabaseUnavailableError whose
+ * message is the one start-up line (see describePostgresStartupFault); the pool is closed then.
+ */
+export async function openPostgres(config: PostgresDatabaseConfig, options: PostgresPoolOptions = {}): Promise<pg.Pool> {
+  const pool = createPostgresPool(config, options);
+  try {
+    const client = await pool.connect();
+    try {
+      const { rows } = await client.query<{ read_only: string }>("SELECT current_setting('transaction_read_only') AS read_only");
+      if (rows[0]?.read_only === 'on') {
+        throw new DatabaseUnavailableError(
+          'read-only',
+          `PostgreSQL at ${describeServer(config)} accepts no writes (a standby, or default_transaction_read_only is on): point DATABASE_URL at the primary`,
+        );
+      }
+    } finally {
+      client.release();
+    }
+    return pool;
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw describePostgresStartupFault(config, error);
+  }
+}
+
+/** The driver's or the system's error code: a SQLSTATE such as 28P01, or ECONNREFUSED, ... */
+export function codeOf(error: unknown): string {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code) return code;
+    // Node's happy-eyeballs connect (localhost = ::1 and 127.0.0.1) fails with an AggregateError.
+    const inner = (current as { errors?: unknown[] }).errors;
+    current = Array.isArray(inner) && inner.length ? inner[0] : (current as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN']);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ENOENT']);
+const TLS_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * A runtime driver error that means "the database cannot serve this request" -> a
+ * DatabaseUnavailableError with a short reason (for /health and the 503 log line); anything else (a
+ * constraint violation, a bad statement, a serialization failure to retry) gives undefined.
+ *
+ * Reasons: `connection lost`, `unreachable`, `timeout`, `shut down`, `starting up`,
+ * `too many connections`, `disk full`, `out of memory`, `locked`, `read-only`, `I/O error`,
+ * `damaged`, `closed`, `cannot connect`.
+ */
+export function describePostgresFault(error: unknown): DatabaseUnavailableError | undefined {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const code = codeOf(error);
+  const detail = messageOf(error);
+  const fault = (reason: string, message: string) => new DatabaseUnavailableError(reason, message, { cause: error });
+
+  switch (code) {
+    case '57P01':
+      return fault('shut down', `PostgreSQL ended the connection: the server is shutting down (${detail})`);
+    case '57P02':
+      return fault('shut down', `PostgreSQL ended the connection after a crash of another server process (${detail})`);
+    case '57P03':
+      return fault('starting up', `PostgreSQL is not accepting connections yet (${detail}): it is starting up, shutting down or recovering`);
+    case '57P04':
+      return fault('cannot connect', `PostgreSQL ended the connection: the database was dropped (${detail})`);
+    case '57014':
+      return fault(
+        'timeout',
+        /statement timeout/i.test(detail)
+          ? `a PostgreSQL statement ran past the statement timeout (${detail}): the server is overloaded or a lock is held; see DATABASE_STATEMENT_TIMEOUT_MS`
+          : `PostgreSQL cancelled a statement (${detail})`,
+      );
+    case '55P03':
+      return fault('locked', `a PostgreSQL lock was not granted in time (${detail})`);
+    case '53300':
+      return fault('too many connections', `PostgreSQL has no free connection (${detail}): raise max_connections or lower DATABASE_POOL_MAX across the instances`);
+    case '53100':
+      return fault('disk full', `PostgreSQL cannot write: its disk is full (${detail})`);
+    case '53200':
+      return fault('out of memory', `PostgreSQL is out of memory (${detail})`);
+    case '25006':
+      return fault('read-only', `PostgreSQL refused a write (${detail}): the server is a standby or read-only; point DATABASE_URL at the primary`);
+    case '58030':
+      return fault('I/O error', `PostgreSQL could not read or write its files (${detail})`);
+    case 'XX001':
+    case 'XX002':
+      return fault('damaged', `PostgreSQL found damaged data (${detail}): restore from a backup`);
+    case '28P01':
+    case '28000':
+    case '3D000':
+    case '42501':
+      // Refused a new connection while running (a password or grant changed, the database dropped).
+      if (code !== '42501' || /database/i.test(detail)) return fault('cannot connect', `PostgreSQL refused a new connection (${detail})`);
+  }
+  if (code.startsWith('08')) return fault('connection lost', `the connection to PostgreSQL failed (${detail})`);
+  if (code.startsWith('53')) return fault('too many connections', `PostgreSQL ran out of a resource (${detail})`);
+  if (CONNECTION_LOST.has(code) || /^Connection terminated unexpectedly|not queryable|^Connection terminated$/.test(detail)) {
+    if (/^Client was closed/.test(detail)) return fault('closed', `the PostgreSQL connection is closed (${detail})`);
+    return fault('connection lost', `the connection to PostgreSQL was lost (${code || detail})`);
+  }
+  if (UNREACHABLE.has(code)) return fault('unreachable', `cannot reach PostgreSQL (${code}: ${detail})`);
+  if (code === 'ETIMEDOUT' || /^timeout exceeded when trying to connect|connection timeout|^Query read timeout/.test(detail)) {
+    return fault('timeout', `PostgreSQL did not answer in time (${detail})`);
+  }
+  if (/after calling end on the pool|Client was closed/.test(detail)) return fault('closed', `the PostgreSQL pool is closed (${detail})`);
+  return undefined;
+}
+
+/**
+ * Why the first connection failed -> the one start-up line: what went wrong, where (host, port,
+ * database, user; never the password) and what to do.
+ */
+export function describePostgresStartupFault(config: PostgresDatabaseConfig, error: unknown): DatabaseUnavailableError {
+  if (error instanceof DatabaseUnavailableError && error.reason !== 'connection lost') return error;
+  const code = codeOf(error);
+  const detail = messageOf(error);
+  const where = `PostgreSQL at ${describeServer(config)}`;
+  const user = config.user ?? process.env.PGUSER ?? process.env.USER ?? '(the operating-system user)';
+  const fault = (reason: string, message: string) => new DatabaseUnavailableError(reason, message, { cause: error });
+  const sslWord = config.ssl.mode;
+
+  switch (code) {
+    case 'ECONNREFUSED':
+      return fault('unreachable', `cannot connect to ${where}: connection refused; start PostgreSQL, or fix the host and port in DATABASE_URL`);
+    case 'ENOENT':
+      return fault('unreachable', `cannot connect to ${where}: no PostgreSQL socket there; start PostgreSQL, or fix the host in DATABASE_URL`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return fault('unreachable', `cannot connect to ${where}: the host name "${config.host}" does not resolve (${code}); fix the host in DATABASE_URL`);
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ETIMEDOUT':
+      return fault('unreachable', `cannot connect to ${where}: the host cannot be reached (${code}); check the host in DATABASE_URL and the network or firewall`);
+    case '28P01':
+      return fault('bad password', `${where} refused the password for user "${user}": fix the password in DATABASE_URL (%-encode special characters)`);
+    case '3D000':
+      return fault(
+        'missing database',
+        `the database "${config.database}" does not exist on ${where}: create it (createdb -h ${config.host} -p ${config.port} -U ${user} ${config.database}) or fix its name in DATABASE_URL`,
+      );
+    case '42501':
+      return fault('permission denied', `${where} does not let user "${user}" connect to the database "${config.database}" (${detail}): GRANT CONNECT ON DATABASE ${config.database} TO ${user}`);
+    case '28000':
+      if (/role .* does not exist/i.test(detail)) {
+        return fault('cannot connect', `${where} has no user (role) "${user}": create it (createuser -h ${config.host} -p ${config.port} --pwprompt ${user}) or fix the user in DATABASE_URL`);
+      }
+      if (/no pg_hba\.conf entry/i.test(detail) && /no encryption|SSL off/i.test(detail)) {
+        return fault('TLS required', `${where} accepts only encrypted connections from here: set DATABASE_SSL=verify-full (with DATABASE_SSL_CA) or DATABASE_SSL=require, or add ?sslmode=require to DATABASE_URL`);
+      }
+      return fault('cannot connect', `${where} does not let user "${user}" connect from this host (${detail}): allow it in pg_hba.conf, or fix the user in DATABASE_URL`);
+    case '53300':
+      return fault('too many connections', `${where} has no free connection (too many clients): raise max_connections on the server, or lower DATABASE_POOL_MAX on every instance`);
+    case '57P03':
+      return fault('starting up', `${where} is not accepting connections (starting up, shutting down or in recovery): try again in a moment`);
+  }
+  if (/does not support SSL/i.test(detail)) {
+    return fault('TLS unavailable', `${where} does not offer TLS, but DATABASE_SSL (or sslmode) is ${sslWord}: enable ssl on the server, or set DATABASE_SSL=off on a trusted network`);
+  }
+  if (TLS_CERTIFICATE.has(code)) {
+    const hint =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? `the certificate does not name "${config.host}": connect by a name it carries, or use DATABASE_SSL=verify-ca`
+        : 'give the CA that signed it in DATABASE_SSL_CA (a PEM file)';
+    return fault('TLS certificate', `${where} presented a TLS certificate Sesame does not trust (${code}): ${hint}`);
+  }
+  if (/client password must be a string|password authentication failed/i.test(detail)) {
+    return fault('bad password', `${where} asks for a password for user "${user}" and DATABASE_URL has none: add it (postgres://user:password@host/db)`);
+  }
+  if (/timeout|terminated due to connection timeout/i.test(detail)) {
+    return fault('timeout', `cannot connect to ${where}: no answer within ${config.pool.connectionTimeoutMs} ms; check the host and port in DATABASE_URL, the network, and that the server is not overloaded`);
+  }
+  const runtime = describePostgresFault(error);
+  if (runtime) return fault(runtime.reason, `cannot use ${where}: ${runtime.message}`);
+  return fault('cannot connect', `cannot use ${where}: ${detail}${code ? ` (${code})` : ''}`);
+}
+
+/**
+ * A session advisory lock's 64-bit key from a name ('sesame:migrations', 'sesame:purge'): the first
+ * 8 bytes of its SHA-256, signed, as a decimal string (what pg_advisory_lock(bigint) takes).
+ */
+export function advisoryLockKey(name: string): string {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
+}
+
+export interface AdvisoryLockOptions {
+  /** Longest wait for another holder to let go (ms, default 60 s): then a DatabaseUnavailableError 'locked'. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `fn` while this process holds the advisory lock `name`, waiting up to `timeoutMs` for another
+ * session (another instance) to release it: migrations at start, so instances starting together on
+ * an empty database migrate one after the other. `fn` gets the connection that holds the lock and
+ * may use it (or the pool). A session lock, not a transaction one: `fn` may run several
+ * transactions. If the connection dies, the server drops the lock with the session.
+ */
+export async function withAdvisoryLock<T>(
+  pool: pg.Pool,
+  name: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  options: AdvisoryLockOptions = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const key = advisoryLockKey(name);
+  return usingClient(pool, async (client) => {
+    // The wait is governed by its own timeout, not the pool's statement timeout, then restored.
+    await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+    try {
+      await client.query({ text: 'SELECT pg_advisory_lock($1::bigint)', values: [key], query_timeout: timeoutMs + 5_000 } as pg.QueryConfig);
+    } catch (error) {
+      if (codeOf(error) === '57014') {
+        throw new DatabaseUnavailableError(
+          'locked',
+          `another Sesame instance held the "${name}" lock for more than ${(timeoutMs / 1000).toFixed(0)} s: it may be stuck; check the other instances (pg_locks, locktype advisory)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      await client.query('RESET statement_timeout');
+    }
+    try {
+      return await fn(client);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+    }
+  });
+}
+
+/**
+ * Runs `fn` only if no other session holds the advisory lock `name` right now, else skips it: the
+ * periodic purge of expired rows, which one instance at a time is enough to run.
+ */
+export async function tryAdvisoryLock<T>(
+  pool: pg.Pool,
+  name: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<{ acquired: true; value: T } | { acquired: false }> {
+  const key = advisoryLockKey(name);
+  return usingClient(pool, async (client) => {
+    const { rows } = await client.query<{ acquired: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS acquired', [key]);
+    if (!rows[0]?.acquired) return { acquired: false } as const;
+    try {
+      return { acquired: true, value: await fn(client) } as const;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+    }
+  });
+}
+
+/**
+ * Checks a connection out for `fn` and gives it back; a connection on which anything failed is
+ * destroyed rather than reused (it may hold a lock, an open transaction or a half-read answer).
+ * Database faults leave as DatabaseUnavailableError.
+ */
+async function usingClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw describePostgresFault(error) ?? error;
+  }
+  try {
+    const value = await fn(client);
+    client.release();
+    return value;
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+    throw describePostgresFault(error) ?? error;
+  }
+}
+
+/**
+ * Kysely's dialect over a pool from openPostgres: `new Kysely<Schema>({ dialect: createPostgresDialect(pool) })`.
+ * Kysely runs transactions on one checked-out connection and gives it back; destroying the Kysely
+ * instance ends the pool.
+ */
+export function createPostgresDialect(pool: pg.Pool): PostgresDialect {
+  return new PostgresDialect({ pool });
+}
