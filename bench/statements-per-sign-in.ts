@@ -4,8 +4,8 @@
  *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement]
  *
  * Sesame runs in this process (startSesame, NODE_ENV=test, a temp SQLite file, mail to a real SMTP
- * sink on loopback); every statement SqliteDatabase prepares-and-runs is counted (get/all/run, inside
- * transactions too) plus BEGIN/COMMIT. One warm-up sign-in (first-use work: key import, statement
+ * sink on loopback); every statement the SQLite engine runs is counted (inside transactions too,
+ * BEGIN IMMEDIATE and COMMIT included). One warm-up sign-in (first-use work: key import, statement
  * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts.
  */
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadConfig } from '../src/config/index.ts';
 import { startSesame } from '../src/server.ts';
-import { SqliteDatabase } from '../src/db/sqlite.ts';
+import { SqliteEngine } from '../src/db/sqlite.ts';
 import { createApplication } from '../src/management/applications.ts';
 import { agent } from './lib/http.ts';
 import { startMailSink } from './lib/mail-sink.ts';
@@ -29,12 +29,12 @@ let counting = false;
 const count = (sql: string) => {
   if (counting) counts.set(sql.replace(/\s+/g, ' ').trim(), (counts.get(sql.replace(/\s+/g, ' ').trim()) ?? 0) + 1);
 };
-// Every get/all/run, direct or in a transaction, goes through the private prepare().
-const proto = SqliteDatabase.prototype as unknown as { prepare(sql: string): unknown };
-const prepare = proto.prepare;
-proto.prepare = function (this: SqliteDatabase, sql: string) {
+// Every statement, direct or in a transaction, and BEGIN/COMMIT go through prepare() (a statement
+// cache: it is called for every run, not only for the first).
+const prepare = SqliteEngine.prototype.prepare;
+SqliteEngine.prototype.prepare = function (this: SqliteEngine, sql: string, parameterless: boolean) {
   count(sql);
-  return prepare.call(this, sql);
+  return prepare.call(this, sql, parameterless);
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'sesame-statements-'));
@@ -55,14 +55,6 @@ const config = loadConfig({
   CODE_SENDS_PER_IP: '1000000',
 });
 const sesame = await startSesame(config, { devMailbox: false });
-const rawExec = sesame.db instanceof SqliteDatabase ? sesame.db.raw.exec.bind(sesame.db.raw) : undefined;
-if (sesame.db instanceof SqliteDatabase) {
-  const raw = sesame.db.raw;
-  raw.exec = (sql: string) => {
-    count(sql);
-    return rawExec!(sql);
-  };
-}
 try {
   const app = await createApplication(sesame.db, {
     name: 'Statements',

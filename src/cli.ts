@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { oneLine, parse, quote, UsageError, type Handler, type Io } from './cli/command.ts';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
-import { SqliteDatabase } from './db/sqlite.ts';
+import { openSqlite } from './db/sqlite.ts';
+import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { createApplication, InvalidInputError } from './management/applications.ts';
 import { deleteApplication, listApplications, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './db/applications.ts';
@@ -323,10 +324,10 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
     }
     throw error;
   }
-  let database: SqliteDatabase | undefined;
+  let database: Database | undefined;
   const db = async () => {
     if (!database) {
-      database = new SqliteDatabase(config.databaseFile);
+      database = openSqlite(config.databaseFile);
       await migrate(database, config.paths.migrations);
     }
     return database;
@@ -343,7 +344,7 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
     io.err(`error: ${oneLine(error instanceof Error ? error.message : String(error))}`);
     return 1;
   } finally {
-    await database?.close();
+    await database?.destroy();
   }
 }
 

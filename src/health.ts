@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { isDatabaseUnavailable, type Database } from './db/database.ts';
+import { writeHealthCheck } from './db/health-check.ts';
 
 /** What a person sees while the database cannot serve: a 503 with this page (or JSON) and Retry-After. */
 export const UNAVAILABLE = {
@@ -28,8 +29,7 @@ export function healthRoute(app: FastifyInstance, { db, timeoutMs = 1000, now = 
   let last = 'ok';
 
   const probe = (): Promise<string> => {
-    inFlight ??= db
-      .run('INSERT INTO health_check (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at', [now()])
+    inFlight ??= writeHealthCheck(db, now())
       .then(() => 'ok')
       .finally(() => (inFlight = undefined));
     return inFlight;

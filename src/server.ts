@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
-import { SqliteDatabase } from './db/sqlite.ts';
+import { openSqlite } from './db/sqlite.ts';
 import { DatabaseUnavailableError, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { purgeExpiredModels } from './db/oidc-models.ts';
@@ -105,15 +105,15 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     oidcFaults.logTo(app.log);
     return { app, db, provider, mailer, devMailbox, now };
   } catch (error) {
-    await db.close().catch(() => undefined);
+    await db.destroy().catch(() => undefined);
     throw error instanceof DatabaseUnavailableError ? new StartupError(error.message, { cause: error }) : error;
   }
 }
 
 /** A database that cannot be opened is a startup error: one line that names the file and what to do. */
-function openDatabase(file: string): SqliteDatabase {
+function openDatabase(file: string): Database {
   try {
-    return new SqliteDatabase(file);
+    return openSqlite(file);
   } catch (error) {
     throw databaseStartupError(file, error);
   }
@@ -140,7 +140,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
   } catch (error) {
     await mailer.close();
     await devMailbox?.close();
-    await db.close();
+    await db.destroy();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new StartupError(`port ${config.port} is already in use on ${config.host}: stop the other program or set PORT`);
     }
@@ -164,7 +164,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       await closeGracefully(app);
       await mailer.close();
       await devMailbox?.close();
-      await db.close();
+      await db.destroy();
     },
   };
 }

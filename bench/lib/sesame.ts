@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createApplication } from '../../src/management/applications.ts';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
 import { freePort, ROOT, startChild, type Child } from './processes.ts';
 
 export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
@@ -57,7 +57,7 @@ export async function startSesameProcess(options: {
 
 /** Registers the bench app straight into the database file (the CLI does the same). */
 export async function registerBenchApp(databaseFile: string): Promise<{ id: string; secret: string }> {
-  const db = new SqliteDatabase(databaseFile);
+  const db = openSqlite(databaseFile);
   try {
     const app = await createApplication(db, {
       name: 'Bench',
@@ -67,7 +67,7 @@ export async function registerBenchApp(databaseFile: string): Promise<{ id: stri
     });
     return { id: app.id, secret: app.secret };
   } finally {
-    await db.close();
+    await db.destroy();
   }
 }
 

@@ -1,4 +1,8 @@
+import type { Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
+import { parseStringList } from './json.ts';
+import { prepared } from './prepared.ts';
+import type { ApplicationsTable } from './schema.ts';
 
 export type ApplicationType = 'traditional';
 export const APPLICATION_TYPES: readonly ApplicationType[] = ['traditional'];
@@ -19,19 +23,19 @@ export interface Application {
   createdAt: number;
 }
 
-interface ApplicationRow {
-  id: string;
-  name: string;
-  type: ApplicationType;
-  secret: string;
-  redirect_uris: string;
-  post_logout_redirect_uris: string;
-  is_third_party: number;
-  token_endpoint_auth_method: TokenEndpointAuthMethod;
-  created_at: number;
-}
+const COLUMNS = [
+  'id',
+  'name',
+  'type',
+  'secret',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'is_third_party',
+  'token_endpoint_auth_method',
+  'created_at',
+] as const;
 
-const COLUMNS = 'id, name, type, secret, redirect_uris, post_logout_redirect_uris, is_third_party, token_endpoint_auth_method, created_at';
+type ApplicationRow = Pick<Selectable<ApplicationsTable>, (typeof COLUMNS)[number]>;
 
 function fromRow(row: ApplicationRow): Application {
   return {
@@ -39,38 +43,44 @@ function fromRow(row: ApplicationRow): Application {
     name: row.name,
     type: row.type,
     secret: row.secret,
-    redirectUris: JSON.parse(row.redirect_uris) as string[],
-    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
+    redirectUris: parseStringList(row.redirect_uris),
+    postLogoutRedirectUris: parseStringList(row.post_logout_redirect_uris),
     isThirdParty: row.is_third_party === 1,
     tokenEndpointAuthMethod: row.token_endpoint_auth_method,
-    createdAt: row.created_at,
+    createdAt: Number(row.created_at),
   };
 }
 
 export async function insertApplication(db: Queryable, app: Application): Promise<void> {
-  await db.run(`INSERT INTO applications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-    app.id,
-    app.name,
-    app.type,
-    app.secret,
-    JSON.stringify(app.redirectUris),
-    JSON.stringify(app.postLogoutRedirectUris),
-    app.isThirdParty ? 1 : 0,
-    app.tokenEndpointAuthMethod,
-    app.createdAt,
-  ]);
+  await db
+    .insertInto('applications')
+    .values({
+      id: app.id,
+      name: app.name,
+      type: app.type,
+      secret: app.secret,
+      redirect_uris: JSON.stringify(app.redirectUris),
+      post_logout_redirect_uris: JSON.stringify(app.postLogoutRedirectUris),
+      is_third_party: app.isThirdParty ? 1 : 0,
+      token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+      created_at: app.createdAt,
+    })
+    .execute();
 }
 
+const byId = prepared((db, p: { id: string }) => db.selectFrom('applications').select(COLUMNS).where('id', '=', p.id));
+
 export async function findApplication(db: Queryable, id: string): Promise<Application | undefined> {
-  const row = await db.get<ApplicationRow>(`SELECT ${COLUMNS} FROM applications WHERE id = ?`, [id]);
+  const [row] = (await byId(db, { id })).rows;
   return row && fromRow(row);
 }
 
 export async function listApplications(db: Queryable): Promise<Application[]> {
-  const rows = await db.all<ApplicationRow>(`SELECT ${COLUMNS} FROM applications ORDER BY created_at, id`);
+  const rows = await db.selectFrom('applications').select(COLUMNS).orderBy('created_at').orderBy('id').execute();
   return rows.map(fromRow);
 }
 
 export async function deleteApplication(db: Queryable, id: string): Promise<boolean> {
-  return (await db.run('DELETE FROM applications WHERE id = ?', [id])).changes > 0;
+  const result = await db.deleteFrom('applications').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

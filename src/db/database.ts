@@ -1,27 +1,19 @@
+import type { Kysely } from 'kysely';
+import type { Schema } from './schema.ts';
+
 /**
- * The storage seam. Every query module talks to this interface only, with `?` placeholders and
- * portable SQL, so a PostgreSQL backend can slot in later behind the same async calls.
+ * The storage seam: a Kysely query builder over the tables in schema.ts, whatever the engine
+ * (src/db/sqlite.ts today; PostgreSQL through Kysely's PostgresDialect next). Query modules in
+ * src/db take a `Queryable` and build typed queries; nothing outside src/db writes SQL.
+ *
+ * Kysely's own API, with no wrapper: `db.transaction().execute(async (tx) => ...)` runs a
+ * transaction, and `tx` (a Kysely `Transaction`) is itself a `Kysely<Schema>`, so every query
+ * function takes the database or a transaction alike. `db.destroy()` closes it.
  */
-export type SqlValue = string | number | bigint | null | Buffer;
+export type Database = Kysely<Schema>;
 
-export interface RunResult {
-  changes: number;
-}
-
-export interface Queryable {
-  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
-  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
-  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
-}
-
-export interface Database extends Queryable {
-  /** Runs `fn` atomically: everything it writes lands together or not at all. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** Runs a multi-statement script outside any caller transaction (migrations use this). */
-  exec(sql: string): Promise<void>;
-  close(): Promise<void>;
-  readonly kind: 'sqlite';
-}
+/** The database or a transaction: what query functions take. */
+export type Queryable = Kysely<Schema>;
 
 /**
  * The database cannot serve the request: locked by another program for too long, read-only, full,

@@ -1,4 +1,5 @@
 import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
 
 /** Tables that log timed events per address and per IP, for sliding-window limits. */
 const EVENT_LOGS = {
@@ -15,18 +16,32 @@ export interface WindowCount {
 /** Whose events to count: one address, one IP, or one address from one IP (a pair). */
 export type EventSubject = { email: string; ip?: undefined } | { ip: string; email?: undefined } | { email: string; ip: string };
 
+/** One prepared query per table and subject shape (address, IP, or both). */
+const queries = new Map<string, ReturnType<typeof windowQuery>>();
+
+function windowQuery(table: keyof typeof EVENT_LOGS, byEmail: boolean, byIp: boolean) {
+  const at = EVENT_LOGS[table];
+  return prepared((db, p: { email: string; ip: string; since: number }) =>
+    db
+      .selectFrom(table)
+      .select((eb) => [eb.fn.countAll().as('count'), eb.fn.min(at).as('oldest')])
+      .where((eb) => eb.and([...(byEmail ? [eb('email', '=', p.email)] : []), ...(byIp ? [eb('ip', '=', p.ip)] : []), eb(at, '>=', p.since)])),
+  );
+}
+
 export async function countInWindow(
   db: Queryable,
   table: keyof typeof EVENT_LOGS,
   subject: EventSubject,
   since: number,
 ): Promise<WindowCount> {
-  const at = EVENT_LOGS[table];
-  const columns = (['email', 'ip'] as const).filter((column) => subject[column] !== undefined);
-  const where = columns.map((column) => `${column} = ?`).join(' AND ');
-  const row = await db.get<WindowCount>(`SELECT COUNT(*) AS count, MIN(${at}) AS oldest FROM ${table} WHERE ${where} AND ${at} >= ?`, [
-    ...columns.map((column) => subject[column] as string),
-    since,
-  ]);
-  return { count: row?.count ?? 0, oldest: row?.oldest ?? null };
+  const shape = `${table} ${subject.email === undefined ? '' : 'email'} ${subject.ip === undefined ? '' : 'ip'}`;
+  let query = queries.get(shape);
+  if (!query) {
+    query = windowQuery(table, subject.email !== undefined, subject.ip !== undefined);
+    queries.set(shape, query);
+  }
+  const [row] = (await query(db, { email: subject.email ?? '', ip: subject.ip ?? '', since })).rows;
+  // COUNT and MIN of a BIGINT come back as numbers from SQLite and as strings from PostgreSQL.
+  return { count: Number(row?.count ?? 0), oldest: row?.oldest == null ? null : Number(row.oldest) };
 }

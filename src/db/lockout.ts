@@ -1,21 +1,21 @@
 import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
 import { countInWindow, type EventSubject } from './event-window.ts';
 
 export async function insertFailure(db: Queryable, failure: { id: string; email: string; ip: string; failedAt: number }): Promise<void> {
-  await db.run('INSERT INTO sign_in_failures (id, email, ip, failed_at) VALUES (?, ?, ?, ?)', [
-    failure.id,
-    failure.email,
-    failure.ip,
-    failure.failedAt,
-  ]);
+  await db.insertInto('sign_in_failures').values({ id: failure.id, email: failure.email, ip: failure.ip, failed_at: failure.failedAt }).execute();
 }
 
 export const countFailures = (db: Queryable, subject: EventSubject, since: number) => countInWindow(db, 'sign_in_failures', subject, since);
 
+const clearPair = prepared((db, p: { email: string; ip: string }) =>
+  db.deleteFrom('sign_in_failures').where('email', '=', p.email).where('ip', '=', p.ip),
+);
+
 /** Forgets failures of an address, from one IP or (without `ip`) from everywhere. */
 export async function clearFailures(db: Queryable, email: string, ip?: string): Promise<void> {
-  if (ip === undefined) await db.run('DELETE FROM sign_in_failures WHERE email = ?', [email]);
-  else await db.run('DELETE FROM sign_in_failures WHERE email = ? AND ip = ?', [email, ip]);
+  if (ip === undefined) await db.deleteFrom('sign_in_failures').where('email', '=', email).execute();
+  else await clearPair(db, { email, ip });
 }
 
 export interface LockRow {
@@ -23,28 +23,40 @@ export interface LockRow {
   locked_until: number;
 }
 
-export function findLock(db: Queryable, subject: string): Promise<LockRow | undefined> {
-  return db.get<LockRow>('SELECT level, locked_until FROM sign_in_locks WHERE subject = ?', [subject]);
+const selectLock = prepared((db, p: { subject: string }) =>
+  db.selectFrom('sign_in_locks').select(['level', 'locked_until']).where('subject', '=', p.subject),
+);
+
+export async function findLock(db: Queryable, subject: string): Promise<LockRow | undefined> {
+  return (await selectLock(db, { subject })).rows[0];
 }
 
 export async function saveLock(db: Queryable, subject: string, email: string, level: number, lockedUntil: number, at: number): Promise<void> {
-  await db.run(
-    `INSERT INTO sign_in_locks (subject, email, level, locked_until, updated_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (subject) DO UPDATE SET level = excluded.level, locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
-    [subject, email, level, lockedUntil, at],
-  );
+  await db
+    .insertInto('sign_in_locks')
+    .values({ subject, email, level, locked_until: lockedUntil, updated_at: at })
+    .onConflict((conflict) =>
+      conflict.column('subject').doUpdateSet((eb) => ({
+        level: eb.ref('excluded.level'),
+        locked_until: eb.ref('excluded.locked_until'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .execute();
 }
 
+const removeLock = prepared((db, p: { subject: string }) => db.deleteFrom('sign_in_locks').where('subject', '=', p.subject));
+
 export async function deleteLock(db: Queryable, subject: string): Promise<void> {
-  await db.run('DELETE FROM sign_in_locks WHERE subject = ?', [subject]);
+  await removeLock(db, { subject });
 }
 
 /** Every lock of an address (its own and its pairs): for deleting an account. */
 export async function deleteLocksOf(db: Queryable, email: string): Promise<void> {
-  await db.run('DELETE FROM sign_in_locks WHERE email = ?', [email]);
+  await db.deleteFrom('sign_in_locks').where('email', '=', email).execute();
 }
 
 export async function purgeFailures(db: Queryable, before: number): Promise<void> {
-  await db.run('DELETE FROM sign_in_failures WHERE failed_at < ?', [before]);
-  await db.run('DELETE FROM sign_in_locks WHERE locked_until < ? AND updated_at < ?', [before, before]);
+  await db.deleteFrom('sign_in_failures').where('failed_at', '<', before).execute();
+  await db.deleteFrom('sign_in_locks').where('locked_until', '<', before).where('updated_at', '<', before).execute();
 }

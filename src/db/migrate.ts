@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import type { Database } from './database.ts';
 
 export interface MigrationFile {
@@ -31,33 +32,47 @@ export async function readMigrations(directory: string): Promise<MigrationFile[]
   return migrations;
 }
 
-interface AppliedRow {
-  version: number;
-  name: string;
-  checksum: string;
-}
+/** Passed to Kysely's adapter: PostgreSQL takes an advisory lock, SQLite needs none (BEGIN IMMEDIATE serialises writers). */
+const LOCK = { lockTable: 'schema_migrations', lockRowId: 'migrate' } as const;
 
 /**
- * Applies pending migrations in order, one transaction each. Refuses to run when an already
- * applied file changed: a silent schema drift is worse than a failed start.
+ * Applies pending migrations in order, one transaction each, and records each in schema_migrations
+ * with its checksum. Refuses to run when an already applied file changed: a silent schema drift is
+ * worse than a failed start.
+ *
+ * The same on every engine: a file is one script, run whole by the driver (better-sqlite3's exec;
+ * pg's simple query protocol), so no SQL is split here. Several processes may start at once on an
+ * empty database: the whole run holds the dialect's migration lock (PostgreSQL: an advisory lock on
+ * one connection), and each file's transaction checks again that nobody applied it meanwhile.
  */
 export async function migrate(db: Database, directory: string, now = Date.now): Promise<string[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    applied_at BIGINT NOT NULL
-  )`);
   const files = await readMigrations(directory);
+  const { adapter } = db.getExecutor();
+  return db.connection().execute(async (connection) => {
+    await adapter.acquireMigrationLock(connection, LOCK);
+    try {
+      return await applyPending(connection, files, now);
+    } finally {
+      await adapter.releaseMigrationLock(connection, LOCK);
+    }
+  });
+}
+
+async function applyPending(db: Database, files: MigrationFile[], now: () => number): Promise<string[]> {
+  await db.schema
+    .createTable('schema_migrations')
+    .ifNotExists()
+    .addColumn('version', 'integer', (column) => column.primaryKey())
+    .addColumn('name', 'text', (column) => column.notNull())
+    .addColumn('checksum', 'text', (column) => column.notNull())
+    .addColumn('applied_at', 'bigint', (column) => column.notNull())
+    .execute();
   const applied = new Map(
-    (await db.all<AppliedRow>('SELECT version, name, checksum FROM schema_migrations')).map((row) => [
-      row.version,
-      row,
-    ]),
+    (await db.selectFrom('schema_migrations').select(['version', 'checksum']).execute()).map((row) => [row.version, row.checksum]),
   );
   for (const file of files) {
-    const row = applied.get(file.version);
-    if (row && row.checksum !== file.checksum) {
+    const checksum = applied.get(file.version);
+    if (checksum !== undefined && checksum !== file.checksum) {
       throw new MigrationError(
         `migration ${file.name} was edited after it was applied (checksum differs); ` +
           'add a new migration instead of changing an applied one',
@@ -67,28 +82,17 @@ export async function migrate(db: Database, directory: string, now = Date.now): 
   const done: string[] = [];
   for (const file of files) {
     if (applied.has(file.version)) continue;
-    await db.transaction(async (tx) => {
-      for (const statement of splitStatements(file.sql)) await tx.run(statement);
-      await tx.run('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)', [
-        file.version,
-        file.name,
-        file.checksum,
-        now(),
-      ]);
+    const ran = await db.transaction().execute(async (tx) => {
+      const already = await tx.selectFrom('schema_migrations').select('version').where('version', '=', file.version).executeTakeFirst();
+      if (already) return false;
+      await sql.raw(file.sql).execute(tx);
+      await tx
+        .insertInto('schema_migrations')
+        .values({ version: file.version, name: file.name, checksum: file.checksum, applied_at: now() })
+        .execute();
+      return true;
     });
-    done.push(file.name);
+    if (ran) done.push(file.name);
   }
   return done;
-}
-
-/** Splits a migration into statements on `;` at line ends, ignoring `--` comment lines. */
-export function splitStatements(sql: string): string[] {
-  const withoutComments = sql
-    .split('\n')
-    .filter((line) => !line.trim().startsWith('--'))
-    .join('\n');
-  return withoutComments
-    .split(/;\s*(?:\n|$)/)
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.length > 0);
 }

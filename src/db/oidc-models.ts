@@ -1,4 +1,7 @@
+import type { Insertable } from 'kysely';
 import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
+import type { OidcModelInstancesTable } from './schema.ts';
 
 export interface ModelRow {
   payload: string;
@@ -18,53 +21,102 @@ export interface ModelRecord {
 }
 
 /** One upsert for every oidc-provider model; portable ON CONFLICT (SQLite >= 3.24, PostgreSQL). */
+const upsert = prepared((db, p: Insertable<OidcModelInstancesTable>) =>
+  db
+    .insertInto('oidc_model_instances')
+    .values({
+      model: p.model,
+      id: p.id,
+      payload: p.payload,
+      expires_at: p.expires_at,
+      consumed_at: null,
+      grant_id: p.grant_id,
+      uid: p.uid,
+      user_code: p.user_code,
+      account_id: p.account_id,
+    })
+    .onConflict((conflict) =>
+      conflict.columns(['model', 'id']).doUpdateSet((eb) => ({
+        payload: eb.ref('excluded.payload'),
+        expires_at: eb.ref('excluded.expires_at'),
+        grant_id: eb.ref('excluded.grant_id'),
+        uid: eb.ref('excluded.uid'),
+        user_code: eb.ref('excluded.user_code'),
+        account_id: eb.ref('excluded.account_id'),
+      })),
+    ),
+);
+
 export async function upsertModel(db: Queryable, record: ModelRecord): Promise<void> {
-  await db.run(
-    `INSERT INTO oidc_model_instances (model, id, payload, expires_at, consumed_at, grant_id, uid, user_code, account_id)
-     VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
-     ON CONFLICT (model, id) DO UPDATE SET
-       payload = excluded.payload, expires_at = excluded.expires_at, grant_id = excluded.grant_id,
-       uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id`,
-    [record.model, record.id, record.payload, record.expiresAt, record.grantId, record.uid, record.userCode, record.accountId],
-  );
+  await upsert(db, {
+    model: record.model,
+    id: record.id,
+    payload: record.payload,
+    expires_at: record.expiresAt,
+    grant_id: record.grantId,
+    uid: record.uid,
+    user_code: record.userCode,
+    account_id: record.accountId,
+  });
 }
 
-const SELECT = 'SELECT payload, expires_at, consumed_at FROM oidc_model_instances';
+const selectModel = (db: Queryable) => db.selectFrom('oidc_model_instances').select(['payload', 'expires_at', 'consumed_at']);
+const byId = prepared((db, p: { model: string; id: string }) => selectModel(db).where('model', '=', p.model).where('id', '=', p.id));
+const byUid = prepared((db, p: { model: string; uid: string }) => selectModel(db).where('model', '=', p.model).where('uid', '=', p.uid));
 
-export function findModel(db: Queryable, model: string, id: string): Promise<ModelRow | undefined> {
-  return db.get<ModelRow>(`${SELECT} WHERE model = ? AND id = ?`, [model, id]);
+export async function findModel(db: Queryable, model: string, id: string): Promise<ModelRow | undefined> {
+  return (await byId(db, { model, id })).rows[0];
 }
 
-export function findModelByUid(db: Queryable, model: string, uid: string): Promise<ModelRow | undefined> {
-  return db.get<ModelRow>(`${SELECT} WHERE model = ? AND uid = ?`, [model, uid]);
+export async function findModelByUid(db: Queryable, model: string, uid: string): Promise<ModelRow | undefined> {
+  return (await byUid(db, { model, uid })).rows[0];
 }
 
 export function findModelByUserCode(db: Queryable, model: string, userCode: string): Promise<ModelRow | undefined> {
-  return db.get<ModelRow>(`${SELECT} WHERE model = ? AND user_code = ?`, [model, userCode]);
+  return selectModel(db).where('model', '=', model).where('user_code', '=', userCode).executeTakeFirst();
 }
+
+const consume = prepared((db, p: { model: string; id: string; at: number }) =>
+  db
+    .updateTable('oidc_model_instances')
+    .set({ consumed_at: p.at })
+    .where('model', '=', p.model)
+    .where('id', '=', p.id)
+    .where('consumed_at', 'is', null),
+);
 
 export async function consumeModel(db: Queryable, model: string, id: string, at: number): Promise<void> {
-  await db.run('UPDATE oidc_model_instances SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL', [
-    at,
-    model,
-    id,
-  ]);
+  await consume(db, { model, id, at });
 }
 
+const destroy = prepared((db, p: { model: string; id: string }) =>
+  db.deleteFrom('oidc_model_instances').where('model', '=', p.model).where('id', '=', p.id),
+);
+
 export async function destroyModel(db: Queryable, model: string, id: string): Promise<void> {
-  await db.run('DELETE FROM oidc_model_instances WHERE model = ? AND id = ?', [model, id]);
+  await destroy(db, { model, id });
 }
 
 /** Revoking a grant removes every token of every model issued under it. */
 export async function destroyModelsByGrantId(db: Queryable, grantId: string): Promise<void> {
-  await db.run('DELETE FROM oidc_model_instances WHERE grant_id = ?', [grantId]);
+  await db.deleteFrom('oidc_model_instances').where('grant_id', '=', grantId).execute();
 }
 
 export async function purgeExpiredModels(db: Queryable, now: number): Promise<number> {
-  return (await db.run('DELETE FROM oidc_model_instances WHERE expires_at IS NOT NULL AND expires_at < ?', [now])).changes;
+  const result = await db
+    .deleteFrom('oidc_model_instances')
+    .where('expires_at', 'is not', null)
+    .where('expires_at', '<', now)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** Every session, grant and token of one account (after a password reset). Interactions are kept. */
 export async function destroyModelsByAccountId(db: Queryable, accountId: string): Promise<number> {
-  return (await db.run("DELETE FROM oidc_model_instances WHERE account_id = ? AND model <> 'Interaction'", [accountId])).changes;
+  const result = await db
+    .deleteFrom('oidc_model_instances')
+    .where('account_id', '=', accountId)
+    .where('model', '<>', 'Interaction')
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -1,4 +1,7 @@
+import type { Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
+import { parseStringList } from './json.ts';
+import type { ApiResourcesTable } from './schema.ts';
 
 export interface ApiResource {
   id: string;
@@ -11,49 +14,44 @@ export interface ApiResource {
   createdAt: number;
 }
 
-interface ApiResourceRow {
-  id: string;
-  indicator: string;
-  name: string;
-  scopes: string;
-  access_token_ttl: number;
-  created_at: number;
-}
+const COLUMNS = ['id', 'indicator', 'name', 'scopes', 'access_token_ttl', 'created_at'] as const;
 
-const COLUMNS = 'id, indicator, name, scopes, access_token_ttl, created_at';
-
-function fromRow(row: ApiResourceRow): ApiResource {
+function fromRow(row: Selectable<ApiResourcesTable>): ApiResource {
   return {
     id: row.id,
     indicator: row.indicator,
     name: row.name,
-    scopes: JSON.parse(row.scopes) as string[],
+    scopes: parseStringList(row.scopes),
     accessTokenTtl: Number(row.access_token_ttl),
     createdAt: Number(row.created_at),
   };
 }
 
 export async function insertResource(db: Queryable, resource: ApiResource): Promise<void> {
-  await db.run(`INSERT INTO api_resources (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`, [
-    resource.id,
-    resource.indicator,
-    resource.name,
-    JSON.stringify(resource.scopes),
-    resource.accessTokenTtl,
-    resource.createdAt,
-  ]);
+  await db
+    .insertInto('api_resources')
+    .values({
+      id: resource.id,
+      indicator: resource.indicator,
+      name: resource.name,
+      scopes: JSON.stringify(resource.scopes),
+      access_token_ttl: resource.accessTokenTtl,
+      created_at: resource.createdAt,
+    })
+    .execute();
 }
 
 export async function findResourceByIndicator(db: Queryable, indicator: string): Promise<ApiResource | undefined> {
-  const row = await db.get<ApiResourceRow>(`SELECT ${COLUMNS} FROM api_resources WHERE indicator = ?`, [indicator]);
+  const row = await db.selectFrom('api_resources').select(COLUMNS).where('indicator', '=', indicator).executeTakeFirst();
   return row && fromRow(row);
 }
 
 export async function listResources(db: Queryable): Promise<ApiResource[]> {
-  const rows = await db.all<ApiResourceRow>(`SELECT ${COLUMNS} FROM api_resources ORDER BY created_at, id`);
+  const rows = await db.selectFrom('api_resources').select(COLUMNS).orderBy('created_at').orderBy('id').execute();
   return rows.map(fromRow);
 }
 
 export async function deleteResource(db: Queryable, indicator: string): Promise<boolean> {
-  return (await db.run('DELETE FROM api_resources WHERE indicator = ?', [indicator])).changes > 0;
+  const result = await db.deleteFrom('api_resources').where('indicator', '=', indicator).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

@@ -1,6 +1,9 @@
+import type { Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
+import type { ServerKeysTable } from './schema.ts';
 
-export type KeyPurpose = 'signing' | 'cookie' | 'code-hmac';
+export type KeyPurpose = ServerKeysTable['purpose'];
 
 export interface ServerKey {
   id: string;
@@ -10,54 +13,52 @@ export interface ServerKey {
   retiredAt: number | null;
 }
 
-interface ServerKeyRow {
-  id: string;
-  purpose: KeyPurpose;
-  material: string;
-  created_at: number;
-  retired_at: number | null;
-}
-
-const fromRow = (row: ServerKeyRow): ServerKey => ({
+const fromRow = (row: Selectable<ServerKeysTable>): ServerKey => ({
   id: row.id,
   purpose: row.purpose,
   material: row.material,
-  createdAt: row.created_at,
-  retiredAt: row.retired_at,
+  createdAt: Number(row.created_at),
+  retiredAt: row.retired_at === null ? null : Number(row.retired_at),
 });
 
 /** Newest first: the first key of a purpose is the one in use, the rest still verify. */
 export async function listServerKeys(db: Queryable, purpose: KeyPurpose): Promise<ServerKey[]> {
-  const rows = await db.all<ServerKeyRow>(
-    'SELECT id, purpose, material, created_at, retired_at FROM server_keys WHERE purpose = ? ORDER BY created_at DESC, id DESC',
-    [purpose],
-  );
+  const rows = await db
+    .selectFrom('server_keys')
+    .select(['id', 'purpose', 'material', 'created_at', 'retired_at'])
+    .where('purpose', '=', purpose)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
   return rows.map(fromRow);
 }
 
 export async function insertServerKey(db: Queryable, key: ServerKey): Promise<void> {
-  await db.run('INSERT INTO server_keys (id, purpose, material, created_at, retired_at) VALUES (?, ?, ?, ?, ?)', [
-    key.id,
-    key.purpose,
-    key.material,
-    key.createdAt,
-    key.retiredAt,
-  ]);
+  await db
+    .insertInto('server_keys')
+    .values({ id: key.id, purpose: key.purpose, material: key.material, created_at: key.createdAt, retired_at: key.retiredAt })
+    .execute();
 }
 
 export async function retireServerKeys(db: Queryable, purpose: KeyPurpose, at: number): Promise<void> {
-  await db.run('UPDATE server_keys SET retired_at = ? WHERE purpose = ? AND retired_at IS NULL', [at, purpose]);
+  await db.updateTable('server_keys').set({ retired_at: at }).where('purpose', '=', purpose).where('retired_at', 'is', null).execute();
 }
 
 export async function deleteServerKeysRetiredBefore(db: Queryable, purpose: KeyPurpose, before: number): Promise<number> {
-  return (await db.run('DELETE FROM server_keys WHERE purpose = ? AND retired_at IS NOT NULL AND retired_at < ?', [purpose, before]))
-    .changes;
+  const result = await db
+    .deleteFrom('server_keys')
+    .where('purpose', '=', purpose)
+    .where('retired_at', 'is not', null)
+    .where('retired_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** Changes whenever a signing key is added or removed: the IDs of all of them, in a stable order. */
 export async function signingKeyFingerprint(db: Queryable): Promise<string> {
-  const row = await db.get<{ ids: string | null }>(
-    "SELECT group_concat(id, ',') AS ids FROM (SELECT id FROM server_keys WHERE purpose = 'signing' ORDER BY id)",
-  );
-  return row?.ids ?? '';
+  const { rows } = await signingKeyIds(db, {});
+  return rows.map((row) => row.id).join(',');
 }
+
+/** Read on every /oidc/jwks request. */
+const signingKeyIds = prepared((db) => db.selectFrom('server_keys').select('id').where('purpose', '=', 'signing').orderBy('id'));

@@ -1,4 +1,6 @@
-import type { Database, Queryable } from './database.ts';
+import { sql } from 'kysely';
+import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
 
 /**
  * Operator settings, one JSON document per key. Every write and delete also bumps one counter row,
@@ -7,24 +9,32 @@ import type { Database, Queryable } from './database.ts';
  */
 const VERSION_KEY = 'settings.version';
 
+const selectSetting = prepared((db, p: { key: string }) => db.selectFrom('settings').select(['value', 'updated_at']).where('key', '=', p.key));
+
 export async function readSetting<T>(db: Queryable, key: string): Promise<{ value: T; updatedAt: number } | undefined> {
-  const row = await db.get<{ value: string; updated_at: number }>('SELECT value, updated_at FROM settings WHERE key = ?', [key]);
-  return row && { value: JSON.parse(row.value) as T, updatedAt: row.updated_at };
+  const [row] = (await selectSetting(db, { key })).rows;
+  // The caller validates the document (a setting is written through the same types it is read with).
+  return row && { value: JSON.parse(row.value) as T, updatedAt: Number(row.updated_at) };
 }
 
 export async function writeSetting(db: Queryable, key: string, value: unknown, at: number): Promise<void> {
   await changing(db, at, async (tx) => {
-    await tx.run(
-      `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      [key, JSON.stringify(value), at],
-    );
+    await tx
+      .insertInto('settings')
+      .values({ key, value: JSON.stringify(value), updated_at: at })
+      .onConflict((conflict) =>
+        conflict.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), updated_at: eb.ref('excluded.updated_at') })),
+      )
+      .execute();
     return true;
   });
 }
 
 export async function deleteSetting(db: Queryable, key: string, at = Date.now()): Promise<boolean> {
-  return changing(db, at, async (tx) => (await tx.run('DELETE FROM settings WHERE key = ?', [key])).changes > 0);
+  return changing(db, at, async (tx) => {
+    const result = await tx.deleteFrom('settings').where('key', '=', key).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  });
 }
 
 /** Bumped by this process's own writes: a version read earlier in the same turn is stale then. */
@@ -35,23 +45,28 @@ async function changing(db: Queryable, at: number, change: (tx: Queryable) => Pr
   const apply = async (tx: Queryable) => {
     const changed = await change(tx);
     if (changed) {
-      await tx.run(
-        `INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?)
-         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT), updated_at = excluded.updated_at`,
-        [VERSION_KEY, at],
-      );
+      await tx
+        .insertInto('settings')
+        .values({ key: VERSION_KEY, value: '1', updated_at: at })
+        .onConflict((conflict) =>
+          conflict.column('key').doUpdateSet((eb) => ({
+            value: sql<string>`CAST(CAST(${eb.ref('settings.value')} AS INTEGER) + 1 AS TEXT)`,
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
     }
     return changed;
   };
   // Before the write: a version read from now on waits for it (reads wait for a transaction).
   localChanges += 1;
-  // A Database opens its own transaction; a transaction's handle is already inside one.
-  return 'transaction' in db ? (db as Database).transaction(apply) : apply(db);
+  // A transaction's handle is already inside one; the database opens its own.
+  return db.isTransaction ? apply(db) : db.transaction().execute(apply);
 }
 
 /** 0 until the first setting is written. */
 async function readVersion(db: Queryable): Promise<number> {
-  const row = await db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', [VERSION_KEY]);
+  const [row] = (await selectSetting(db, { key: VERSION_KEY })).rows;
   return row ? Number(row.value) : 0;
 }
 

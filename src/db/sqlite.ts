@@ -1,31 +1,59 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { DatabaseUnavailableError, type Database, type Queryable, type RunResult, type SqlValue } from './database.ts';
+import {
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type KyselyConfig,
+  type QueryCompiler,
+  type QueryResult,
+} from 'kysely';
+import { DatabaseUnavailableError, type Database } from './database.ts';
+import type { Schema } from './schema.ts';
 
 export interface SqliteOptions {
   /** How long a statement keeps retrying while another program holds the lock (ms, default 5000). */
   maxBusyWaitMs?: number;
+  /** Kysely's query log (tests count statements with it). */
+  log?: KyselyConfig['log'];
+}
+
+/** Opens (creating when missing) a SQLite database file; a file it cannot use throws DatabaseUnavailableError. */
+export function openSqlite(filename: string, options: SqliteOptions = {}): Database {
+  const engine = new SqliteEngine(filename, options);
+  return new Kysely<Schema>({ dialect: new SqliteEngineDialect(engine), ...(options.log && { log: options.log }) });
 }
 
 /**
- * better-sqlite3 is synchronous, so an async transaction could let another request's statements
- * run inside it between two awaits. One lock serialises transactions, and statements outside a
- * transaction wait for it, so a rollback only ever undoes its own writes.
+ * One better-sqlite3 handle and what Kysely's own SqliteDialect lacks:
  *
- * SQLite's own busy wait would block the event loop (every request, /health included) for as long
- * as another program holds the lock, so it is off while running: a statement that finds the
- * database locked is retried with a growing pause on a timer, and after `maxBusyWaitMs` fails with
- * a DatabaseUnavailableError. Faults of the file itself (read-only, full, damaged, I/O errors) also
- * surface as DatabaseUnavailableError, with a message that names the file and what to do.
+ * - Prepared statements are cached by SQL text (Kysely prepares on every call otherwise).
+ * - better-sqlite3 is synchronous, so an async transaction could let another request's statements
+ *   run inside it between two awaits. A transaction holds a gate from BEGIN to COMMIT/ROLLBACK, and
+ *   statements from outside wait for it, so a rollback only ever undoes its own writes. Statements
+ *   outside a transaction need no lock among themselves: each runs whole within one tick.
+ * - SQLite's own busy wait would block the event loop (every request, /health included) for as long
+ *   as another program holds the lock, so it is off while running: a statement that finds the
+ *   database locked is retried with a growing pause on a timer, and after `maxBusyWaitMs` fails with
+ *   a DatabaseUnavailableError. Faults of the file itself (read-only, full, damaged, I/O errors) also
+ *   surface as DatabaseUnavailableError, with a message that names the file and what to do.
  */
-export class SqliteDatabase implements Database {
-  readonly kind = 'sqlite' as const;
+export class SqliteEngine {
   readonly raw: BetterSqlite3.Database;
   readonly filename: string;
   private readonly maxBusyWaitMs: number;
-  private lock: Promise<void> = Promise.resolve();
-  private locked = false;
+  /** Open from BEGIN to COMMIT/ROLLBACK of a transaction; `release` opens it. */
+  private gate: Promise<void> = Promise.resolve();
+  private release: () => void = () => undefined;
+  private inTransaction = false;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   constructor(filename: string, options: SqliteOptions = {}) {
@@ -52,39 +80,68 @@ export class SqliteDatabase implements Database {
     this.raw = raw;
   }
 
-  private prepare(sql: string): BetterSqlite3.Statement {
+  /** The cached statement for `sql`; undefined for a script (several statements, or none), which `exec` runs. */
+  prepare(sql: string, parameterless: boolean): BetterSqlite3.Statement | undefined {
     let statement = this.statements.get(sql);
-    if (!statement) {
+    if (statement) return statement;
+    try {
       statement = this.raw.prepare(sql);
-      this.statements.set(sql, statement);
+    } catch (error) {
+      if (parameterless && error instanceof RangeError && /more than one statement|no statements/.test(error.message)) return undefined;
+      throw error;
     }
+    // The set of SQL texts is fixed by the code; the cap only guards against a caller building SQL from data.
+    if (this.statements.size >= 1000) this.statements.clear();
+    this.statements.set(sql, statement);
     return statement;
   }
 
-  /** Runs `op` now; a database fault leaves as a DatabaseUnavailableError. */
-  private guard<T>(op: () => T): T {
+  /**
+   * Runs one compiled query now, synchronously; errors are SQLite's own. A raw query without
+   * parameters that holds several statements runs as a script (better-sqlite3's exec), as
+   * PostgreSQL's simple query protocol runs one: the migration runner relies on that on both engines.
+   */
+  execute({ sql, parameters }: CompiledQuery): QueryResult<unknown> {
+    const statement = this.prepare(sql, parameters.length === 0);
+    if (!statement) {
+      this.raw.exec(sql);
+      return { rows: [] };
+    }
+    if (statement.reader) return { rows: statement.all(parameters) as unknown[] };
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  /** A statement inside the open transaction: runs at once; a fault leaves as a DatabaseUnavailableError. */
+  runInTransaction(query: CompiledQuery): Promise<QueryResult<unknown>> {
     try {
-      return op();
+      return Promise.resolve(this.execute(query));
     } catch (error) {
-      throw describeFault(this.filename, error) ?? error;
+      return Promise.reject(describeFault(this.filename, error) ?? error);
     }
   }
 
-  private readonly direct: Queryable = {
-    get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
-      this.guard(() => this.prepare(sql).get(...params) as T | undefined),
-    all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.guard(() => this.prepare(sql).all(...params) as T[]),
-    run: async (sql: string, params: readonly SqlValue[] = []): Promise<RunResult> =>
-      this.guard(() => ({ changes: this.prepare(sql).run(...params).changes })),
-  };
+  /** A statement from outside any transaction: waits out a running one, then runs with no await in between. */
+  runOutsideTransaction(query: CompiledQuery): Promise<QueryResult<unknown>> {
+    // The common case, no transaction open and no lock held elsewhere: run at once.
+    if (!this.inTransaction) {
+      try {
+        return Promise.resolve(this.execute(query));
+      } catch (error) {
+        if (!isBusy(error)) return Promise.reject(describeFault(this.filename, error) ?? error);
+      }
+    }
+    return this.retryWhileBusy(() => this.execute(query));
+  }
 
-  /** Runs `attempt` until it stops finding the database locked, pausing on a timer in between. */
-  private async retryWhileBusy<T>(attempt: () => Promise<T>): Promise<T> {
+  /** Runs `attempt` (after any open transaction) until it stops finding the database locked, pausing on a timer in between. */
+  private async retryWhileBusy<T>(attempt: () => T): Promise<T> {
     const started = Date.now();
     let pause = 2;
     for (;;) {
+      while (this.inTransaction) await this.gate;
       try {
-        return await attempt();
+        return attempt();
       } catch (error) {
         const waited = Date.now() - started;
         if (!isBusy(error) || waited >= this.maxBusyWaitMs) throw describeFault(this.filename, error, waited) ?? error;
@@ -94,65 +151,113 @@ export class SqliteDatabase implements Database {
     }
   }
 
-  /** Waits out a running transaction, then runs `op` with no await in between. */
-  private outsideTransaction<T>(op: () => T): Promise<T> {
-    return this.retryWhileBusy(async () => {
-      while (this.locked) await this.lock;
-      return op();
+  /**
+   * BEGIN IMMEDIATE takes the write lock up front, so it is the one statement of a transaction that
+   * can find the database busy; the gate is taken in the same tick, only once BEGIN succeeded, so a
+   * transaction waiting for another program does not hold up this process's reads.
+   */
+  async begin(): Promise<void> {
+    await this.retryWhileBusy(() => {
+      this.prepare('BEGIN IMMEDIATE', true)!.run();
+      this.inTransaction = true;
+      this.gate = new Promise<void>((resolve) => (this.release = resolve));
     });
   }
 
-  get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    return this.outsideTransaction(() => this.prepare(sql).get(...params) as T | undefined);
+  private endTransaction(): void {
+    this.inTransaction = false;
+    this.release();
   }
 
-  all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    return this.outsideTransaction(() => this.prepare(sql).all(...params) as T[]);
-  }
-
-  run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-    return this.outsideTransaction(() => ({ changes: this.prepare(sql).run(...params).changes }));
-  }
-
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    // BEGIN IMMEDIATE takes the write lock up front, so it is the one statement that can find the
-    // database busy; the in-process lock is taken in the same tick, only once BEGIN succeeded, so
-    // a transaction waiting for another program does not hold up this process's reads.
-    const release = await this.retryWhileBusy(async () => {
-      while (this.locked) await this.lock;
-      this.raw.exec('BEGIN IMMEDIATE');
-      let resolve!: () => void;
-      this.locked = true;
-      this.lock = new Promise<void>((done) => (resolve = done));
-      return () => {
-        this.locked = false;
-        resolve();
-      };
-    });
+  /** A failed COMMIT leaves the transaction open: Kysely then calls rollback, which ends it. */
+  commit(): void {
     try {
-      const result = await fn(this.direct);
-      this.raw.exec('COMMIT');
-      return result;
+      this.prepare('COMMIT', true)!.run();
     } catch (error) {
-      try {
-        if (this.raw.inTransaction) this.raw.exec('ROLLBACK');
-      } catch {
-        // SQLite rolls back on its own when it cannot; the first error is the one to report
-      }
       throw describeFault(this.filename, error) ?? error;
+    }
+    this.endTransaction();
+  }
+
+  rollback(): void {
+    try {
+      if (this.raw.inTransaction) this.prepare('ROLLBACK', true)!.run();
+    } catch {
+      // SQLite rolls back on its own when it cannot; the first error is the one to report
     } finally {
-      release();
+      this.endTransaction();
     }
   }
 
-  exec(sql: string): Promise<void> {
-    return this.outsideTransaction(() => void this.raw.exec(sql));
+  /** Closes the file once any transaction has ended (a WAL checkpoint folds the log into it). */
+  async close(): Promise<void> {
+    while (this.inTransaction) await this.gate;
+    if (this.raw.open) this.raw.close();
+  }
+}
+
+/** A Kysely connection: the one inside a transaction runs its statements at once, any other waits for the gate. */
+class SqliteEngineConnection implements DatabaseConnection {
+  transactionOpen = false;
+  constructor(private readonly engine: SqliteEngine) {}
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const result = this.transactionOpen ? this.engine.runInTransaction(query) : this.engine.runOutsideTransaction(query);
+    return result as Promise<QueryResult<R>>;
   }
 
-  close(): Promise<void> {
-    return this.outsideTransaction(() => {
-      if (this.raw.open) this.raw.close();
-    });
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported by the SQLite engine');
+  }
+}
+
+/**
+ * Kysely's driver over a SqliteEngine. Every acquire gets a connection object of its own (no lock:
+ * statements outside a transaction need none; idle ones are reused), and the transaction methods
+ * hand over to the engine's gate, which is what keeps other statements out of a transaction.
+ */
+class SqliteEngineDriver implements Driver {
+  private readonly idle: SqliteEngineConnection[] = [];
+  constructor(private readonly engine: SqliteEngine) {}
+  async init(): Promise<void> {}
+  acquireConnection(): Promise<DatabaseConnection> {
+    return Promise.resolve(this.idle.pop() ?? new SqliteEngineConnection(this.engine));
+  }
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    if (connection instanceof SqliteEngineConnection && !connection.transactionOpen) this.idle.push(connection);
+    return Promise.resolve();
+  }
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.engine.begin();
+    (connection as SqliteEngineConnection).transactionOpen = true;
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    this.engine.commit();
+    (connection as SqliteEngineConnection).transactionOpen = false;
+  }
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    (connection as SqliteEngineConnection).transactionOpen = false;
+    this.engine.rollback();
+  }
+  destroy(): Promise<void> {
+    return this.engine.close();
+  }
+}
+
+/** Kysely's SQLite dialect (adapter, compiler, introspector) on a SqliteEngine instead of its own driver. */
+class SqliteEngineDialect implements Dialect {
+  constructor(private readonly engine: SqliteEngine) {}
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+  createDriver(): Driver {
+    return new SqliteEngineDriver(this.engine);
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
   }
 }
 

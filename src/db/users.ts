@@ -1,4 +1,8 @@
+import type { Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
+import { parseObject } from './json.ts';
+import type { UsersTable } from './schema.ts';
 
 export interface User {
   id: string;
@@ -13,23 +17,20 @@ export interface User {
   lastSignInAt: number | null;
 }
 
-interface UserRow {
-  id: string;
-  email: string;
-  email_verified: number;
-  name: string | null;
-  username: string | null;
-  password_hash: string | null;
-  custom_data: string;
-  created_at: number;
-  updated_at: number;
-  last_sign_in_at: number | null;
-}
+const COLUMNS = [
+  'id',
+  'email',
+  'email_verified',
+  'name',
+  'username',
+  'password_hash',
+  'custom_data',
+  'created_at',
+  'updated_at',
+  'last_sign_in_at',
+] as const;
 
-const COLUMNS =
-  'id, email, email_verified, name, username, password_hash, custom_data, created_at, updated_at, last_sign_in_at';
-
-function fromRow(row: UserRow): User {
+function fromRow(row: Selectable<UsersTable>): User {
   return {
     id: row.id,
     email: row.email,
@@ -37,65 +38,75 @@ function fromRow(row: UserRow): User {
     name: row.name,
     username: row.username,
     passwordHash: row.password_hash,
-    customData: JSON.parse(row.custom_data) as Record<string, unknown>,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastSignInAt: row.last_sign_in_at,
+    customData: parseObject(row.custom_data),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    lastSignInAt: row.last_sign_in_at === null ? null : Number(row.last_sign_in_at),
   };
 }
 
+const byId = prepared((db, p: { id: string }) => db.selectFrom('users').select(COLUMNS).where('id', '=', p.id));
+const byEmail = prepared((db, p: { email: string }) => db.selectFrom('users').select(COLUMNS).where('email', '=', p.email));
+
 export async function findUserById(db: Queryable, id: string): Promise<User | undefined> {
-  const row = await db.get<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id]);
+  const [row] = (await byId(db, { id })).rows;
   return row && fromRow(row);
 }
 
 /** `email` must already be normalised (see normalizeEmail). */
 export async function findUserByEmail(db: Queryable, email: string): Promise<User | undefined> {
-  const row = await db.get<UserRow>(`SELECT ${COLUMNS} FROM users WHERE email = ?`, [email]);
+  const [row] = (await byEmail(db, { email })).rows;
   return row && fromRow(row);
 }
 
 export async function insertUser(db: Queryable, user: User): Promise<void> {
-  await db.run(`INSERT INTO users (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-    user.id,
-    user.email,
-    user.emailVerified ? 1 : 0,
-    user.name,
-    user.username,
-    user.passwordHash,
-    JSON.stringify(user.customData),
-    user.createdAt,
-    user.updatedAt,
-    user.lastSignInAt,
-  ]);
+  await db
+    .insertInto('users')
+    .values({
+      id: user.id,
+      email: user.email,
+      email_verified: user.emailVerified ? 1 : 0,
+      name: user.name,
+      username: user.username,
+      password_hash: user.passwordHash,
+      custom_data: JSON.stringify(user.customData),
+      created_at: user.createdAt,
+      updated_at: user.updatedAt,
+      last_sign_in_at: user.lastSignInAt,
+    })
+    .execute();
 }
 
+/** Records a sign-in; `emailVerified` marks the address verified (and the user updated) when it was not. */
 export async function markSignedIn(db: Queryable, id: string, at: number, emailVerified: boolean): Promise<void> {
-  await db.run(
-    `UPDATE users SET last_sign_in_at = ?,
-       updated_at = CASE WHEN email_verified = 1 OR ? = 0 THEN updated_at ELSE ? END,
-       email_verified = CASE WHEN ? = 1 THEN 1 ELSE email_verified END
-     WHERE id = ?`,
-    [at, emailVerified ? 1 : 0, at, emailVerified ? 1 : 0, id],
-  );
+  await db
+    .updateTable('users')
+    .set((eb) => ({
+      last_sign_in_at: at,
+      ...(emailVerified && {
+        updated_at: eb.case().when('email_verified', '=', 1).then(eb.ref('updated_at')).else(eb.val(at)).end(),
+        email_verified: 1,
+      }),
+    }))
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function listUsers(db: Queryable, limit = 100, offset = 0): Promise<User[]> {
-  const rows = await db.all<UserRow>(`SELECT ${COLUMNS} FROM users ORDER BY created_at, id LIMIT ? OFFSET ?`, [
-    limit,
-    offset,
-  ]);
+  const rows = await db.selectFrom('users').select(COLUMNS).orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute();
   return rows.map(fromRow);
 }
 
 export async function countUsers(db: Queryable): Promise<number> {
-  return (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM users'))?.n ?? 0;
+  const row = await db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+  return Number(row?.n ?? 0);
 }
 
 export async function setPasswordHash(db: Queryable, id: string, hash: string, at: number): Promise<void> {
-  await db.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?', [hash, at, id]);
+  await db.updateTable('users').set({ password_hash: hash, updated_at: at }).where('id', '=', id).execute();
 }
 
 export async function deleteUserRow(db: Queryable, id: string): Promise<boolean> {
-  return (await db.run('DELETE FROM users WHERE id = ?', [id])).changes > 0;
+  const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

@@ -1,4 +1,7 @@
+import type { Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
+import { prepared } from './prepared.ts';
+import type { VerificationCodesTable, VerificationSendsTable } from './schema.ts';
 import { countInWindow, type EventSubject } from './event-window.ts';
 
 export interface CodeRecord {
@@ -13,101 +16,126 @@ export interface CodeRecord {
   createdAt: number;
 }
 
-interface CodeRow {
-  interaction_uid: string;
-  purpose: string;
-  email: string;
-  code_hmac: string;
-  failed_attempts: number;
-  expires_at: number;
-  last_sent_at: number;
-  consumed_at: number | null;
-  created_at: number;
-}
+const COLUMNS = [
+  'interaction_uid',
+  'purpose',
+  'email',
+  'code_hmac',
+  'failed_attempts',
+  'expires_at',
+  'last_sent_at',
+  'consumed_at',
+  'created_at',
+] as const;
 
-const COLUMNS = 'interaction_uid, purpose, email, code_hmac, failed_attempts, expires_at, last_sent_at, consumed_at, created_at';
-
-const fromRow = (row: CodeRow): CodeRecord => ({
+const fromRow = (row: Selectable<VerificationCodesTable>): CodeRecord => ({
   interactionUid: row.interaction_uid,
   purpose: row.purpose,
   email: row.email,
   codeHmac: row.code_hmac,
   failedAttempts: row.failed_attempts,
-  expiresAt: row.expires_at,
-  lastSentAt: row.last_sent_at,
-  consumedAt: row.consumed_at,
-  createdAt: row.created_at,
+  expiresAt: Number(row.expires_at),
+  lastSentAt: Number(row.last_sent_at),
+  consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+  createdAt: Number(row.created_at),
 });
 
+const selectCode = prepared((db, p: { interactionUid: string; purpose: string }) =>
+  db.selectFrom('verification_codes').select(COLUMNS).where('interaction_uid', '=', p.interactionUid).where('purpose', '=', p.purpose),
+);
+
 export async function findCode(db: Queryable, interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
-  const row = await db.get<CodeRow>(`SELECT ${COLUMNS} FROM verification_codes WHERE interaction_uid = ? AND purpose = ?`, [
-    interactionUid,
-    purpose,
-  ]);
+  const [row] = (await selectCode(db, { interactionUid, purpose })).rows;
   return row && fromRow(row);
 }
 
+const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) =>
+  db
+    .insertInto('verification_codes')
+    .values({
+      interaction_uid: p.interaction_uid,
+      purpose: p.purpose,
+      email: p.email,
+      code_hmac: p.code_hmac,
+      failed_attempts: p.failed_attempts,
+      expires_at: p.expires_at,
+      last_sent_at: p.last_sent_at,
+      consumed_at: p.consumed_at,
+      created_at: p.created_at,
+    })
+    .onConflict((conflict) =>
+      conflict.columns(['interaction_uid', 'purpose']).doUpdateSet((eb) => ({
+        email: eb.ref('excluded.email'),
+        code_hmac: eb.ref('excluded.code_hmac'),
+        failed_attempts: eb.ref('excluded.failed_attempts'),
+        expires_at: eb.ref('excluded.expires_at'),
+        last_sent_at: eb.ref('excluded.last_sent_at'),
+        consumed_at: eb.ref('excluded.consumed_at'),
+        created_at: eb.ref('excluded.created_at'),
+      })),
+    ),
+);
+
 /** Insert or replace the live code of an interaction; the caller decides the failure count to keep. */
 export async function saveCode(db: Queryable, code: CodeRecord): Promise<void> {
-  await db.run(
-    `INSERT INTO verification_codes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (interaction_uid, purpose) DO UPDATE SET
-       email = excluded.email, code_hmac = excluded.code_hmac, failed_attempts = excluded.failed_attempts,
-       expires_at = excluded.expires_at, last_sent_at = excluded.last_sent_at, consumed_at = excluded.consumed_at,
-       created_at = excluded.created_at`,
-    [
-      code.interactionUid,
-      code.purpose,
-      code.email,
-      code.codeHmac,
-      code.failedAttempts,
-      code.expiresAt,
-      code.lastSentAt,
-      code.consumedAt,
-      code.createdAt,
-    ],
-  );
+  await upsertCode(db, {
+    interaction_uid: code.interactionUid,
+    purpose: code.purpose,
+    email: code.email,
+    code_hmac: code.codeHmac,
+    failed_attempts: code.failedAttempts,
+    expires_at: code.expiresAt,
+    last_sent_at: code.lastSentAt,
+    consumed_at: code.consumedAt,
+    created_at: code.createdAt,
+  });
 }
 
 export async function deleteCode(db: Queryable, interactionUid: string, purpose: string): Promise<void> {
-  await db.run('DELETE FROM verification_codes WHERE interaction_uid = ? AND purpose = ?', [interactionUid, purpose]);
+  await db.deleteFrom('verification_codes').where('interaction_uid', '=', interactionUid).where('purpose', '=', purpose).execute();
 }
 
 /** Counts a wrong guess; returns the new count. */
 export async function recordFailedAttempt(db: Queryable, interactionUid: string, purpose: string): Promise<number> {
-  await db.run(
-    'UPDATE verification_codes SET failed_attempts = failed_attempts + 1 WHERE interaction_uid = ? AND purpose = ?',
-    [interactionUid, purpose],
-  );
+  await db
+    .updateTable('verification_codes')
+    .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+    .where('interaction_uid', '=', interactionUid)
+    .where('purpose', '=', purpose)
+    .execute();
   return (await findCode(db, interactionUid, purpose))?.failedAttempts ?? 0;
 }
 
+const consume = prepared((db, p: { interactionUid: string; purpose: string; at: number }) =>
+  db
+    .updateTable('verification_codes')
+    .set({ consumed_at: p.at })
+    .where('interaction_uid', '=', p.interactionUid)
+    .where('purpose', '=', p.purpose)
+    .where('consumed_at', 'is', null),
+);
+
 /** Atomic single use: only one caller can flip consumed_at from NULL. */
 export async function consumeCode(db: Queryable, interactionUid: string, purpose: string, at: number): Promise<boolean> {
-  const result = await db.run(
-    'UPDATE verification_codes SET consumed_at = ? WHERE interaction_uid = ? AND purpose = ? AND consumed_at IS NULL',
-    [at, interactionUid, purpose],
-  );
-  return result.changes === 1;
+  return (await consume(db, { interactionUid, purpose, at })).numAffectedRows === 1n;
 }
 
+const addSend = prepared((db, p: Selectable<VerificationSendsTable>) =>
+  db.insertInto('verification_sends').values({ id: p.id, email: p.email, ip: p.ip, sent_at: p.sent_at }),
+);
+
 export async function insertSend(db: Queryable, send: { id: string; email: string; ip: string; sentAt: number }): Promise<void> {
-  await db.run('INSERT INTO verification_sends (id, email, ip, sent_at) VALUES (?, ?, ?, ?)', [
-    send.id,
-    send.email,
-    send.ip,
-    send.sentAt,
-  ]);
+  await addSend(db, { id: send.id, email: send.email, ip: send.ip, sent_at: send.sentAt });
 }
 
 export async function deleteSend(db: Queryable, id: string): Promise<void> {
-  await db.run('DELETE FROM verification_sends WHERE id = ?', [id]);
+  await db.deleteFrom('verification_sends').where('id', '=', id).execute();
 }
 
 /** Sends since `since`, and the oldest of them (to tell the person when the window frees up). */
 export const countSends = (db: Queryable, subject: EventSubject, since: number) => countInWindow(db, 'verification_sends', subject, since);
 
 export async function purgeVerification(db: Queryable, codesBefore: number, sendsBefore: number): Promise<void> {
-  await db.run('DELETE FROM verification_codes WHERE expires_at < ?', [codesBefore]);
-  await db.run('DELETE FROM verification_sends WHERE sent_at < ?', [sendsBefore]);
+  await db.deleteFrom('verification_codes').where('expires_at', '<', codesBefore).execute();
+  await db.deleteFrom('verification_sends').where('sent_at', '<', sendsBefore).execute();
 }

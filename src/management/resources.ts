@@ -60,7 +60,7 @@ export async function createResource(db: Database, input: NewResource, now = Dat
   const parsed = newResourceSchema.safeParse(input);
   if (!parsed.success) throw new InvalidInputError(firstIssue(parsed.error));
   const resource: ApiResource = { id: randomId(), createdAt: now, ...parsed.data };
-  return db.transaction(async (tx) => {
+  return db.transaction().execute(async (tx) => {
     if (await findResourceByIndicator(tx, resource.indicator)) {
       throw new InvalidInputError(`a resource with indicator "${resource.indicator}" already exists`);
     }

@@ -82,7 +82,7 @@ const PURPOSES: readonly KeyPurpose[] = ['signing', 'cookie', 'code-hmac'];
 
 /** Creates missing keys on first start; later starts reuse what the database holds. */
 export async function loadServerSecrets(db: Database, now = Date.now()): Promise<ServerSecrets> {
-  await db.transaction(async (tx) => {
+  await db.transaction().execute(async (tx) => {
     for (const purpose of PURPOSES) {
       if ((await listServerKeys(tx, purpose)).length === 0) await addKeys(tx, purpose, now);
     }
@@ -180,7 +180,7 @@ export async function createJwksPublisher(db: Queryable, now: () => number): Pro
  * after that grace period, deletes them.
  */
 export async function rotateKeys(db: Database, purpose: KeyPurpose, now = Date.now()): Promise<void> {
-  await db.transaction(async (tx) => {
+  await db.transaction().execute(async (tx) => {
     await deleteServerKeysRetiredBefore(tx, purpose, now - RETIRED_KEY_GRACE_MS);
     await retireServerKeys(tx, purpose, now);
     await addKeys(tx, purpose, now);

@@ -19,7 +19,7 @@ export async function signInVerifiedEmail(
   email: string,
   options: { allowSignUp: boolean; now: number; passwordHash?: string },
 ): Promise<SignInOutcome | undefined> {
-  return db.transaction(async (tx) => {
+  return db.transaction().execute(async (tx) => {
     const existing = await findUserByEmail(tx, email);
     if (existing) {
       await markSignedIn(tx, existing.id, options.now, true);
@@ -53,7 +53,7 @@ export async function findUserByIdOrEmail(db: Database, who: string): Promise<Us
 
 /** Removes an account with every session, grant and token it holds, all or nothing. */
 export async function deleteAccount(db: Database, user: User): Promise<void> {
-  await db.transaction(async (tx) => {
+  await db.transaction().execute(async (tx) => {
     await destroyModelsByAccountId(tx, user.id);
     await clearFailures(tx, user.email);
     await deleteLocksOf(tx, user.email);

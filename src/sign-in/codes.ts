@@ -199,7 +199,7 @@ async function deliverWithin(request: IssueRequest, code: string, expiresAt: num
 
 /** Step 3, only when the mail certainly did not leave: give the send back and restore the previous code. */
 async function refund(db: Database, request: IssueRequest, reservation: Extract<Reservation, { status: 'reserved' }>, sendId: string) {
-  await db.transaction(async (tx) => {
+  await db.transaction().execute(async (tx) => {
     await deleteSend(tx, sendId);
     if (reservation.previous) await saveCode(tx, reservation.previous);
     else await deleteCode(tx, request.interactionUid, request.purpose);
@@ -268,7 +268,7 @@ export function createCodeService({
       const code = generate();
       const sendId = randomId();
       const codeHmac = (binding: Binding) => codeMac(signingKey, binding, code).toString('base64url');
-      const reservation = await db.transaction((tx) => reserve(tx, request, rules, at, { codeHmac, sendId }));
+      const reservation = await db.transaction().execute((tx) => reserve(tx, request, rules, at, { codeHmac, sendId }));
       if (reservation.status !== 'reserved') return reservation;
       const { expiresAt } = reservation.record;
 
@@ -293,7 +293,7 @@ export function createCodeService({
     async verify(interactionUid: string, purpose: string, code: string): Promise<VerifyResult> {
       const at = now();
       const { maxAttempts } = await policy();
-      return db.transaction((tx) => checkCode(tx, { interactionUid, purpose, code, at, maxAttempts, hmacKeys }));
+      return db.transaction().execute((tx) => checkCode(tx, { interactionUid, purpose, code, at, maxAttempts, hmacKeys }));
     },
 
     async forget(interactionUid: string, purpose: string): Promise<void> {

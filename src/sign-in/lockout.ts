@@ -75,7 +75,7 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
     /** Records a failure; returns the lock it caused for this caller, if any. */
     async fail({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
       const at = now();
-      return db.transaction(async (tx) => {
+      return db.transaction().execute(async (tx) => {
         await insertFailure(tx, { id: randomId(), email, ip, failedAt: at });
 
         // Lock `subject` when its failures reach the rule's threshold; returns the lock's end.
@@ -113,7 +113,7 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
      * count keeps other sources' failures, so someone guessing cannot be reset by the owner signing in.
      */
     async succeed({ email, ip }: Attempt): Promise<void> {
-      await db.transaction(async (tx) => {
+      await db.transaction().execute(async (tx) => {
         await clearFailures(tx, email, ip);
         await deleteLock(tx, pairSubject(email, ip));
       });

@@ -5,7 +5,7 @@ import { main } from '../../src/cli.ts';
 import { createApplication, InvalidInputError } from '../../src/management/applications.ts';
 import { createResource } from '../../src/management/resources.ts';
 import { validateCustomData } from '../../src/management/custom-data.ts';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
 import { insertUser } from '../../src/db/users.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { nestedDeeperThan } from '../../src/lib/validation.ts';
@@ -53,7 +53,7 @@ async function snapshot() {
 }
 
 beforeAll(async () => {
-  const db = new SqliteDatabase(database);
+  const db = openSqlite(database);
   await migrate(db, join(ROOT, 'migrations/sqlite'));
   await insertUser(db, {
     id: 'user1',
@@ -67,7 +67,7 @@ beforeAll(async () => {
     updatedAt: 1,
     lastSignInAt: null,
   });
-  await db.close();
+  await db.destroy();
 });
 afterAll(() => dir.remove());
 
@@ -191,7 +191,7 @@ describe('sesame app create with whitespace in a URI', () => {
   });
 
   it('is refused in the shared validation, so every caller gets it', async () => {
-    const db = new SqliteDatabase(join(dir.path, 'shared.db'));
+    const db = openSqlite(join(dir.path, 'shared.db'));
     await migrate(db, join(ROOT, 'migrations/sqlite'));
     try {
       await expect(
@@ -200,10 +200,10 @@ describe('sesame app create with whitespace in a URI', () => {
       await expect(
         createResource(db, { indicator: 'https://api.example\t.com', name: 'API' }),
       ).rejects.toThrow(/indicator must not contain spaces, tabs/);
-      expect(await db.all('SELECT id FROM applications')).toEqual([]);
-      expect(await db.all('SELECT id FROM api_resources')).toEqual([]);
+      expect(await db.selectFrom('applications').select('id').execute()).toEqual([]);
+      expect(await db.selectFrom('api_resources').select('id').execute()).toEqual([]);
     } finally {
-      await db.close();
+      await db.destroy();
     }
   });
 });

@@ -6,7 +6,8 @@ import { startTestSesame, tempDir, type TestSesame } from '../helpers/sesame.ts'
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 import { authorizeSignedIn, signedInBrowser } from '../helpers/session.ts';
 import { ROOT, sesameCli } from '../helpers/cli.ts';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { sql } from 'kysely';
+import { openSqlite } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { findApplication, type Application } from '../../src/db/applications.ts';
 
@@ -162,16 +163,14 @@ describe('the migration that adds the method', () => {
       for (const file of readdirSync(join(ROOT, 'migrations/sqlite'))) {
         if (Number(file.slice(0, 4)) < 5) cpSync(join(ROOT, 'migrations/sqlite', file), join(older, file));
       }
-      const db = new SqliteDatabase(join(dir.path, 'sesame.db'));
+      const db = openSqlite(join(dir.path, 'sesame.db'));
       await migrate(db, older);
-      await db.run(
-        `INSERT INTO applications (id, name, type, secret, redirect_uris, post_logout_redirect_uris, is_third_party, created_at)
-         VALUES ('old', 'Old App', 'traditional', 's3cret', '["http://a/cb"]', '[]', 0, 1)`,
-      );
+      await sql`INSERT INTO applications (id, name, type, secret, redirect_uris, post_logout_redirect_uris, is_third_party, created_at)
+         VALUES ('old', 'Old App', 'traditional', 's3cret', '["http://a/cb"]', '[]', 0, 1)`.execute(db);
       await migrate(db, join(ROOT, 'migrations/sqlite'));
       expect((await findApplication(db, 'old'))?.tokenEndpointAuthMethod).toBe('client_secret_basic');
-      await expect(db.run("UPDATE applications SET token_endpoint_auth_method = 'none' WHERE id = 'old'")).rejects.toThrow(/CHECK/);
-      await db.close();
+      await expect(sql`UPDATE applications SET token_endpoint_auth_method = 'none' WHERE id = 'old'`.execute(db)).rejects.toThrow(/CHECK/);
+      await db.destroy();
     } finally {
       dir.remove();
     }

@@ -7,11 +7,12 @@ import { DEMO_APP_NAME, DemoStore, ensureDemoRegistration, sesameCommand, type S
 import { main } from '../../src/cli.ts';
 import { deleteApplication, findApplication, listApplications } from '../../src/db/applications.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
+import type { Database } from '../../src/db/database.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 let dir: string;
-let sesameDb: SqliteDatabase;
+let sesameDb: Database;
 const stores: DemoStore[] = [];
 
 function openStore(name = 'demo.db', now?: () => number): DemoStore {
@@ -36,13 +37,13 @@ function cli(calls: string[][] = []): SesameCli {
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sesame-demo-'));
-  sesameDb = new SqliteDatabase(join(dir, 'sesame.db'));
+  sesameDb = openSqlite(join(dir, 'sesame.db'));
   await migrate(sesameDb, resolve('migrations/sqlite'));
 });
 
 afterEach(async () => {
   for (const store of stores.splice(0)) store.close();
-  await sesameDb.close();
+  await sesameDb.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,7 +9,7 @@ import { freePort, tempDir } from '../helpers/sesame.ts';
 import { startSmtpCatcher } from '../helpers/smtp.ts';
 import { findForm, HttpBrowser } from '../helpers/browser.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createApplication } from '../../src/management/applications.ts';
 
@@ -21,7 +21,7 @@ describe('server lifecycle', () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: `sqlite:${join(dir.path, 'h.db')}`, LOG_LEVEL: 'silent' });
     const sesame = await createSesame(config, { devMailbox: false });
     expect((await sesame.app.inject({ url: '/health' })).statusCode).toBe(200);
-    await sesame.db.close();
+    await sesame.db.destroy();
     const down = await sesame.app.inject({ url: '/health' });
     expect(down.statusCode).toBe(503);
     expect(down.json()).toMatchObject({ status: 'unavailable' });
@@ -32,10 +32,10 @@ describe('server lifecycle', () => {
   it('stops cleanly on SIGTERM after finishing the requests in flight', async () => {
     const dir = tempDir();
     const databaseFile = join(dir.path, 's.db');
-    const db = new SqliteDatabase(databaseFile);
+    const db = openSqlite(databaseFile);
     await migrate(db, join(ROOT, 'migrations/sqlite'));
     const app = await createApplication(db, { name: 'App', type: 'traditional', redirectUris: ['http://127.0.0.1:9/callback'] });
-    await db.close();
+    await db.destroy();
     const smtp = await startSmtpCatcher();
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
@@ -100,9 +100,9 @@ describe('server lifecycle', () => {
     now += 61_000;
     expect(await sessions.find('s1')).toBeUndefined();
     expect(await purgeExpiredModels(sesame.db, now)).toBe(1);
-    expect(await sesame.db.get("SELECT id FROM oidc_model_instances WHERE id = 's1'")).toBeUndefined();
+    expect(await sesame.db.selectFrom('oidc_model_instances').select('id').where('id', '=', 's1').executeTakeFirst()).toBeUndefined();
     await sesame.app.close();
-    await sesame.db.close();
+    await sesame.db.destroy();
     dir.remove();
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { main } from '../../src/cli.ts';
 import { tempDir } from '../helpers/sesame.ts';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
 import { insertUser } from '../../src/db/users.ts';
 
 /** `sesame resource ...` and `sesame user set-custom-data` against a real SQLite file. */
@@ -19,7 +19,7 @@ describe('sesame resource and user set-custom-data', () => {
 
   beforeAll(async () => {
     expect((await run('resource', 'list')).code).toBe(0); // creates and migrates the database
-    const db = new SqliteDatabase(join(dir.path, 'sesame.db'));
+    const db = openSqlite(join(dir.path, 'sesame.db'));
     await insertUser(db, {
       id: 'user1',
       email: 'reader@example.com',
@@ -32,7 +32,7 @@ describe('sesame resource and user set-custom-data', () => {
       updatedAt: 1,
       lastSignInAt: null,
     });
-    await db.close();
+    await db.destroy();
   });
   afterAll(() => dir.remove());
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { sql } from 'kysely';
+import { openSqlite } from '../../src/db/sqlite.ts';
 import { DatabaseUnavailableError } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createApplication } from '../../src/management/applications.ts';
@@ -28,10 +29,10 @@ const stderrLines = (stderr: string) =>
     .filter((line) => line.trim() !== '' && !line.startsWith('oidc-provider WARNING'));
 
 async function migratedDatabase(file: string) {
-  const db = new SqliteDatabase(file);
+  const db = openSqlite(file);
   await migrate(db, MIGRATIONS);
   const app = await createApplication(db, { name: 'App', type: 'traditional', redirectUris: [REDIRECT] });
-  await db.close(); // checkpoints the WAL into the file
+  await db.destroy(); // checkpoints the WAL into the file
   return app;
 }
 
@@ -245,30 +246,30 @@ describe('database faults while running', () => {
 
   it('gives up on a lock held too long with a DatabaseUnavailableError, without blocking the event loop', async () => {
     const file = join(dir.path, 'busy.db');
-    const db = new SqliteDatabase(file, { maxBusyWaitMs: 400 });
-    await db.exec('CREATE TABLE t (v INTEGER)');
+    const db = openSqlite(file, { maxBusyWaitMs: 400 });
+    await sql`CREATE TABLE t (v INTEGER)`.execute(db);
     const other = new BetterSqlite3(file);
     other.exec('BEGIN EXCLUSIVE');
     let ticks = 0;
     const ticker = setInterval(() => (ticks += 1), 10);
     try {
       const started = Date.now();
-      const failed = await db.run('INSERT INTO t (v) VALUES (1)').catch((error: unknown) => error);
+      const failed = await sql`INSERT INTO t (v) VALUES (1)`.execute(db).catch((error: unknown) => error);
       expect(failed).toBeInstanceOf(DatabaseUnavailableError);
       expect(failed).toMatchObject({ reason: 'locked' });
       expect((failed as Error).message).toContain(`the database ${file} is locked by another program`);
       expect(Date.now() - started).toBeGreaterThanOrEqual(390);
       expect(ticks).toBeGreaterThan(10);
       // Reads are not held up by another program's write lock (WAL).
-      expect(await db.get('SELECT count(*) AS n FROM t')).toEqual({ n: 0 });
+      expect((await sql`SELECT count(*) AS n FROM t`.execute(db)).rows).toEqual([{ n: 0 }]);
       other.exec('COMMIT');
-      await db.transaction(async (tx) => tx.run('INSERT INTO t (v) VALUES (2)'));
-      expect(await db.get('SELECT count(*) AS n FROM t')).toEqual({ n: 1 });
+      await db.transaction().execute(async (tx) => sql`INSERT INTO t (v) VALUES (2)`.execute(tx));
+      expect((await sql`SELECT count(*) AS n FROM t`.execute(db)).rows).toEqual([{ n: 1 }]);
     } finally {
       clearInterval(ticker);
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
-      await db.close();
+      await db.destroy();
     }
   });
 

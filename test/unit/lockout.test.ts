@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
+import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createLockout, DEFAULT_LOCKOUT_RULES, type Attempt, type Lockout } from '../../src/sign-in/lockout.ts';
 
@@ -11,18 +12,18 @@ const HOUR = 60 * MINUTE;
 
 describe('lockout: per address+IP pair, per address, per IP', () => {
   let dir: string;
-  let db: SqliteDatabase;
+  let db: Database;
   let now = 1_800_000_000_000;
   let lockout: Lockout;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sesame-lockout-'));
-    db = new SqliteDatabase(join(dir, 'l.db'));
+    db = openSqlite(join(dir, 'l.db'));
     await migrate(db, resolve(import.meta.dirname, '../../migrations/sqlite'));
     lockout = createLockout(db, () => now, DEFAULT_LOCKOUT_RULES);
   });
   afterEach(async () => {
-    await db.close();
+    await db.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 

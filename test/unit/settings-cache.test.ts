@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { openSqlite } from '../../src/db/sqlite.ts';
+import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { deleteSetting, writeSetting } from '../../src/db/settings.ts';
 import { loadExperience, saveExperience } from '../../src/sign-in/experience.ts';
@@ -15,27 +16,25 @@ const nextTurn = () => new Promise((done) => setImmediate(done));
 
 let dir: string;
 /** The server's connection, with every statement it runs recorded. */
-let server: SqliteDatabase;
+let server: Database;
 /** Another process's connection (the CLI). */
-let cli: SqliteDatabase;
+let cli: Database;
 let statements: string[];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sesame-settings-'));
-  server = new SqliteDatabase(join(dir, 'sesame.db'));
-  await migrate(server, MIGRATIONS);
-  cli = new SqliteDatabase(join(dir, 'sesame.db'));
   statements = [];
-  const get = server.get.bind(server);
-  server.get = (sql, params) => {
-    statements.push(`${sql} ${JSON.stringify(params)}`);
-    return get(sql, params);
-  };
+  server = openSqlite(join(dir, 'sesame.db'), {
+    log: (event) => void (event.level === 'query' && statements.push(`${event.query.sql} ${JSON.stringify(event.query.parameters)}`)),
+  });
+  await migrate(server, MIGRATIONS);
+  cli = openSqlite(join(dir, 'sesame.db'));
+  statements = [];
 });
 
 afterEach(async () => {
-  await server.close();
-  await cli.close();
+  await server.destroy();
+  await cli.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,7 +49,7 @@ describe('settings cache', () => {
     expect(a).toBe(first);
     expect(b).toBe(first);
     expect(c).toBe(first);
-    expect(statements).toEqual(['SELECT value FROM settings WHERE key = ? ["settings.version"]']);
+    expect(statements).toEqual(['select "value", "updated_at" from "settings" where "key" = ? ["settings.version"]']);
     await nextTurn();
     await loadExperience(server, 10);
     expect(reads('settings.version')).toBe(2);
@@ -83,7 +82,7 @@ describe('settings cache', () => {
   });
 
   it('keeps one cache per database and per code lifetime default', async () => {
-    const other = new SqliteDatabase(join(dir, 'other.db'));
+    const other = openSqlite(join(dir, 'other.db'));
     try {
       await migrate(other, MIGRATIONS);
       await saveExperience(other, { verificationCode: { ttlMinutes: 30 } }, Date.now(), 10);
@@ -92,7 +91,7 @@ describe('settings cache', () => {
       expect((await loadExperience(other, 10)).verificationCode.ttlMinutes).toBe(30);
       expect((await loadExperience(server, 15)).verificationCode.ttlMinutes).toBe(15);
     } finally {
-      await other.close();
+      await other.destroy();
     }
   });
 

@@ -2,25 +2,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteDatabase } from '../../src/db/sqlite.ts';
+import { sql } from 'kysely';
+import { openSqlite } from '../../src/db/sqlite.ts';
+import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/sign-in/codes.ts';
 
 describe('the code service', () => {
   let dir: string;
-  let db: SqliteDatabase;
+  let db: Database;
   let codes: CodeService;
   let now = 1_800_000_000_000;
   const sent: string[] = [];
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sesame-codes-'));
-    db = new SqliteDatabase(join(dir, 'codes.db'));
+    db = openSqlite(join(dir, 'codes.db'));
     await migrate(db, resolve(import.meta.dirname, '../../migrations/sqlite'));
     codes = createCodeService({ db, hmacKeys: [Buffer.alloc(32, 7)], policy: () => defaultCodePolicy(10), now: () => now, sleep: async () => {} });
   });
   afterEach(async () => {
-    await db.close();
+    await db.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -31,7 +33,7 @@ describe('the code service', () => {
     expect((await issue()).status).toBe('sent');
     const code = sent.at(-1)!;
     expect(code).toMatch(/^\d{6}$/);
-    const row = await db.get<Record<string, unknown>>('SELECT * FROM verification_codes');
+    const row = await db.selectFrom('verification_codes').selectAll().executeTakeFirst();
     expect(JSON.stringify(row)).not.toContain(code);
     expect(String(row!.code_hmac)).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
@@ -71,7 +73,7 @@ describe('the code service', () => {
     });
     expect(failed.status).toBe('delivery_failed');
     expect(await codes.state('uid9', 'email')).toBeUndefined();
-    expect(await db.get('SELECT COUNT(*) AS n FROM verification_sends')).toEqual({ n: 0 });
+    expect((await sql`SELECT COUNT(*) AS n FROM verification_sends`.execute(db)).rows).toEqual([{ n: 0 }]);
   });
 
   it('caps sends per IP', async () => {
@@ -89,7 +91,7 @@ describe('the code service', () => {
   });
 
   describe('a send whose outcome is unknown still counts', () => {
-    const countSends = async () => (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM verification_sends'))!.n;
+    const countSends = async () => (await db.selectFrom('verification_sends').selectAll().execute()).length;
     const slowService = (certain: boolean) =>
       createCodeService({
         db,

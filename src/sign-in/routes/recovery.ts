@@ -88,7 +88,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       const hash = await passwords.hash(password);
       const at = deps.now();
       // The new password and the end of every other session and refresh token land together.
-      await db.transaction(async (tx) => {
+      await db.transaction().execute(async (tx) => {
         await setPasswordHash(tx, user.id, hash, at);
         await destroyModelsByAccountId(tx, user.id);
       });

@@ -1,0 +1,40 @@
+import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
+import type { Queryable } from './database.ts';
+
+const NAME = Symbol('parameter');
+interface Placeholder {
+  readonly [NAME]: string;
+}
+const isPlaceholder = (value: unknown): value is Placeholder => typeof value === 'object' && value !== null && NAME in value;
+
+/** Where each parameter of the compiled SQL comes from: an argument by name, or a constant of the query. */
+type Slot = { name: string } | { constant: unknown };
+
+/**
+ * A query of fixed shape, built and compiled once per database; each call binds its arguments to
+ * the same SQL text (which the driver's statement cache then finds prepared). Kysely otherwise
+ * builds an operation tree and compiles it to SQL on every call, which costs more CPU than SQLite
+ * takes to run a small indexed query: the queries that run several times per sign-in use this.
+ *
+ * `build` gets placeholders for `params` and must use each only as a value (`where(col, '=',
+ * p.x)`, `values({ col: p.x })`), never look at it: the shape of the query may not depend on them.
+ */
+export function prepared<P extends Record<string, unknown>, R>(
+  build: (db: Queryable, params: P) => Compilable<R>,
+): (db: Queryable, params: P) => Promise<QueryResult<R>> {
+  // Per adapter: one per database (its transactions share it), and so one per SQL dialect.
+  const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: Slot[] }>();
+  const compile = (db: Queryable) => {
+    const placeholders = new Proxy<P>({} as P, { get: (_target, name) => ({ [NAME]: String(name) }) });
+    const query = build(db, placeholders).compile();
+    const slots = query.parameters.map((value): Slot => (isPlaceholder(value) ? { name: value[NAME] } : { constant: value }));
+    const entry = { query, slots };
+    compiled.set(db.getExecutor().adapter, entry);
+    return entry;
+  };
+  return (db, params) => {
+    const { query, slots } = compiled.get(db.getExecutor().adapter) ?? compile(db);
+    const parameters = slots.map((slot) => ('name' in slot ? params[slot.name] : slot.constant));
+    return db.executeQuery<R>({ ...query, parameters });
+  };
+}

@@ -1,0 +1,145 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Every table Sesame keeps, as Kysely sees it: one interface per table, one property per column, the
+ * TypeScript type of what the column holds (after every migration in migrations/<engine>/). Query
+ * modules get their row types from here, so a renamed column or a wrong value type is a compile error.
+ *
+ * Conventions that hold on both engines: times are milliseconds since the epoch in BIGINT columns
+ * (numbers here: the PostgreSQL driver must parse int8 as a number), booleans are INTEGER 0/1, and
+ * JSON documents and lists are TEXT. `Generated<T>` marks a column with a default, optional on insert.
+ * A column typed as a union of strings (an application's type, a key's purpose) holds only what
+ * Sesame writes through these types; the database checks token_endpoint_auth_method itself.
+ */
+export interface Schema {
+  applications: ApplicationsTable;
+  oidc_model_instances: OidcModelInstancesTable;
+  users: UsersTable;
+  server_keys: ServerKeysTable;
+  verification_codes: VerificationCodesTable;
+  verification_sends: VerificationSendsTable;
+  settings: SettingsTable;
+  api_resources: ApiResourcesTable;
+  sign_in_failures: SignInFailuresTable;
+  sign_in_locks: SignInLocksTable;
+  health_check: HealthCheckTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+export interface ApplicationsTable {
+  id: string;
+  name: string;
+  type: 'traditional';
+  secret: string;
+  /** JSON list of strings. */
+  redirect_uris: string;
+  /** JSON list of strings. */
+  post_logout_redirect_uris: string;
+  is_third_party: Generated<number>;
+  token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post'>;
+  created_at: number;
+}
+
+/** Every oidc-provider model (sessions, grants, codes, tokens, interactions, ...). */
+export interface OidcModelInstancesTable {
+  model: string;
+  id: string;
+  /** The model's JSON payload. */
+  payload: string;
+  expires_at: number | null;
+  consumed_at: number | null;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  account_id: string | null;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  email_verified: Generated<number>;
+  name: string | null;
+  username: string | null;
+  password_hash: string | null;
+  /** JSON object. */
+  custom_data: Generated<string>;
+  created_at: number;
+  updated_at: number;
+  last_sign_in_at: number | null;
+}
+
+export interface ServerKeysTable {
+  id: string;
+  purpose: 'signing' | 'cookie' | 'code-hmac';
+  material: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** One live code per (interaction, purpose). */
+export interface VerificationCodesTable {
+  interaction_uid: string;
+  purpose: string;
+  email: string;
+  code_hmac: string;
+  failed_attempts: Generated<number>;
+  expires_at: number;
+  last_sent_at: number;
+  consumed_at: number | null;
+  created_at: number;
+}
+
+export interface VerificationSendsTable {
+  id: string;
+  email: string;
+  ip: string;
+  sent_at: number;
+}
+
+/** Operator settings, one JSON document per key (and the `settings.version` counter). */
+export interface SettingsTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
+export interface ApiResourcesTable {
+  id: string;
+  indicator: string;
+  name: string;
+  /** JSON list of strings. */
+  scopes: string;
+  /** Seconds. */
+  access_token_ttl: number;
+  created_at: number;
+}
+
+export interface SignInFailuresTable {
+  id: string;
+  email: string;
+  ip: string;
+  failed_at: number;
+}
+
+/** `subject` is 'address <email>' or 'pair <email> <ip>'. */
+export interface SignInLocksTable {
+  subject: string;
+  email: string;
+  level: number;
+  locked_until: number;
+  updated_at: number;
+}
+
+/** One row (id 1) that /health rewrites. */
+export interface HealthCheckTable {
+  id: number;
+  checked_at: number;
+}
+
+/** Kept by the migration runner (src/db/migrate.ts), not by a migration file. */
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: number;
+}
