@@ -149,14 +149,22 @@ export function publicJwk(jwk: SigningJwk): PublicJwk {
  * with it. Each call asks the database only for the list of signing key IDs (one small indexed
  * read); keys are parsed again only when that list changes.
  */
+/** How often /oidc/jwks looks for keys rotated in since the last look. */
+export const JWKS_RECHECK_MS = 1000;
+
 export async function createJwksPublisher(db: Queryable, now: () => number): Promise<{ jwks(): Promise<string> }> {
   const served = new Map<string, PublicJwk>();
   const stored = await listServerKeys(db, 'signing');
   for (const jwk of signingJwks(stored, now())) served.set(jwk.kid, publicJwk(jwk));
   let fingerprint = await signingKeyFingerprint(db);
   let body = JSON.stringify({ keys: [...served.values()] });
+  // The database is asked at most once a second: a rotation is published within a second, and a
+  // burst of JWKS requests does not cost a query each (relying parties cache it JWKS_MAX_AGE anyway).
+  let checkedAt = 0;
   return {
     async jwks() {
+      if (Date.now() - checkedAt < JWKS_RECHECK_MS) return body;
+      checkedAt = Date.now();
       const current = await signingKeyFingerprint(db);
       if (current === fingerprint) return body;
       const at = now();
@@ -173,7 +181,7 @@ export async function createJwksPublisher(db: Queryable, now: () => number): Pro
 }
 
 /**
- * Rotation. New signing keys are published at once (/oidc/jwks reads the database) and sign from the
+ * Rotation. New signing keys are published within a second (/oidc/jwks re-reads the key list at most once a second) and sign from the
  * first start of Sesame at least PUBLISHED_BEFORE_SIGNING_MS later; until then the previous key signs.
  * New cookie and code keys are used from the next start. Old keys are retired: signing keys stay
  * published for RETIRED_KEY_GRACE_MS; cookie and code keys stay accepted until a later rotation, run
