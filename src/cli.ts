@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { oneLine, parse, quote, UsageError, type Handler, type Io } from './cli/command.ts';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
-import { openSqlite } from './db/sqlite.ts';
+import { migrateDatabase, openDatabase } from './db/open.ts';
 import type { Database } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
 import { createApplication, InvalidInputError } from './management/applications.ts';
 import { deleteApplication, listApplications, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './db/applications.ts';
 import { countUsers, listUsers } from './db/users.ts';
@@ -327,8 +326,9 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
   let database: Database | undefined;
   const db = async () => {
     if (!database) {
-      database = openSqlite(config.databaseFile);
-      await migrate(database, config.paths.migrations);
+      const opened = await openDatabase(config.database);
+      database = opened.db;
+      await migrateDatabase(opened, config.paths.migrations);
     }
     return database;
   };

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
-import { openSqlite } from './db/sqlite.ts';
+import { migrateDatabase, openDatabase, PURGE_LOCK, runExclusively, type OpenDatabase } from './db/open.ts';
 import { DatabaseUnavailableError, type Database } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
 import { purgeExpiredModels } from './db/oidc-models.ts';
 import { purgeVerification } from './db/verification.ts';
 import { loadServerSecrets } from './oidc/keys.ts';
@@ -48,10 +47,11 @@ export class StartupError extends Error {}
 /** Opens the database, migrates, loads keys and builds the app; does not listen. */
 export async function createSesame(config: Readonly<Config>, options: SesameOptions = {}) {
   const now = options.now ?? Date.now;
-  const db = openDatabase(config.databaseFile);
+  const database = await openConfiguredDatabase(config);
+  const { db } = database;
   try {
-    await migrate(db, config.paths.migrations).catch((error: unknown) => {
-      throw databaseStartupError(config.databaseFile, error);
+    await migrateDatabase(database, config.paths.migrations).catch((error: unknown) => {
+      throw databaseStartupError(config, error);
     });
     const secrets = await loadServerSecrets(db);
     const hasConnector = Boolean(await storedConnectorConfig(db));
@@ -103,28 +103,39 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     });
     logRefusals(provider, app.log);
     oidcFaults.logTo(app.log);
-    return { app, db, provider, mailer, devMailbox, now };
+    return { app, db, database, provider, mailer, devMailbox, now };
   } catch (error) {
     await db.destroy().catch(() => undefined);
     throw error instanceof DatabaseUnavailableError ? new StartupError(error.message, { cause: error }) : error;
   }
 }
 
-/** A database that cannot be opened is a startup error: one line that names the file and what to do. */
-function openDatabase(file: string): Database {
+/**
+ * A database that cannot be opened is a startup error: one line that names the file (or the
+ * PostgreSQL server) and what to do.
+ */
+async function openConfiguredDatabase(config: Readonly<Config>): Promise<OpenDatabase> {
   try {
-    return openSqlite(file);
+    // PostgreSQL: an idle pooled connection that fails is replaced on the next checkout, and the
+    // next query reports a lasting fault (/health, 503), so the idle error itself is not logged.
+    return await openDatabase(config.database);
   } catch (error) {
-    throw databaseStartupError(file, error);
+    throw databaseStartupError(config, error);
   }
 }
 
-function databaseStartupError(file: string, error: unknown): unknown {
+function databaseStartupError(config: Readonly<Config>, error: unknown): unknown {
   if (error instanceof DatabaseUnavailableError) return new StartupError(error.message, { cause: error });
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+  if (config.database.kind === 'sqlite' && typeof code === 'string' && code.startsWith('SQLITE_')) {
     return new StartupError(
-      `the database ${file} could not be prepared (${(error as Error).message}): is DATABASE_URL pointing at another program's database?`,
+      `the database ${config.database.file} could not be prepared (${(error as Error).message}): is DATABASE_URL pointing at another program's database?`,
+      { cause: error },
+    );
+  }
+  if (config.database.kind === 'postgres' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return new StartupError(
+      `the PostgreSQL database ${config.database.safeUrl} could not be prepared (${(error as Error).message}, ${code}): is DATABASE_URL pointing at another program's database, or may its user not create tables?`,
       { cause: error },
     );
   }
@@ -146,12 +157,14 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     }
     throw error;
   }
-  const purge = async () => {
-    const at = now();
-    await purgeExpiredModels(db, at);
-    await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
-    await purgeFailures(db, at - 24 * 60 * 60 * 1000);
-  };
+  // On PostgreSQL one instance at a time purges (the others skip the round).
+  const purge = () =>
+    runExclusively(sesame.database, PURGE_LOCK, async () => {
+      const at = now();
+      await purgeExpiredModels(db, at);
+      await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
+      await purgeFailures(db, at - 24 * 60 * 60 * 1000);
+    });
   const timer = setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
   timer.unref();
   const address = app.server.address();

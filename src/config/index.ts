@@ -39,14 +39,6 @@ export interface Config {
   paths: { root: string; migrations: string; pages: string; email: string; public: string };
 }
 
-export interface LoadConfigOptions {
-  /**
-   * Accept a PostgreSQL DATABASE_URL. Off until the server and the `sesame` command open PostgreSQL
-   * (issue 12): until then such a URL is refused with one line instead of being run on SQLite.
-   */
-  acceptPostgres?: boolean;
-}
-
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join('\n'));
@@ -63,7 +55,7 @@ export function readEnvironment(cwd = process.cwd(), env: NodeJS.ProcessEnv = pr
 }
 
 /** Validates every variable at once and reports each bad one on its own line. */
-export function loadConfig(raw: Record<string, string | undefined>, options: LoadConfigOptions = {}): Readonly<Config> {
+export function loadConfig(raw: Record<string, string | undefined>): Readonly<Config> {
   const defined = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = envSchema.safeParse(defined);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
@@ -97,11 +89,6 @@ export function loadConfig(raw: Record<string, string | undefined>, options: Loa
     },
     problems,
   );
-  if (database?.kind === 'postgres' && !options.acceptPostgres) {
-    problems.push(
-      `DATABASE_URL names a PostgreSQL server (${database.safeUrl}), which this version of Sesame cannot run on yet: use a sqlite: URL such as sqlite:./data/sesame.db`,
-    );
-  }
   if (problems.length || !database) throw new ConfigError(problems);
 
   const config: Config = {

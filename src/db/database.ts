@@ -3,8 +3,9 @@ import type { Schema } from './schema.ts';
 
 /**
  * The storage seam: a Kysely query builder over the tables in schema.ts, whatever the engine
- * (src/db/sqlite.ts today; PostgreSQL through Kysely's PostgresDialect next). Query modules in
- * src/db take a `Queryable` and build typed queries; nothing outside src/db writes SQL.
+ * (src/db/sqlite.ts, or PostgreSQL through createPostgresDialect in src/db/postgres.ts; src/db/open.ts
+ * opens the configured one). Query modules in src/db take a `Queryable` and build typed queries;
+ * nothing outside src/db writes SQL.
  *
  * Kysely's own API, with no wrapper: `db.transaction().execute(async (tx) => ...)` runs a
  * transaction, and `tx` (a Kysely `Transaction`) is itself a `Kysely<Schema>`, so every query

@@ -32,7 +32,11 @@ export async function readMigrations(directory: string): Promise<MigrationFile[]
   return migrations;
 }
 
-/** Passed to Kysely's adapter: PostgreSQL takes an advisory lock, SQLite needs none (BEGIN IMMEDIATE serialises writers). */
+/**
+ * Passed to Kysely's adapter: SQLite's takes none (BEGIN IMMEDIATE serialises writers); PostgreSQL's
+ * is a transaction-level advisory lock, released at once outside a transaction, so on PostgreSQL the
+ * caller holds a session lock around the whole run (migrateDatabase in src/db/open.ts).
+ */
 const LOCK = { lockTable: 'schema_migrations', lockRowId: 'migrate' } as const;
 
 /**
@@ -42,8 +46,8 @@ const LOCK = { lockTable: 'schema_migrations', lockRowId: 'migrate' } as const;
  *
  * The same on every engine: a file is one script, run whole by the driver (better-sqlite3's exec;
  * pg's simple query protocol), so no SQL is split here. Several processes may start at once on an
- * empty database: the whole run holds the dialect's migration lock (PostgreSQL: an advisory lock on
- * one connection), and each file's transaction checks again that nobody applied it meanwhile.
+ * empty database: the whole run holds a migration lock (PostgreSQL: the session advisory lock that
+ * migrateDatabase takes), and each file's transaction checks again that nobody applied it meanwhile.
  */
 export async function migrate(db: Database, directory: string, now = Date.now): Promise<string[]> {
   const files = await readMigrations(directory);

@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { PostgresDialect } from 'kysely';
+import {
+  AbortedTransactionError,
+  CompiledQuery,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely';
 import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
@@ -379,21 +391,137 @@ async function usingClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Prom
   } catch (error) {
     throw describePostgresFault(error) ?? error;
   }
+  // While checked out, a dropped connection is reported on the client (see PostgresFaultConnection).
+  let lost: Error | undefined;
+  const onError = (error: Error) => void (lost = error);
+  client.on('error', onError);
   try {
     const value = await fn(client);
-    client.release();
+    client.removeListener('error', onError);
+    client.release(lost ?? undefined);
     return value;
   } catch (error) {
+    client.removeListener('error', onError);
     client.release(error instanceof Error ? error : true);
     throw describePostgresFault(error) ?? error;
   }
 }
 
+/** What the dialect needs of a pool: pg.Pool, or one connection lent for a while (see lendConnection). */
+export interface PostgresConnectionSource {
+  connect(): Promise<pg.PoolClient>;
+  end(): Promise<void>;
+}
+
 /**
  * Kysely's dialect over a pool from openPostgres: `new Kysely<Schema>({ dialect: createPostgresDialect(pool) })`.
- * Kysely runs transactions on one checked-out connection and gives it back; destroying the Kysely
- * instance ends the pool.
+ * Kysely's PostgreSQL compiler, adapter and introspector, on a driver of Sesame's own that turns a
+ * fault of the database (see describePostgresFault) into a DatabaseUnavailableError wherever it
+ * happens: waiting for a connection, in a statement, at BEGIN/COMMIT. A connection that failed that
+ * way is destroyed rather than given back to the pool. Transactions run on one checked-out
+ * connection; destroying the Kysely instance ends the pool.
  */
-export function createPostgresDialect(pool: pg.Pool): PostgresDialect {
-  return new PostgresDialect({ pool });
+export function createPostgresDialect(pool: PostgresConnectionSource): Dialect {
+  return {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new PostgresFaultDriver(pool),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+    createIntrospector: (db: Kysely<any>) => new PostgresIntrospector(db),
+  };
+}
+
+/**
+ * `client` as a one-connection pool for a Kysely instance of its own: the migration run uses the
+ * connection that holds the migration lock. Releasing and ending do nothing (the lender gives the
+ * connection back), and statements get no client-side time limit (`queryTimeoutMs`, default none).
+ */
+export function lendConnection(client: pg.PoolClient, options: { queryTimeoutMs?: number } = {}): PostgresConnectionSource {
+  // pg applies the pool's query_timeout unless a query names its own; 0 would mean "the pool's".
+  const queryTimeout = options.queryTimeoutMs ?? 2 ** 31 - 1;
+  const lent = Object.create(client) as pg.PoolClient;
+  lent.query = ((text: string, values?: unknown[]) => client.query({ text, values, query_timeout: queryTimeout } as pg.QueryConfig)) as pg.PoolClient['query'];
+  lent.release = () => undefined;
+  return { connect: async () => lent, end: async () => undefined };
+}
+
+class PostgresFaultConnection implements DatabaseConnection {
+  /** Set when a statement failed because of the connection or the server: destroy, do not reuse. */
+  broken = false;
+  /**
+   * pg emits 'error' on a checked-out client whose connection drops (besides failing its query), and
+   * the pool listens only while the client is idle: without this, a lost connection would crash the process.
+   */
+  readonly onError = () => {
+    this.broken = true;
+  };
+  constructor(readonly client: pg.PoolClient) {
+    client.on('error', this.onError);
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      const { command, rowCount, rows } = await this.client.query(query.sql, [...query.parameters]);
+      if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] as R[] };
+      const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+      return { ...(changed ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}), rows: (rows ?? []) as R[] };
+    } catch (error) {
+      const fault = describePostgresFault(error);
+      if (!fault) throw error;
+      // A cancelled statement (57014, 55P03) leaves a sound connection; anything else may not.
+      if (fault.reason !== 'timeout' || codeOf(error) !== '57014') this.broken = true;
+      throw fault;
+    }
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported by the PostgreSQL driver');
+  }
+}
+
+class PostgresFaultDriver implements Driver {
+  private ended = false;
+  constructor(private readonly pool: PostgresConnectionSource) {}
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    if (this.ended) throw new DatabaseUnavailableError('closed', 'the PostgreSQL pool is closed');
+    try {
+      return new PostgresFaultConnection(await this.pool.connect());
+    } catch (error) {
+      throw describePostgresFault(error) ?? error;
+    }
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const mode = [settings.isolationLevel && `isolation level ${settings.isolationLevel}`, settings.accessMode].filter(Boolean).join(' ');
+    await connection.executeQuery(CompiledQuery.raw(mode ? `start transaction ${mode}` : 'begin'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const { rows } = await connection.executeQuery<{ command?: string }>(CompiledQuery.raw('commit'));
+    // PostgreSQL answers COMMIT with ROLLBACK when an earlier statement left the transaction aborted.
+    if (rows[0]?.command === 'ROLLBACK') throw new AbortedTransactionError();
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await connection.executeQuery(CompiledQuery.raw('rollback'));
+    } catch (error) {
+      (connection as PostgresFaultConnection).broken = true;
+      throw error;
+    }
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const { client, broken, onError } = connection as PostgresFaultConnection;
+    client.removeListener('error', onError);
+    client.release(broken || undefined);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await this.pool.end();
+  }
 }

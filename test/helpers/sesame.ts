@@ -1,3 +1,4 @@
+import { afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { startSesame, type RunningSesame, type SesameOptions } from '../../src/s
 import { createApplication } from '../../src/management/applications.ts';
 import type { Application } from '../../src/db/applications.ts';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp.ts';
+import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './postgres.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,27 +27,72 @@ export function tempDir(prefix = 'sesame-test-'): { path: string; remove(): void
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Which engine the started servers use: SQLite (a file in the test's temp directory) by default, or
+ * with TEST_DATABASE_URL set, PostgreSQL (a fresh database per temp directory; see testDatabaseUrl).
+ * Tests that open a SQLite file themselves keep SQLite either way.
+ */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = TEST_DATABASE_URL ? 'postgres' : 'sqlite';
+
+/** PostgreSQL databases created for temp directories in this test file; dropped after it. */
+const postgresByDir = new Map<string, Promise<TestDatabase>>();
+if (TEST_DATABASE_URL) {
+  // Registered while the test file that imports this helper is collected: runs after that file.
+  afterAll(async () => {
+    const databases = [...postgresByDir.values()];
+    postgresByDir.clear();
+    for (const database of databases) await (await database.catch(() => undefined))?.drop().catch(() => undefined);
+  });
+}
+
+/**
+ * DATABASE_URL for a server whose files live in `dir`: `sqlite:DIR/sesame.db`, or with
+ * TEST_DATABASE_URL a PostgreSQL database of this directory's own, created empty on first use, so a
+ * server restarted on the same directory finds its data again and the `sesame` command can be
+ * pointed at it.
+ */
+export async function testDatabaseUrl(dir: string): Promise<string> {
+  if (!TEST_DATABASE_URL) return `sqlite:${join(dir, 'sesame.db')}`;
+  let database = postgresByDir.get(dir);
+  if (!database) {
+    database = createTestDatabase();
+    postgresByDir.set(dir, database);
+  }
+  return (await database).url;
+}
+
 export interface TestSesame extends RunningSesame {
   config: Readonly<Config>;
   issuer: string;
   dir: string;
+  /** The DATABASE_URL it runs on (for the `sesame` command: sesameCli's `database`). */
+  databaseUrl: string;
   registerApp(overrides?: Partial<Parameters<typeof createApplication>[1]>): Promise<Application>;
   stop(): Promise<void>;
 }
 
-/** A real Sesame on a free port with a temp SQLite file, sending mail to `smtpPort`. */
+/** A real Sesame on a free port with a temp SQLite file (or PostgreSQL database: TEST_ENGINE), sending mail to `smtpPort`. */
 export async function startTestSesame(
-  options: { smtpPort?: number; env?: Record<string, string>; dir?: string; sesame?: SesameOptions } = {},
+  options: {
+    smtpPort?: number;
+    env?: Record<string, string>;
+    dir?: string;
+    sesame?: SesameOptions;
+    /** 'sqlite': a SQLite file even with TEST_DATABASE_URL (a test of SQLite's own behaviour). */
+    engine?: 'sqlite';
+  } = {},
 ): Promise<TestSesame> {
   const port = await freePort();
   const dir = options.dir ?? tempDir().path;
   const endpoint = `http://127.0.0.1:${port}`;
+  const databaseUrl =
+    options.env?.DATABASE_URL ?? (options.engine === 'sqlite' ? `sqlite:${join(dir, 'sesame.db')}` : await testDatabaseUrl(dir));
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
     HOST: '127.0.0.1',
     ENDPOINT: endpoint,
-    DATABASE_URL: `sqlite:${join(dir, 'sesame.db')}`,
+    DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'silent',
     ...(options.smtpPort
       ? { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(options.smtpPort), SMTP_SECURE: 'false', SMTP_FROM: 'Sesame <no-reply@sesame.test>' }
@@ -58,6 +105,7 @@ export async function startTestSesame(
     config,
     issuer: config.issuer,
     dir,
+    databaseUrl,
     registerApp: (overrides = {}) =>
       createApplication(sesame.db, {
         name: 'Test App',

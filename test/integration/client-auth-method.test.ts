@@ -65,7 +65,7 @@ describe('the registered client authentication method is enforced', () => {
     // The post app is registered with the real command, as an operator would.
     const created = await sesameCli(
       ['app', 'create', '--name', 'Post App', '--type', 'traditional', '--redirect-uri', REDIRECT, '--token-endpoint-auth-method', 'client_secret_post', '--json'],
-      { cwd: sesame.dir, database: join(sesame.dir, 'sesame.db') },
+      { cwd: sesame.dir, database: sesame.databaseUrl },
     );
     expect(created.code, created.stderr).toBe(0);
     postApp = JSON.parse(created.stdout);
@@ -75,7 +75,7 @@ describe('the registered client authentication method is enforced', () => {
   it('stores the method per app and shows it in `app list --json` (default client_secret_basic)', async () => {
     expect(basicApp.tokenEndpointAuthMethod).toBe('client_secret_basic');
     expect(postApp.tokenEndpointAuthMethod).toBe('client_secret_post');
-    const listed = await sesameCli(['app', 'list', '--json'], { cwd: sesame.dir, database: join(sesame.dir, 'sesame.db') });
+    const listed = await sesameCli(['app', 'list', '--json'], { cwd: sesame.dir, database: sesame.databaseUrl });
     const apps = JSON.parse(listed.stdout) as { id: string; tokenEndpointAuthMethod: string }[];
     expect(Object.fromEntries(apps.map((app) => [app.id, app.tokenEndpointAuthMethod]))).toEqual({
       [basicApp.id]: 'client_secret_basic',

@@ -24,7 +24,7 @@ describe('the SMTP connector (Logto format)', () => {
     dir.remove();
   });
 
-  const cli = (args: string[]) => sesameCli(args, { cwd: dir.path, database: join(dir.path, 'sesame.db') });
+  const cli = (args: string[]) => sesameCli(args, { cwd: dir.path, database: sesame.databaseUrl });
 
   it('refuses an invalid config naming the field, and stores a valid one that the running server uses at once', async () => {
     const bad = join(dir.path, 'bad.json');

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../helpers/browser.ts';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
@@ -74,7 +73,7 @@ describe('JWKS and discovery caching, and key rotation that publishes before it 
     const oldKid = kidsOf(before.keys, 'RS256')[0]!;
     expect(await idTokenKid(running)).toBe(oldKid);
 
-    const rotated = await sesameCli(['keys', 'rotate', '--purpose', 'signing'], { cwd: dir.path, database: join(dir.path, 'sesame.db') });
+    const rotated = await sesameCli(['keys', 'rotate', '--purpose', 'signing'], { cwd: dir.path, database: running.databaseUrl });
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(/published now at \/oidc\/jwks/);
     expect(rotated.stdout).toMatch(/10 minutes/);

@@ -15,6 +15,8 @@ import { startSmtpCatcher } from '../helpers/smtp.ts';
 import { HttpBrowser } from '../helpers/browser.ts';
 import { discover, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 
+// SQLite's own faults (a file that is not a database, a held lock, a read-only directory, ...): these
+// suites run on SQLite whatever TEST_DATABASE_URL says; PostgreSQL's are in postgres-groundwork.test.ts.
 const run = promisify(execFile);
 const MIGRATIONS = join(ROOT, 'migrations/sqlite');
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -60,7 +62,7 @@ function expectOneClearLine(result: { code: number; stderr: string }, prefix: st
   expect(result.code).toBe(1);
 }
 
-describe('database problems at start: one clear line and exit code 1', () => {
+describe('SQLite: database problems at start: one clear line and exit code 1', () => {
   const real = join(dir.path, 'real.db');
   const cases: [string, () => string, RegExp][] = [
     ['DATABASE_URL names a directory', () => (mkdirSync(join(dir.path, 'a-directory'), { recursive: true }), join(dir.path, 'a-directory')), /is a directory/],
@@ -196,10 +198,10 @@ async function holdLock(file: string, ms: number): Promise<{ released: Promise<v
   return { released: new Promise((resolve) => child.on('exit', () => resolve())) };
 }
 
-describe('database faults while running', () => {
+describe('SQLite: database faults while running', () => {
   it('keeps serving while another program holds the lock, and /health says 503 within its own timeout', async () => {
     const log = logCapture();
-    const sesame = await startTestSesame({ sesame: { logger: { level: 'info', stream: log.stream } } });
+    const sesame = await startTestSesame({ engine: 'sqlite', sesame: { logger: { level: 'info', stream: log.stream } } });
     try {
       const app = await sesame.registerApp({ redirectUris: [REDIRECT] });
       const config = await discover(sesame.issuer, app);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { HttpBrowser } from '../helpers/browser.ts';
@@ -23,7 +22,7 @@ describe('sesame user delete', () => {
     const tokens = await exchange(config, (await signInWithEmail(browser, sesame.smtp, start, email, redirect)).callback, start);
     const sub = tokens.claims()!.sub;
 
-    const cli = (args: string[]) => sesameCli(args, { cwd: sesame.dir, database: join(sesame.dir, 'sesame.db') });
+    const cli = (args: string[]) => sesameCli(args, { cwd: sesame.dir, database: sesame.databaseUrl });
     expect((await cli(['user', 'delete', 'nobody@example.com'])).code).toBe(2);
     expect((await cli(['user', 'delete'])).code).toBe(2);
     const deleted = await cli(['user', 'delete', 'Leaving@Example.com']);

@@ -1,0 +1,73 @@
+import { Kysely } from 'kysely';
+import type pg from 'pg';
+import type { DatabaseConfig } from '../config/database.ts';
+import type { Database } from './database.ts';
+import { migrate } from './migrate.ts';
+import { createPostgresDialect, lendConnection, openPostgres, tryAdvisoryLock, withAdvisoryLock } from './postgres.ts';
+import type { Schema } from './schema.ts';
+import { openSqlite } from './sqlite.ts';
+
+/**
+ * The configured database, whichever engine: the query builder every module uses, and on
+ * PostgreSQL the pool itself, for the session advisory locks that keep several instances from
+ * migrating or purging at the same time.
+ */
+export interface OpenDatabase {
+  db: Database;
+  /** PostgreSQL only. */
+  pool?: pg.Pool;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL: an idle pooled connection failed (the server restarted); the pool replaces it. */
+  onIdleError?: (error: Error) => void;
+}
+
+/**
+ * Opens the database named by DATABASE_URL and proves it usable: a SQLite file is created when
+ * missing; a PostgreSQL server must accept a connection and writes. Either way a database that cannot
+ * be used throws a DatabaseUnavailableError whose message is the one start-up line.
+ */
+export async function openDatabase(config: DatabaseConfig, options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
+  if (config.kind === 'sqlite') return { db: openSqlite(config.file) };
+  const pool = await openPostgres(config, { onIdleError: options.onIdleError });
+  return { db: new Kysely<Schema>({ dialect: createPostgresDialect(pool) }), pool };
+}
+
+/** The advisory lock the migration run holds on PostgreSQL (several instances may start together). */
+export const MIGRATION_LOCK = 'sesame:migrations';
+/** The advisory lock the periodic purge of expired rows holds on PostgreSQL (one instance at a time). */
+export const PURGE_LOCK = 'sesame:purge';
+
+/**
+ * Applies pending migrations from `directory` (the engine's own: config.paths.migrations). On
+ * PostgreSQL the whole run holds the session advisory lock MIGRATION_LOCK, waited for up to a minute,
+ * and runs on the connection that holds it with no statement timeout: a second instance starting at
+ * the same time waits, then finds everything applied.
+ */
+export async function migrateDatabase({ db, pool }: OpenDatabase, directory: string): Promise<string[]> {
+  if (!pool) return migrate(db, directory);
+  return withAdvisoryLock(pool, MIGRATION_LOCK, async (client) => {
+    await client.query('SET statement_timeout = 0');
+    const locked = new Kysely<Schema>({ dialect: createPostgresDialect(lendConnection(client)) });
+    try {
+      return await migrate(locked, directory);
+    } finally {
+      await locked.destroy();
+      await client.query('RESET statement_timeout');
+    }
+  });
+}
+
+/**
+ * Runs `fn` unless another instance is running it right now (PostgreSQL: the session advisory lock
+ * `name`, not waited for); on SQLite `fn` always runs (its writes
+ * take the file's write lock in turn). Says whether it ran.
+ */
+export async function runExclusively(database: OpenDatabase, name: string, fn: () => Promise<void>): Promise<boolean> {
+  if (!database.pool) {
+    await fn();
+    return true;
+  }
+  return (await tryAdvisoryLock(database.pool, name, fn)).acquired;
+}
