@@ -65,17 +65,9 @@ const POSTGRES_EXAMPLE = 'postgres://sesame:secret@db.example.com:5432/sesame';
 /** What the URL itself says; the DATABASE_* variables are merged in by `databaseConfig`. */
 export type ParsedDatabaseUrl =
   | { kind: 'sqlite'; path: string }
-  | {
-      kind: 'postgres';
-      url: string;
-      safeUrl: string;
-      host: string;
-      port: number;
-      database: string;
-      user?: string;
-      password?: string;
+  | (Pick<PostgresDatabaseConfig, 'kind' | 'url' | 'safeUrl' | 'host' | 'port' | 'database' | 'user' | 'password'> & {
       query: { sslmode?: PostgresSslMode; sslrootcert?: string; poolMax?: number; connectTimeoutMs?: number; applicationName?: string };
-    };
+    });
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
