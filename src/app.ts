@@ -22,6 +22,8 @@ import { healthRoute } from './health.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
 import { createKnownDevices } from './sign-in/known-devices.ts';
+import { liveCookieSigner } from './http/cookie-signer.ts';
+import type { KeyRing } from './oidc/key-ring.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -32,7 +34,10 @@ export interface AppDeps {
   lockout: Lockout;
   passwords: PasswordHasher;
   mailer: () => Mailer;
-  cookieKeys: readonly string[];
+  /** The cookie keys in use now, the signing one first (see src/oidc/key-ring.ts). */
+  cookieKeys: () => readonly string[];
+  /** Serves /oidc/jwks: every signing key stored, including ones rotated in while running. */
+  keyRing: Pick<KeyRing, 'jwks'>;
   devMailbox?: DevMailbox;
   now?: () => number;
   logger?: boolean | object;
@@ -57,14 +62,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowList: (request) => request.url === '/health',
   });
 
-  await mountOidc(app, { config, db, provider, now: deps.now ?? Date.now });
+  await mountOidc(app, { config, provider, keyRing: deps.keyRing });
 
   // Sesame's own pages. CSRF lives in this scope only: the token endpoints should not pay for page
   // plumbing on every call. Their security headers come from the same definition as those mountOidc
   // gives /oidc and the 404 page (src/http/security-headers.ts).
   await app.register(async (pages) => {
     await pages.register(helmet, helmetOptions(config));
-    await pages.register(cookie, { secret: [...deps.cookieKeys] });
+    await pages.register(cookie, { secret: liveCookieSigner(deps.cookieKeys) });
     await pages.register(formbody);
     await pages.register(csrf, {
       sessionPlugin: '@fastify/cookie',

@@ -6,7 +6,7 @@ import type { Database } from './db/database.ts';
 import { createApplication, InvalidInputError } from './management/applications.ts';
 import { deleteApplication, listApplications, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './db/applications.ts';
 import { countUsers, listUsers } from './db/users.ts';
-import { loadServerSecrets, PUBLISHED_BEFORE_SIGNING_MS, rotateKeys } from './oidc/keys.ts';
+import { ensureServerKeys, KEY_PROPAGATION_MS, KEYS_RECHECK_MS, rotateKeys } from './oidc/keys.ts';
 import { writeSetting, deleteSetting } from './db/settings.ts';
 import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
 import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
@@ -14,6 +14,7 @@ import { normalizeEmail } from './sign-in/email.ts';
 import { deleteAccount, findUserByIdOrEmail } from './sign-in/accounts.ts';
 import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './sign-in/experience.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
+import { DB_HELP, dbCommands } from './cli/db.ts';
 import { booleanWord, integerIn, MAX_JSON_DEPTH, mustBeTrueOrFalse, nestedDeeperThan, parseOr } from './lib/validation.ts';
 
 const HELP = `Usage: sesame <command>
@@ -47,12 +48,15 @@ Sign-in experience
                  [--password-min-length 8-256] [--reject-common-passwords true|false]
                  [--reject-email-as-password true|false]      changes apply at once
 
+${DB_HELP}
+
 Configuration comes from the environment and .env (DATABASE_URL selects the database).
 
 ${RESOURCE_HELP}`;
 
 const commands: Record<string, Handler> = {
   ...resourceCommands,
+  ...dbCommands,
   async 'app create'(args, { db, io }) {
     const { values } = parse(args, {
       name: { type: 'string' },
@@ -145,7 +149,7 @@ const commands: Record<string, Handler> = {
     return 0;
   },
 
-  async 'keys rotate'(args, { db, io }) {
+  async 'keys rotate'(args, { config, db, io }) {
     const { values } = parse(args, { purpose: { type: 'string' } });
     const purposes = values.purpose === undefined ? (['signing', 'cookie'] as const) : [values.purpose];
     for (const purpose of purposes) {
@@ -154,19 +158,18 @@ const commands: Record<string, Handler> = {
       }
     }
     const database = await db();
-    await loadServerSecrets(database);
+    await ensureServerKeys(database);
     const at = Date.now();
     for (const purpose of purposes) await rotateKeys(database, purpose as 'signing' | 'cookie' | 'code-hmac', at);
-    io.out(`Rotated ${purposes.join(' and ')} keys; old keys stay valid for 30 days.`);
+    io.out(`Rotated ${purposes.join(' and ')} keys; old keys stay valid for 30 days. Running instances see the new keys within ${KEYS_RECHECK_MS / 1000} s, no restart needed.`);
     if (purposes.includes('signing')) {
       // Signing waits until every JWKS cache (max-age) has seen the new keys: see signingJwks().
-      const minutes = PUBLISHED_BEFORE_SIGNING_MS / 60_000;
       io.out(
-        `New signing keys: published now at /oidc/jwks; they sign from the first start of Sesame ${minutes} minutes or more from now (after ${new Date(at + PUBLISHED_BEFORE_SIGNING_MS).toISOString()}). Until then the current keys sign.`,
+        `New signing keys: published now at /oidc/jwks; they sign from ${describeDuration(config.signingKeyGraceMs)} from now (${new Date(at + config.signingKeyGraceMs).toISOString()}, SIGNING_KEY_GRACE_SECONDS). Until then the current keys sign.`,
       );
     }
     const others = purposes.filter((purpose) => purpose !== 'signing');
-    if (others.length) io.out(`New ${others.join(' and ')} keys: used from the next start of Sesame.`);
+    if (others.length) io.out(`New ${others.join(' and ')} keys: accepted at once, used for new ${others.map((p) => (p === 'cookie' ? 'cookies' : 'codes')).join(' and ')} from ${KEY_PROPAGATION_MS / 1000} s from now.`);
     return 0;
   },
 
@@ -350,4 +353,12 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   process.exitCode = await main(process.argv.slice(2));
+}
+
+/** "10 minutes", "90 seconds", "2 hours": how long the signing grace is, for people. */
+function describeDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds % 3600 === 0) return `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}`;
+  if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
 }

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
-import { migrateDatabase, openDatabase, PURGE_LOCK, runExclusively, type OpenDatabase } from './db/open.ts';
+import { KEYS_LOCK, migrateDatabase, openDatabase, PURGE_LOCK, runExclusively, runSerialized, type OpenDatabase } from './db/open.ts';
 import { DatabaseUnavailableError, type Database } from './db/database.ts';
 import { purgeExpiredModels } from './db/oidc-models.ts';
 import { purgeVerification } from './db/verification.ts';
-import { loadServerSecrets } from './oidc/keys.ts';
-import { createProvider } from './oidc/provider.ts';
+import { ensureServerKeys } from './oidc/keys.ts';
+import { createKeyRing, type KeyRing } from './oidc/key-ring.ts';
+import { createProvider, useKeys } from './oidc/provider.ts';
 import { logRefusals } from './oidc/refusal-log.ts';
 import { handleOidcFaults } from './oidc/faults.ts';
 import { createViews } from './http/views.ts';
@@ -36,6 +37,7 @@ export interface RunningSesame {
   app: FastifyInstance;
   db: Database;
   provider: Provider;
+  keyRing: KeyRing;
   mailer: SwitchingMailer;
   devMailbox?: DevMailbox;
   url: string;
@@ -53,7 +55,9 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     await migrateDatabase(database, config.paths.migrations).catch((error: unknown) => {
       throw databaseStartupError(config, error);
     });
-    const secrets = await loadServerSecrets(db);
+    // Instances starting together on an empty database: the first creates the keys, the rest read them.
+    await runSerialized(database, KEYS_LOCK, () => ensureServerKeys(db, now()));
+    const keyRing = await createKeyRing({ db, now, signingGraceMs: config.signingKeyGraceMs });
     const hasConnector = Boolean(await storedConnectorConfig(db));
     const wantDevMailbox = options.devMailbox ?? config.env !== 'production';
     if (!config.smtp && !hasConnector && config.env === 'production') {
@@ -67,11 +71,13 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     const mailer = new SwitchingMailer({ db, templatesDir: config.paths.email, envSmtp: config.smtp, devMailbox });
     const views = createViews(config.paths.pages, config.env === 'production');
     // The OIDC layer renders its pages through the app's views, passed in: it never imports the UI.
-    const provider = createProvider({ config, db, secrets, pages: views, now });
+    const provider = createProvider({ config, db, keys: keyRing.current(), pages: views, now });
+    // A rotation seen while running (any process's `sesame keys rotate`) applies without a restart.
+    keyRing.onChange((keys) => useKeys(provider, keys));
     const oidcFaults = handleOidcFaults(provider, views); // before buildApp takes provider.callback()
     const codes = createCodeService({
       db,
-      hmacKeys: secrets.codeHmacKeys,
+      hmacKeys: () => keyRing.current().codeHmac,
       now,
       answerWithinMs: options.mailAnswerWithinMs,
       // Only a mail that certainly did not leave gives its send back (see MailDeliveryError).
@@ -96,14 +102,15 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
       lockout,
       passwords,
       mailer: () => mailer,
-      cookieKeys: secrets.cookieKeys,
+      cookieKeys: () => keyRing.current().cookie,
+      keyRing,
       devMailbox,
       now,
       logger: options.logger,
     });
     logRefusals(provider, app.log);
     oidcFaults.logTo(app.log);
-    return { app, db, database, provider, mailer, devMailbox, now };
+    return { app, db, database, provider, keyRing, mailer, devMailbox, now };
   } catch (error) {
     await db.destroy().catch(() => undefined);
     throw error instanceof DatabaseUnavailableError ? new StartupError(error.message, { cause: error }) : error;
@@ -167,6 +174,12 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     });
   const timer = setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
   timer.unref();
+  // Keys rotated by another process: looked for every second (see src/oidc/key-ring.ts).
+  sesame.keyRing.onChange(() => app.log.info('server keys changed: now using the keys stored by a rotation'));
+  sesame.keyRing.start({
+    failed: (error) => app.log.warn({ err: error }, 'cannot look for rotated server keys; retrying every second'),
+    recovered: () => app.log.info('looking for rotated server keys again'),
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
@@ -174,6 +187,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     async close() {
       clearInterval(timer);
+      sesame.keyRing.stop();
       await closeGracefully(app);
       await mailer.close();
       await devMailbox?.close();

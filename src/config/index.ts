@@ -33,6 +33,12 @@ export interface Config {
   /** fastify's trustProxy: false, a hop count, or proxy addresses/CIDRs (see TRUST_PROXY). */
   trustProxy: TrustProxy;
   codeTtlMinutes: number;
+  /**
+   * How long a rotated signing key is published before it signs (SIGNING_KEY_GRACE_SECONDS): relying
+   * parties that cached the JWKS before the rotation refetch it within this time. /oidc/jwks is
+   * served with a max-age no longer than this.
+   */
+  signingKeyGraceMs: number;
   limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
   demo: { port: number; url: string };
   /** `migrations` is the configured engine's directory: migrations/sqlite or migrations/postgres. */
@@ -104,6 +110,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     codeTtlMinutes: env.CODE_TTL_MINUTES,
+    signingKeyGraceMs: env.SIGNING_KEY_GRACE_SECONDS * 1000,
     limits: { requestsPerIpPerMinute: env.RATE_LIMIT_PER_MINUTE, codeSendsPerIpPer15Minutes: env.CODE_SENDS_PER_IP },
     demo: { port: env.DEMO_PORT, url: env.DEMO_URL ?? `http://localhost:${env.DEMO_PORT}` },
     paths: {

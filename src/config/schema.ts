@@ -108,6 +108,7 @@ export const envSchema = z.object({
   CODE_TTL_MINUTES: integer('CODE_TTL_MINUTES', 1, 60).default(10),
   RATE_LIMIT_PER_MINUTE: integer('RATE_LIMIT_PER_MINUTE', 10, 1_000_000).default(600),
   CODE_SENDS_PER_IP: integer('CODE_SENDS_PER_IP', 1, 1_000_000).default(30),
+  SIGNING_KEY_GRACE_SECONDS: integer('SIGNING_KEY_GRACE_SECONDS', 1, 30 * 24 * 60 * 60).default(600),
   DEMO_PORT: integer('DEMO_PORT', 1, 65535).default(3000),
   DEMO_URL: publicOrigin('DEMO_URL', 'http://localhost:3000').optional(),
 });

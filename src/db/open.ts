@@ -36,6 +36,8 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
 
 /** The advisory lock the migration run holds on PostgreSQL (several instances may start together). */
 export const MIGRATION_LOCK = 'sesame:migrations';
+/** The advisory lock held while the first start creates the server keys (instances may start together). */
+export const KEYS_LOCK = 'sesame:keys';
 /** The advisory lock the periodic purge of expired rows holds on PostgreSQL (one instance at a time). */
 export const PURGE_LOCK = 'sesame:purge';
 
@@ -57,6 +59,14 @@ export async function migrateDatabase({ db, pool }: OpenDatabase, directory: str
       await client.query('RESET statement_timeout');
     }
   });
+}
+
+/**
+ * Runs `fn` while no other instance runs it (PostgreSQL: the session advisory lock `name`, waited
+ * for up to a minute); on SQLite `fn` simply runs (one file, whose writes take its lock in turn).
+ */
+export async function runSerialized<T>(database: OpenDatabase, name: string, fn: () => Promise<T>): Promise<T> {
+  return database.pool ? withAdvisoryLock(database.pool, name, () => fn()) : fn();
 }
 
 /**

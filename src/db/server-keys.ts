@@ -54,11 +54,24 @@ export async function deleteServerKeysRetiredBefore(db: Queryable, purpose: KeyP
   return Number(result.numDeletedRows);
 }
 
-/** Changes whenever a signing key is added or removed: the IDs of all of them, in a stable order. */
-export async function signingKeyFingerprint(db: Queryable): Promise<string> {
-  const { rows } = await signingKeyIds(db, {});
-  return rows.map((row) => row.id).join(',');
+/** Every key of every purpose, newest first. */
+export async function listAllServerKeys(db: Queryable): Promise<ServerKey[]> {
+  const rows = await db
+    .selectFrom('server_keys')
+    .select(['id', 'purpose', 'material', 'created_at', 'retired_at'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+  return rows.map(fromRow);
 }
 
-/** Read on every /oidc/jwks request. */
-const signingKeyIds = prepared((db) => db.selectFrom('server_keys').select('id').where('purpose', '=', 'signing').orderBy('id'));
+/**
+ * Changes whenever a key of any purpose is added, retired or removed: each key's ID and retirement,
+ * in a stable order. Every instance reads it once a second (src/oidc/key-ring.ts): a few short rows.
+ */
+export async function serverKeysFingerprint(db: Queryable): Promise<string> {
+  const { rows } = await keyStates(db, {});
+  return rows.map((row) => `${row.id}:${row.retired_at ?? ''}`).join(',');
+}
+
+const keyStates = prepared((db) => db.selectFrom('server_keys').select(['id', 'retired_at']).orderBy('id'));

@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import middie from '@fastify/middie';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
-import type { Database } from '../db/database.ts';
-import { createJwksPublisher, JWKS_MAX_AGE_SECONDS } from '../oidc/keys.ts';
+import { JWKS_MAX_AGE_SECONDS } from '../oidc/keys.ts';
+import type { KeyRing } from '../oidc/key-ring.ts';
 import { securityHeaders } from './security-headers.ts';
 import { oidcRateLimiter } from './oidc-rate-limits.ts';
 
@@ -17,9 +17,8 @@ export const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
 export interface OidcMountDeps {
   config: Readonly<Config>;
-  db: Database;
   provider: Provider;
-  now: () => number;
+  keyRing: Pick<KeyRing, 'jwks'>;
 }
 
 const OIDC_PREFIX = /^\/oidc(?=[/?]|$)/;
@@ -30,10 +29,11 @@ const OIDC_PREFIX = /^\/oidc(?=[/?]|$)/;
  * caching headers (plus a JWKS that publishes keys stored since the start). Call after
  * @fastify/rate-limit is registered and before anything else registers middie.
  */
-export async function mountOidc(app: FastifyInstance, { config, db, provider, now }: OidcMountDeps): Promise<void> {
+export async function mountOidc(app: FastifyInstance, { config, provider, keyRing }: OidcMountDeps): Promise<void> {
   const setSecurityHeaders = securityHeaders(config);
   const limitOidc = oidcRateLimiter(app, config.limits.requestsPerIpPerMinute);
-  const publisher = await createJwksPublisher(db, now);
+  // No cache may keep the JWKS longer than a rotated key waits before it signs.
+  const jwksMaxAge = Math.min(JWKS_MAX_AGE_SECONDS, Math.floor(config.signingKeyGraceMs / 1000));
 
   // Added before middie registers its own onRequest hook, so it runs first. Requests without a fastify
   // route (everything under /oidc, and unknown addresses) get the security headers here; the routes in
@@ -52,9 +52,9 @@ export async function mountOidc(app: FastifyInstance, { config, db, provider, no
     await next();
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.status !== 200) return;
     if (ctx.path === '/jwks') {
-      // Same shape as oidc-provider's own, plus the keys stored since the start (see keys.ts).
-      ctx.body = await publisher.jwks();
-      ctx.set('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+      // Same shape as oidc-provider's own, plus the keys stored since the start (see key-ring.ts).
+      ctx.body = await keyRing.jwks();
+      ctx.set('cache-control', `public, max-age=${jwksMaxAge}`);
     } else if (ctx.path === '/.well-known/openid-configuration') {
       ctx.set('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`);
     }

@@ -5,7 +5,6 @@ import {
   insertServerKey,
   listServerKeys,
   retireServerKeys,
-  signingKeyFingerprint,
   type KeyPurpose,
   type ServerKey,
 } from '../db/server-keys.ts';
@@ -15,18 +14,6 @@ export interface SigningJwk extends JsonWebKey {
   kid: string;
   alg: 'RS256' | 'ES256';
   use: 'sig';
-}
-
-export interface ServerSecrets {
-  /**
-   * Every stored signing key. Which of them the provider loads, and which one signs per alg, depends
-   * on the clock at start: see signingJwks().
-   */
-  signingKeys: ServerKey[];
-  /** Cookie keys, newest first: oidc-provider signs with the first and accepts all (retired ones too). */
-  cookieKeys: string[];
-  /** HMAC keys for verification codes, newest first (retired ones too). */
-  codeHmacKeys: Buffer[];
 }
 
 /**
@@ -43,11 +30,21 @@ export const RETIRED_KEY_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 export const JWKS_MAX_AGE_SECONDS = 600;
 
 /**
- * A new signing key becomes the signer at the first start after it has been stored (and so
+ * The default SIGNING_KEY_GRACE_SECONDS: a new signing key signs once it has been stored (and so
  * published) this long, so that no cache can still hold a JWKS without it when the first token it
  * signed arrives. Until then the key it replaces keeps signing.
  */
 export const PUBLISHED_BEFORE_SIGNING_MS = JWKS_MAX_AGE_SECONDS * 1000;
+
+/**
+ * A new cookie or code key is accepted by every instance as soon as it sees it (each re-reads the
+ * key list every KEYS_RECHECK_MS) but signs only once it has been stored this long, so a cookie or
+ * code made with it on one instance is never checked by an instance that does not know it yet.
+ */
+export const KEY_PROPAGATION_MS = 5000;
+
+/** How often each instance looks for keys stored or retired by another process (`sesame keys rotate`). */
+export const KEYS_RECHECK_MS = 1000;
 
 /**
  * Only members that are JSON strings: Logto SDKs reject JWKS entries with arrays or numbers,
@@ -80,18 +77,27 @@ async function addKeys(tx: Queryable, purpose: KeyPurpose, now: number): Promise
 
 const PURPOSES: readonly KeyPurpose[] = ['signing', 'cookie', 'code-hmac'];
 
-/** Creates missing keys on first start; later starts reuse what the database holds. */
-export async function loadServerSecrets(db: Database, now = Date.now()): Promise<ServerSecrets> {
+/**
+ * Creates the keys a purpose lacks (the very first start). Several instances may start together on
+ * an empty database: src/server.ts runs this under a lock (runSerialized) so only the first creates.
+ */
+export async function ensureServerKeys(db: Database, now = Date.now()): Promise<void> {
   await db.transaction().execute(async (tx) => {
     for (const purpose of PURPOSES) {
       if ((await listServerKeys(tx, purpose)).length === 0) await addKeys(tx, purpose, now);
     }
   });
-  return {
-    signingKeys: await listServerKeys(db, 'signing'),
-    cookieKeys: (await listServerKeys(db, 'cookie')).map((key) => key.material),
-    codeHmacKeys: (await listServerKeys(db, 'code-hmac')).map((key) => Buffer.from(key.material, 'base64url')),
-  };
+}
+
+/**
+ * Keys of one purpose in the order their users want them: the one that signs first, then every
+ * other key that still verifies. The signer is the newest key stored at least `publishedForMs` ago;
+ * when none is that old (the first start, or two rotations in a row) the oldest signs: nothing older
+ * was ever published. Keys are given newest first (as listServerKeys returns them).
+ */
+export function inSigningOrder<K extends Pick<ServerKey, 'createdAt'>>(newestFirst: readonly K[], now: number, publishedForMs: number): K[] {
+  const signer = newestFirst.find((key) => now - key.createdAt >= publishedForMs) ?? newestFirst.at(-1);
+  return signer ? [signer, ...newestFirst.filter((key) => key !== signer)] : [];
 }
 
 /**
@@ -99,24 +105,24 @@ export async function loadServerSecrets(db: Database, now = Date.now()): Promise
  * an alg (its keystore keeps configuration order among equal matches), so the signer of each alg
  * comes first (RS256 ahead, as OIDC makes it the default), then every other key kept for verifying.
  *
- * The signer of an alg is its newest key that has been stored (and so published: /oidc/jwks serves
- * stored keys at once) for PUBLISHED_BEFORE_SIGNING_MS. A younger key is loaded but only verifies;
- * the key it replaces keeps signing until a start after that age. When no key is that old (the very
- * first start) the oldest signs: nothing older was ever published. Retired keys past the grace
- * period are dropped, unless one is still the signer.
+ * The signer of an alg is chosen by inSigningOrder with the signing grace (SIGNING_KEY_GRACE_SECONDS,
+ * default PUBLISHED_BEFORE_SIGNING_MS): a younger key is loaded but only verifies. Retired keys past
+ * RETIRED_KEY_GRACE_MS are dropped, unless one is still the signer.
  */
-export function signingJwks(keys: readonly ServerKey[], now: number): SigningJwk[] {
+export function signingJwks(keys: readonly ServerKey[], now: number, graceMs = PUBLISHED_BEFORE_SIGNING_MS): SigningJwk[] {
   const parsed = [...keys]
     .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
-    .map((key) => ({ key, jwk: JSON.parse(key.material) as SigningJwk }));
+    .map((key) => ({ createdAt: key.createdAt, key, jwk: JSON.parse(key.material) as SigningJwk }));
   const signers: SigningJwk[] = [];
   const others: SigningJwk[] = [];
   for (const alg of ['RS256', 'ES256'] as const) {
-    const ofAlg = parsed.filter(({ jwk }) => jwk.alg === alg);
-    const signer = ofAlg.find(({ key }) => now - key.createdAt >= PUBLISHED_BEFORE_SIGNING_MS) ?? ofAlg.at(-1);
+    const [signer, ...rest] = inSigningOrder(
+      parsed.filter(({ jwk }) => jwk.alg === alg),
+      now,
+      graceMs,
+    );
     if (signer) signers.push(signer.jwk);
-    for (const entry of ofAlg) {
-      if (entry === signer) continue;
+    for (const entry of rest) {
       if (entry.key.retiredAt !== null && now - entry.key.retiredAt >= RETIRED_KEY_GRACE_MS) continue;
       others.push(entry.jwk);
     }
@@ -142,50 +148,11 @@ export function publicJwk(jwk: SigningJwk): PublicJwk {
 }
 
 /**
- * What /oidc/jwks serves: the keys the provider loaded at start (signing order; the same rule on the
- * same rows), then every signing key stored since (a `sesame keys rotate` while running), so a new
- * key is published the moment it is stored, long before a start lets it sign. Nothing once served
- * is withdrawn before the process ends, even if a rotation deletes it: the provider may still sign
- * with it. Each call asks the database only for the list of signing key IDs (one small indexed
- * read); keys are parsed again only when that list changes.
- */
-/** How often /oidc/jwks looks for keys rotated in since the last look. */
-export const JWKS_RECHECK_MS = 1000;
-
-export async function createJwksPublisher(db: Queryable, now: () => number): Promise<{ jwks(): Promise<string> }> {
-  const served = new Map<string, PublicJwk>();
-  const stored = await listServerKeys(db, 'signing');
-  for (const jwk of signingJwks(stored, now())) served.set(jwk.kid, publicJwk(jwk));
-  let fingerprint = await signingKeyFingerprint(db);
-  let body = JSON.stringify({ keys: [...served.values()] });
-  // The database is asked at most once a second: a rotation is published within a second, and a
-  // burst of JWKS requests does not cost a query each (relying parties cache it JWKS_MAX_AGE anyway).
-  let checkedAt = 0;
-  return {
-    async jwks() {
-      if (Date.now() - checkedAt < JWKS_RECHECK_MS) return body;
-      checkedAt = Date.now();
-      const current = await signingKeyFingerprint(db);
-      if (current === fingerprint) return body;
-      const at = now();
-      for (const key of await listServerKeys(db, 'signing')) {
-        if (key.retiredAt !== null && at - key.retiredAt >= RETIRED_KEY_GRACE_MS) continue;
-        const jwk = JSON.parse(key.material) as SigningJwk;
-        if (!served.has(jwk.kid)) served.set(jwk.kid, publicJwk(jwk));
-      }
-      fingerprint = current;
-      body = JSON.stringify({ keys: [...served.values()] });
-      return body;
-    },
-  };
-}
-
-/**
- * Rotation. New signing keys are published within a second (/oidc/jwks re-reads the key list at most once a second) and sign from the
- * first start of Sesame at least PUBLISHED_BEFORE_SIGNING_MS later; until then the previous key signs.
- * New cookie and code keys are used from the next start. Old keys are retired: signing keys stay
- * published for RETIRED_KEY_GRACE_MS; cookie and code keys stay accepted until a later rotation, run
- * after that grace period, deletes them.
+ * Rotation. Every running instance sees the new keys within KEYS_RECHECK_MS (src/oidc/key-ring.ts):
+ * a new signing key is published at once and signs once the signing grace has passed; new cookie and
+ * code keys are accepted at once and sign after KEY_PROPAGATION_MS. Old keys are retired: signing keys
+ * stay published for RETIRED_KEY_GRACE_MS; cookie and code keys stay accepted until a later rotation,
+ * run after that grace period, deletes them.
  */
 export async function rotateKeys(db: Database, purpose: KeyPurpose, now = Date.now()): Promise<void> {
   await db.transaction().execute(async (tx) => {

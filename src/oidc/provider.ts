@@ -5,14 +5,19 @@ import { createAdapterFactory } from './adapter.ts';
 import { enforceRegisteredClientAuthMethod } from './client-auth.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';
 import { findResourceByIndicator } from '../db/resources.ts';
-import { signingJwks, type ServerSecrets } from './keys.ts';
+import type { KeysInUse } from './key-ring.ts';
+// oidc-provider reads its keys once, in its constructor, through this helper; calling it again is
+// the one way to change them in a running provider (see useKeys). No `exports` map guards the path,
+// and test/integration/jwks-rotation.test.ts fails if a release moves or changes it.
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import { describeOidcError, resourceNotRequestedDescription, unknownResourceDescription } from './errors.ts';
 import type { OidcPages } from './pages.ts';
 
 interface ProviderDeps {
   config: Readonly<Config>;
   db: Database;
-  secrets: ServerSecrets;
+  /** The keys in use at start; src/server.ts hands later changes to useKeys(). */
+  keys: KeysInUse;
   /** Renders the pages oidc-provider answers with (the app's views, passed in by src/server.ts). */
   pages: OidcPages;
   now?: () => number;
@@ -21,15 +26,15 @@ interface ProviderDeps {
 const HOUR = 60 * 60;
 const DAY = 24 * HOUR;
 
-export function createProvider({ config, db, secrets, pages, now = Date.now }: ProviderDeps): Provider {
+export function createProvider({ config, db, keys, pages, now = Date.now }: ProviderDeps): Provider {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies, signed: true };
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(db, now),
     findAccount: createFindAccount(db),
     // Which stored key signs depends on how long it has been published: see signingJwks().
-    jwks: { keys: signingJwks(secrets.signingKeys, now()) } as unknown as Configuration['jwks'],
-    cookies: { keys: secrets.cookieKeys, long: cookieOptions, short: cookieOptions },
+    jwks: { keys: keys.signing } as unknown as Configuration['jwks'],
+    cookies: { keys: [...keys.cookie], long: cookieOptions, short: cookieOptions },
     responseTypes: ['code'],
     scopes: [...OIDC_SCOPES],
     claims: { ...CLAIMS_BY_SCOPE },
@@ -71,6 +76,16 @@ export function createProvider({ config, db, secrets, pages, now = Date.now }: P
   provider.proxy = config.trustProxy !== false;
   if (typeof config.trustProxy === 'number') provider.maxIpsCount = config.trustProxy;
   return provider;
+}
+
+/**
+ * Switches a running provider to `keys` (a rotation seen by the key ring): it signs tokens with the
+ * new signer of each alg and still verifies with every other key; its cookies are signed with the
+ * new first cookie key (koa reads `app.keys` on every request) and checked against all of them.
+ */
+export function useKeys(provider: Provider, keys: KeysInUse): void {
+  initializeKeystore.call(provider, { keys: keys.signing });
+  provider.keys = [...keys.cookie];
 }
 
 /** The optional parts of OAuth/OIDC Sesame turns on, and how each one is scoped. */

@@ -80,7 +80,8 @@ export interface IssueRequest {
 
 export interface CodeServiceDeps {
   db: Database;
-  hmacKeys: readonly Buffer[];
+  /** The HMAC keys in use now, the one that makes new codes first (they change with `sesame keys rotate`). */
+  hmacKeys: () => readonly Buffer[];
   policy: () => CodePolicy | Promise<CodePolicy>;
   now?: () => number;
   generate?: () => string;
@@ -238,8 +239,7 @@ export function createCodeService({
   answerWithinMs = 8_000,
   certainlyNotSent = () => true,
 }: CodeServiceDeps) {
-  const [signingKey] = hmacKeys;
-  if (!signingKey) throw new Error('no verification-code HMAC key');
+  if (!hmacKeys()[0]) throw new Error('no verification-code HMAC key');
   const delay = sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let typicalDeliveryMs = 150;
 
@@ -267,7 +267,8 @@ export function createCodeService({
       const rules = await policy();
       const code = generate();
       const sendId = randomId();
-      const codeHmac = (binding: Binding) => codeMac(signingKey, binding, code).toString('base64url');
+      const [signingKey] = hmacKeys();
+      const codeHmac = (binding: Binding) => codeMac(signingKey!, binding, code).toString('base64url');
       const reservation = await db.transaction().execute((tx) => reserve(tx, request, rules, at, { codeHmac, sendId }));
       if (reservation.status !== 'reserved') return reservation;
       const { expiresAt } = reservation.record;
@@ -293,7 +294,7 @@ export function createCodeService({
     async verify(interactionUid: string, purpose: string, code: string): Promise<VerifyResult> {
       const at = now();
       const { maxAttempts } = await policy();
-      return db.transaction().execute((tx) => checkCode(tx, { interactionUid, purpose, code, at, maxAttempts, hmacKeys }));
+      return db.transaction().execute((tx) => checkCode(tx, { interactionUid, purpose, code, at, maxAttempts, hmacKeys: hmacKeys() }));
     },
 
     async forget(interactionUid: string, purpose: string): Promise<void> {

@@ -2,7 +2,6 @@ import { createHmac } from 'node:crypto';
 import { HttpBrowser } from './browser.ts';
 import type { TestSesame } from './sesame.ts';
 import { signInVerifiedEmail } from '../../src/sign-in/accounts.ts';
-import { loadServerSecrets } from '../../src/oidc/keys.ts';
 
 const SESSION_TTL_SECONDS = 60 * 60;
 
@@ -18,7 +17,7 @@ const SESSION_TTL_SECONDS = 60 * 60;
  * (helpers/oidc.ts signInWithEmail).
  */
 export async function signedInBrowser(
-  sesame: Pick<TestSesame, 'db' | 'provider' | 'issuer'>,
+  sesame: Pick<TestSesame, 'db' | 'provider' | 'issuer' | 'keyRing'>,
   email: string,
   options: { browser?: HttpBrowser; amr?: string[] } = {},
 ): Promise<{ browser: HttpBrowser; accountId: string }> {
@@ -34,7 +33,7 @@ export async function signedInBrowser(
 
   // oidc-provider reads signed cookies with koa's Cookies: `<name>.sig` is keygrip's HMAC-SHA1 of
   // "<name>=<value>" under the first key, base64url without padding.
-  const [key] = (await loadServerSecrets(sesame.db)).cookieKeys;
+  const [key] = sesame.keyRing.current().cookie;
   if (!key) throw new Error('the server has no cookie key');
   const name = sesame.provider.cookieName('session');
   const signature = createHmac('sha1', key).update(`${name}=${session.jti}`).digest('base64url');

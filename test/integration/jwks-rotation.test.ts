@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpBrowser } from '../helpers/browser.ts';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
+import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
 import { startTestSesame, tempDir, type TestSesame } from '../helpers/sesame.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 import { sesameCli } from '../helpers/cli.ts';
@@ -34,10 +34,23 @@ describe('JWKS and discovery caching, and key rotation that publishes before it 
     dir.remove();
   });
 
-  async function start(offsetMs = 0): Promise<TestSesame> {
+  /** The servers' clock runs this far ahead of the real one (set by a test to pass a grace period). */
+  let clockAheadMs = 0;
+
+  async function start(): Promise<TestSesame> {
     await sesame?.stop();
-    sesame = await startTestSesame({ smtpPort: smtp.port, dir: dir.path, sesame: { now: () => Date.now() + offsetMs } });
+    sesame = await startTestSesame({ smtpPort: smtp.port, dir: dir.path, sesame: { now: () => Date.now() + clockAheadMs } });
     return sesame;
+  }
+
+  /** Waits for `check` to hold, looking every 100 ms for up to `ms`. */
+  async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, ms = 3000): Promise<T> {
+    let value = await read();
+    for (const deadline = Date.now() + ms; !check(value) && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      value = await read();
+    }
+    return value;
   }
 
   /** Signs someone in and returns the kid in the ID token's header (verified by openid-client). */
@@ -79,11 +92,7 @@ describe('JWKS and discovery caching, and key rotation that publishes before it 
     expect(rotated.stdout).toMatch(/10 minutes/);
 
     // Published within a second, by the process that was already running.
-    let after = await fetchJwks(running);
-    for (const deadline = Date.now() + 3000; after.keys.length === before.keys.length && Date.now() < deadline; ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      after = await fetchJwks(running);
-    }
+    const after = await eventually(() => fetchJwks(running), (jwks) => jwks.keys.length > before.keys.length);
     const newKids = kidsOf(after.keys).filter((kid) => !kidsOf(before.keys).includes(kid));
     expect(newKids).toHaveLength(2);
     expect(kidsOf(after.keys)).toEqual(expect.arrayContaining(kidsOf(before.keys)));
@@ -97,12 +106,61 @@ describe('JWKS and discovery caching, and key rotation that publishes before it 
     expect(kidsOf((await fetchJwks(running)).keys)).toEqual(expect.arrayContaining([...kidsOf(before.keys), ...newKids]));
     expect(await idTokenKid(running)).toBe(oldKid);
 
-    // A start once the new key has been published longer than any JWKS cache may live: it signs.
-    running = await start(11 * MINUTE);
+    // Once the new key has been published longer than any JWKS cache may live, the same running
+    // process signs with it (within a second: it looks again every second), no restart needed.
+    clockAheadMs = 11 * MINUTE;
+    const signer = await eventually(() => idTokenKid(running), (kid) => kid === newRsKid, 5000);
+    expect(signer).toBe(newRsKid);
     const later = await fetchJwks(running);
-    expect(kidsOf(later.keys, 'RS256')[0]).toBe(newRsKid);
     // The retired key is still published, for the tokens it signed.
     expect(kidsOf(later.keys)).toContain(oldKid);
-    expect(await idTokenKid(running)).toBe(newRsKid);
+    expect(kidsOf(later.keys)).toContain(newRsKid);
+  });
+
+  it('rotates cookie and code keys while running: a sign-in under way when they change still completes, and new ones use them', async () => {
+    clockAheadMs = 0;
+    const running = await start();
+    const config = await discover(running.issuer, await running.registerApp());
+    const keysBefore = running.keyRing.current();
+
+    // A sign-in up to the code page under the old keys: its cookies (interaction, CSRF) are signed
+    // with the old cookie key and its code is stored under the old code key.
+    const authorization = await startAuthorization(config, REDIRECT);
+    const browser = new HttpBrowser();
+    const email = `rotation${++counter}@example.com`;
+    const emailPage = await browser.follow(authorization.url);
+    expect(emailPage.status).toBe(200);
+    const codePage = await browser.submit(emailPage, '/email', { email });
+    expect(codePage.status).toBe(200);
+    const code = codeFrom(await smtp.waitForMail(email));
+
+    const rotated = await sesameCli(['keys', 'rotate', '--purpose', 'cookie'], { cwd: dir.path, database: running.databaseUrl });
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/no restart needed/);
+    expect((await sesameCli(['keys', 'rotate', '--purpose', 'code-hmac'], { cwd: dir.path, database: running.databaseUrl })).code).toBe(0);
+
+    // Seen within a second: accepted at once, but the old keys still sign for a few seconds.
+    const seen = await eventually(
+      async () => running.keyRing.current(),
+      (keys) => keys.cookie.length === keysBefore.cookie.length + 1 && keys.codeHmac.length === keysBefore.codeHmac.length + 1,
+    );
+    expect(seen.cookie[0]).toBe(keysBefore.cookie[0]);
+    expect(seen.codeHmac[0]!.equals(keysBefore.codeHmac[0]!)).toBe(true);
+
+    // Past the propagation delay the new keys sign; the sign-in started before still completes.
+    clockAheadMs = 6000;
+    const switched = await eventually(
+      async () => running.keyRing.current(),
+      (keys) => keys.cookie[0] !== keysBefore.cookie[0] && !keys.codeHmac[0]!.equals(keysBefore.codeHmac[0]!),
+    );
+    expect(keysBefore.cookie).not.toContain(switched.cookie[0]);
+    const done = await browser.submit(codePage, '/code', { code }, REDIRECT);
+    expect(done.location?.startsWith(REDIRECT)).toBe(true);
+    expect((await exchange(config, done.location!, authorization)).id_token).toBeTruthy();
+
+    // A new sign-in, entirely under the new keys.
+    const next = await startAuthorization(config, REDIRECT);
+    const second = await signInWithEmail(new HttpBrowser(), smtp, next, `rotation${++counter}@example.com`, REDIRECT);
+    expect((await exchange(config, second.callback, next)).id_token).toBeTruthy();
   });
 });

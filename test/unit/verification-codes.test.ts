@@ -19,7 +19,7 @@ describe('the code service', () => {
     dir = mkdtempSync(join(tmpdir(), 'sesame-codes-'));
     db = openSqlite(join(dir, 'codes.db'));
     await migrate(db, resolve(import.meta.dirname, '../../migrations/sqlite'));
-    codes = createCodeService({ db, hmacKeys: [Buffer.alloc(32, 7)], policy: () => defaultCodePolicy(10), now: () => now, sleep: async () => {} });
+    codes = createCodeService({ db, hmacKeys: () => [Buffer.alloc(32, 7)], policy: () => defaultCodePolicy(10), now: () => now, sleep: async () => {} });
   });
   afterEach(async () => {
     await db.destroy();
@@ -79,7 +79,7 @@ describe('the code service', () => {
   it('caps sends per IP', async () => {
     const limited = createCodeService({
       db,
-      hmacKeys: [Buffer.alloc(32, 7)],
+      hmacKeys: () => [Buffer.alloc(32, 7)],
       policy: () => ({ ...defaultCodePolicy(10), perIp: { limit: 2, windowMs: 60_000 } }),
       now: () => now,
     });
@@ -95,7 +95,7 @@ describe('the code service', () => {
     const slowService = (certain: boolean) =>
       createCodeService({
         db,
-        hmacKeys: [Buffer.alloc(32, 7)],
+        hmacKeys: () => [Buffer.alloc(32, 7)],
         policy: () => defaultCodePolicy(10),
         now: () => now,
         answerWithinMs: 50,
