@@ -21,6 +21,7 @@ import { loadExperience } from './sign-in/experience.ts';
 import { createLockout } from './sign-in/lockout.ts';
 import { createPasswordHasher } from './sign-in/passwords.ts';
 import { purgeFailures } from './db/lockout.ts';
+import { purgeRateLimitHits } from './db/rate-limit-hits.ts';
 
 export interface SesameOptions {
   logger?: boolean | object;
@@ -171,6 +172,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       await purgeExpiredModels(db, at);
       await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
       await purgeFailures(db, at - 24 * 60 * 60 * 1000);
+      await purgeRateLimitHits(db, Date.now() - 10 * 60 * 1000);
     });
   const timer = setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
   timer.unref();

@@ -23,6 +23,7 @@ export interface Schema {
   sign_in_failures: SignInFailuresTable;
   sign_in_locks: SignInLocksTable;
   health_check: HealthCheckTable;
+  rate_limit_hits: RateLimitHitsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
@@ -134,6 +135,13 @@ export interface SignInLocksTable {
 export interface HealthCheckTable {
   id: number;
   checked_at: number;
+}
+
+/** One HTTP rate-limit window per client key and budget, shared by instances (src/http/rate-limit-store.ts). */
+export interface RateLimitHitsTable {
+  key: string;
+  window_start: number;
+  hits: number;
 }
 
 /** Kept by the migration runner (src/db/migrate.ts), not by a migration file. */

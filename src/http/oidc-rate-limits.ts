@@ -33,17 +33,25 @@ const isBrowserPath = (pathname: string) => pathname === '/auth' || pathname.sta
 
 /**
  * Returns an onRequest-time check for requests under /oidc, built on @fastify/rate-limit's own
- * counters (app.createRateLimit: one store per class, keyed like the global limit on the client IP,
- * which follows TRUST_PROXY). Middie serves /oidc without a fastify route, so the plugin's per-route
+ * counters (app.createRateLimit: one store per class, its groupId apart from the global limit's,
+ * keyed like the global limit on the client IP, which follows TRUST_PROXY; shared by instances on
+ * PostgreSQL, see src/http/rate-limit-store.ts). Middie serves /oidc without a fastify route, so the plugin's per-route
  * hooks never see these requests. Past a budget: 429 with Retry-After; an OAuth-style JSON error for
  * programs, and for browser endpoints an error with statusCode 429 that the app's error handler turns
  * into its "Too many requests" page.
  */
 export function oidcRateLimiter(app: FastifyInstance, perMinute: number) {
   const budgets = oidcBudgets(perMinute);
-  const limiters = Object.fromEntries(
-    (Object.keys(budgets) as OidcEndpointClass[]).map((name) => [name, app.createRateLimit({ max: budgets[name], timeWindow: 60_000 })]),
-  ) as Record<OidcEndpointClass, ReturnType<FastifyInstance['createRateLimit']>>;
+  const limiter = (name: OidcEndpointClass) => {
+    // groupId names the class in a shared store's keys (src/http/rate-limit-store.ts); the plugin
+    // passes it through to the store's child() but leaves it out of this options type.
+    const options = { max: budgets[name], timeWindow: 60_000, groupId: `oidc-${name}` };
+    return app.createRateLimit(options);
+  };
+  const limiters = Object.fromEntries((Object.keys(budgets) as OidcEndpointClass[]).map((name) => [name, limiter(name)])) as Record<
+    OidcEndpointClass,
+    ReturnType<FastifyInstance['createRateLimit']>
+  >;
 
   /** Resolves when the request may go on; otherwise answers (JSON) or throws (HTML) a 429. */
   return async function limitOidc(request: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {

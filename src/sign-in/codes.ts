@@ -11,6 +11,7 @@ import {
   saveCode,
   type CodeRecord,
 } from '../db/verification.ts';
+import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
 
 export interface CodePolicy {
@@ -138,6 +139,8 @@ async function reserve(
   at: number,
   stored: { codeHmac: (record: Binding) => string; sendId: string },
 ): Promise<Reservation> {
+  // Counting and then adding a send must be one step for each address and IP, across instances.
+  await serializeOn(tx, [`sends:email:${request.email}`, `sends:ip:${request.ip}`, `code:${request.interactionUid}:${request.purpose}`]);
   const previous = await findCode(tx, request.interactionUid, request.purpose);
   if (previous && previous.email === request.email && previous.consumedAt === null) {
     const readyAt = previous.lastSentAt + rules.resendCooldownMs;
@@ -212,6 +215,8 @@ async function checkCode(
   tx: Queryable,
   { interactionUid, purpose, code, at, maxAttempts, hmacKeys }: { interactionUid: string; purpose: string; code: string; at: number; maxAttempts: number; hmacKeys: readonly Buffer[] },
 ): Promise<VerifyResult> {
+  // Two guesses at one code at once (two instances, two tabs) must not both see attempts left.
+  await serializeOn(tx, [`code:${interactionUid}:${purpose}`]);
   const record = await findCode(tx, interactionUid, purpose);
   if (!record || record.consumedAt !== null) return { status: 'missing' };
   if (record.failedAttempts >= maxAttempts) return { status: 'dead' };

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.ts';
 import { clearFailures, countFailures, deleteLock, findLock, insertFailure, saveLock } from '../db/lockout.ts';
+import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
 
 /** A threshold of failures within a window, and the lock it causes (doubling on each repeat). */
@@ -76,6 +77,8 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
     async fail({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
       const at = now();
       return db.transaction().execute(async (tx) => {
+        // Failures for one address counted and locked in one step, across instances.
+        await serializeOn(tx, [`failures:${email}`]);
         await insertFailure(tx, { id: randomId(), email, ip, failedAt: at });
 
         // Lock `subject` when its failures reach the rule's threshold; returns the lock's end.

@@ -26,6 +26,11 @@ export const MIGRATIONS = {
   postgres: resolve(import.meta.dirname, '..', '..', 'migrations', 'postgres'),
 };
 
+/** The migration files of migrations/postgres, in the order they apply. */
+export const POSTGRES_MIGRATION_FILES = readdirSync(MIGRATIONS.postgres)
+  .filter((file) => /^\d{4}_.*\.sql$/.test(file))
+  .sort();
+
 /** `describe` that runs only with TEST_DATABASE_URL; otherwise skipped, the reason in its title. */
 export function describePostgres(name: string, fn: () => void): void {
   if (POSTGRES_SKIP_REASON) describe.skip(`${name} (skipped: ${POSTGRES_SKIP_REASON})`, fn);
@@ -113,13 +118,10 @@ export function useTestDatabase(): { readonly current: TestDatabase } {
  * after that version.
  */
 export async function applyPostgresMigrations(pool: pg.Pool, options: { upTo?: number; from?: number } = {}): Promise<string[]> {
-  const files = readdirSync(MIGRATIONS.postgres)
-    .filter((file) => /^\d{4}_.*\.sql$/.test(file))
-    .sort()
-    .filter((file) => {
-      const version = Number(file.slice(0, 4));
-      return version >= (options.from ?? 0) && version <= (options.upTo ?? Infinity);
-    });
+  const files = POSTGRES_MIGRATION_FILES.filter((file) => {
+    const version = Number(file.slice(0, 4));
+    return version >= (options.from ?? 0) && version <= (options.upTo ?? Infinity);
+  });
   const client = await pool.connect();
   try {
     for (const file of files) {

@@ -18,6 +18,7 @@ import {
   applyPostgresMigrations,
   createTestDatabase,
   describePostgres,
+  POSTGRES_MIGRATION_FILES,
   postgresSchemaShape,
   sqliteSchemaShape,
   useTestDatabase,
@@ -55,7 +56,8 @@ describePostgres('PostgreSQL groundwork', () => {
   it('applies migrations/postgres in order on an empty database, and they match SQLite column for column', async () => {
     const pool = database.current.pool();
     const applied = await applyPostgresMigrations(pool);
-    expect(applied.map((file) => file.slice(0, 4))).toEqual(['0001', '0002', '0003', '0004', '0005', '0006', '0007']);
+    expect(applied).toEqual(POSTGRES_MIGRATION_FILES);
+    expect(applied.map((file) => file.slice(0, 4)).slice(0, 3)).toEqual(['0001', '0002', '0003']);
     const postgres = await postgresSchemaShape(pool);
     const sqlite = sqliteSchemaShape();
     expect(Object.keys(postgres).sort()).toEqual(Object.keys(sqlite).sort());

@@ -1,0 +1,21 @@
+import { PostgresAdapter, sql } from 'kysely';
+import type { Queryable } from './database.ts';
+import { advisoryLockKey } from './postgres.ts';
+
+/**
+ * Makes the caller's transaction the only one, across every instance, working on `subjects` (e.g.
+ * "sends:email:ann@example.com") until it commits or rolls back. Limits that count rows and then add
+ * one (code sends per address and IP, wrong guesses per code, failures per address) need it on
+ * PostgreSQL: under READ COMMITTED two transactions would both count N-1 and both go ahead. There it
+ * takes a transaction advisory lock per subject, in sorted order so two callers never deadlock.
+ *
+ * On SQLite it does nothing: one process runs one transaction at a time on its connection, and the
+ * file lets one writer in at a time.
+ */
+export async function serializeOn(tx: Queryable, subjects: readonly string[]): Promise<void> {
+  if (!tx.isTransaction) throw new Error('serializeOn needs a transaction: its locks last until the transaction ends');
+  if (!(tx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  for (const subject of [...new Set(subjects)].sort()) {
+    await sql`SELECT pg_advisory_xact_lock(${advisoryLockKey(subject)}::bigint)`.execute(tx);
+  }
+}
