@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PUBLISHED_BEFORE_SIGNING_MS, publicJwk, RETIRED_KEY_GRACE_MS, signingJwks, type SigningJwk } from '../../src/oidc/keys.ts';
+import { inSigningOrder, KEY_PROPAGATION_MS, PUBLISHED_BEFORE_SIGNING_MS, publicJwk, RETIRED_KEY_GRACE_MS, signingJwks, type SigningJwk } from '../../src/oidc/keys.ts';
 import type { ServerKey } from '../../src/db/server-keys.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -42,5 +42,29 @@ describe('which stored signing key signs', () => {
     const [rs, es] = signingJwks(first, T0);
     expect(publicJwk(rs!)).toEqual({ kty: 'RSA', use: 'sig', kid: 'rs1', alg: 'RS256', e: 'AQAB', n: 'n-rs1' });
     expect(Object.keys(publicJwk(es!))).toEqual(['kty', 'use', 'kid', 'alg', 'crv', 'x', 'y']);
+  });
+});
+
+describe('which cookie or code key signs', () => {
+  const at = (id: string, createdAt: number) => ({ id, createdAt });
+
+  it('keeps the previous key signing until a new one has been stored long enough for every instance to know it', () => {
+    const keys = [at('new', T0 + DAY), at('old', T0)];
+    expect(inSigningOrder(keys, T0 + DAY + 1, KEY_PROPAGATION_MS).map((key) => key.id)).toEqual(['old', 'new']);
+    expect(inSigningOrder(keys, T0 + DAY + KEY_PROPAGATION_MS, KEY_PROPAGATION_MS).map((key) => key.id)).toEqual(['new', 'old']);
+  });
+
+  it('signs with the only key there is, however young', () => {
+    expect(inSigningOrder([at('only', T0)], T0, KEY_PROPAGATION_MS).map((key) => key.id)).toEqual(['only']);
+    expect(inSigningOrder([], T0, KEY_PROPAGATION_MS)).toEqual([]);
+  });
+});
+
+describe('a configured signing grace (SIGNING_KEY_GRACE_SECONDS)', () => {
+  it('lets a rotated key sign once that grace has passed, not the default one', () => {
+    const rotatedAt = T0 + DAY;
+    const stored = [key('rs1', 'RS256', T0, rotatedAt), key('rs2', 'RS256', rotatedAt)];
+    expect(kids(signingJwks(stored, rotatedAt + 2999, 3000))).toEqual(['rs1', 'rs2']);
+    expect(kids(signingJwks(stored, rotatedAt + 3000, 3000))).toEqual(['rs2', 'rs1']);
   });
 });
