@@ -58,17 +58,21 @@ export async function startChild(options: {
   /** Load TypeScript through tsx (default); false for plain JavaScript such as a bundle. */
   tsx?: boolean;
   timeoutMs?: number;
+  /** Working directory (default: the project root). */
+  cwd?: string;
+  /** How much of the latest stdout/stderr output() keeps (default 8000 characters). */
+  keepOutputChars?: number;
 }): Promise<Child> {
   const url = `http://127.0.0.1:${options.port}`;
   const started = performance.now();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...(options.tsx === false ? [] : ['--import', 'tsx']), options.script], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
+    output = (output + chunk.toString()).slice(-(options.keepOutputChars ?? 8000));
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import * as client from 'openid-client';
-import { freePort } from '../../bench/lib/processes.ts';
+import { freePort, startChild } from '../../bench/lib/processes.ts';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../../bench/lib/round-robin-proxy.ts';
 import { fetchTransport, HttpBrowser } from './browser.ts';
 import { sesameCli, type CliResult } from './cli.ts';
@@ -77,10 +76,13 @@ export interface ClusterOptions {
 
 const OUTPUT_LIMIT = 256 * 1024;
 
-/** Builds src/main.ts as `npm run build` does, into dist/<own directory>/main.mjs (two levels under the root, as Sesame's paths expect). */
-async function buildServerBundle(): Promise<{ file: string; remove(): void }> {
+/**
+ * Builds src/main.ts as `npm run build` does, into dist/<own directory>/main.mjs (two levels under
+ * the root, as Sesame's paths expect), so tests never race with `npm run build` or the bench.
+ */
+export async function buildServerBundle(prefix = 'multi-instance-'): Promise<{ file: string; remove(): void }> {
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, 'dist', 'multi-instance-'));
+  const dir = mkdtempSync(join(ROOT, 'dist', prefix));
   const file = join(dir, 'main.mjs');
   try {
     await build({
@@ -97,65 +99,6 @@ async function buildServerBundle(): Promise<{ file: string; remove(): void }> {
     throw new Error(`could not build src/main.ts: ${(error as Error).message}`, { cause: error });
   }
   return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-interface Spawned extends SesameInstance {
-  ready: Promise<void>;
-  stop(): Promise<void>;
-}
-
-function spawnInstance(index: number, script: string, cwd: string, port: number, env: Record<string, string>, readyTimeoutMs: number): Spawned {
-  const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [script], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-OUTPUT_LIMIT);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolveExit) =>
-    child.once('exit', (code, signal) => {
-      exitCode = code ?? (signal ? -1 : null);
-      resolveExit();
-    }),
-  );
-
-  const ready = (async () => {
-    const deadline = Date.now() + readyTimeoutMs;
-    for (;;) {
-      if (exitCode !== undefined) throw new Error(`instance ${index} (port ${port}) exited with ${exitCode} before it was ready:\n${output}`);
-      try {
-        const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
-        await response.arrayBuffer();
-        if (response.ok) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`instance ${index} (port ${port}) did not answer /health 200 within ${readyTimeoutMs} ms:\n${output}`);
-      await new Promise((wait) => setTimeout(wait, 100));
-    }
-  })();
-
-  return {
-    index,
-    port,
-    url,
-    pid: child.pid!,
-    output: () => output,
-    ready,
-    async stop() {
-      if (exitCode !== undefined) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 /** Distinct free ports (freePort can hand the same port out twice in a row). */
@@ -209,15 +152,29 @@ export async function startSesameCluster(options: ClusterOptions): Promise<Sesam
       LOG_LEVEL: options.logLevel ?? process.env.SESAME_TEST_LOG_LEVEL ?? 'warn',
       ...options.env,
     };
-    const spawned = ports.map((port, index) => spawnInstance(index, bundle.file, cwd, port, env, options.readyTimeoutMs ?? 60_000));
-    cleanups.push(() => Promise.all(spawned.map((instance) => instance.stop())).then(() => undefined));
-    const started = await Promise.allSettled(spawned.map((instance) => instance.ready));
+    // Spawned together (migrations and the first keys race on the empty database), each awaited.
+    const started = await Promise.allSettled(
+      ports.map((port) =>
+        startChild({
+          script: bundle.file,
+          tsx: false,
+          cwd,
+          port,
+          probePath: '/health',
+          env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
+          timeoutMs: options.readyTimeoutMs ?? 60_000,
+          keepOutputChars: OUTPUT_LIMIT,
+        }),
+      ),
+    );
+    const children = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    cleanups.push(() => Promise.all(children.map((child) => child.stop())).then(() => undefined));
     const failed = started.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed.length > 0) {
       throw new Error(`${failed.length} of ${options.count} instances did not start:\n${failed.map((result) => (result.reason as Error).message).join('\n\n')}`);
     }
 
-    const instances: SesameInstance[] = spawned.map(({ index, port, url, pid, output }) => ({ index, port, url, pid, output }));
+    const instances: SesameInstance[] = children.map(({ pid, url, output }, index) => ({ index, port: ports[index]!, url, pid, output }));
     const endpointOrigin = new URL(proxy.url).origin;
     const stop = cleanup;
     return {
