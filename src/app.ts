@@ -61,11 +61,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     max: config.limits.requestsPerIpPerMinute,
     timeWindow: '1 minute',
     allowList: (request) => request.url === '/health',
-    // On PostgreSQL several instances may serve one issuer: they count in the database, so the
-    // budget is the same however many there are. If the database cannot count, the request goes on
-    // (and meets the same fault where it needs the database; /health reports it). One SQLite
-    // process keeps the plugin's in-memory counters: nothing else shares them.
-    ...(config.database.kind === 'postgres' ? { store: databaseRateLimitStore(db), skipOnError: true } : {}),
+    // On PostgreSQL several instances may serve one issuer, and with WORKERS several processes do:
+    // they count in the database, so the budget is the same however many there are. If the database
+    // cannot count, the request goes on (and meets the same fault where it needs the database;
+    // /health reports it). One SQLite process keeps the plugin's in-memory counters.
+    ...(config.database.kind === 'postgres' || config.workers > 1 ? { store: databaseRateLimitStore(db), skipOnError: true } : {}),
   });
 
   await mountOidc(app, { config, provider, keyRing: deps.keyRing });

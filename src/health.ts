@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isDatabaseUnavailable, type Database } from './db/database.ts';
 import { writeHealthCheck } from './db/health-check.ts';
+import { clusterWorkers } from './cluster.ts';
 
 /** What a person sees while the database cannot serve: a 503 with this page (or JSON) and Retry-After. */
 export const UNAVAILABLE = {
@@ -57,7 +58,9 @@ export function healthRoute(app: FastifyInstance, { db, timeoutMs = 1000, now = 
       last = state;
     }
     reply.header('cache-control', 'no-store');
-    if (state === 'ok') return { status: 'ok', database: 'ok' };
-    return reply.code(503).send({ status: 'unavailable', database: state });
+    // With WORKERS, how many of them serve (the one answering is one of them).
+    const workers = clusterWorkers();
+    if (state === 'ok') return { status: 'ok', database: 'ok', ...(workers && { workers }) };
+    return reply.code(503).send({ status: 'unavailable', database: state, ...(workers && { workers }) });
   });
 }

@@ -30,6 +30,8 @@ export interface SesameOptions {
   devMailbox?: boolean;
   /** How often expired rows are purged (ms). */
   purgeEveryMs?: number;
+  /** Whether this process purges at all (default true; with WORKERS only worker 0 does). */
+  purge?: boolean;
   /** How long a person waits for the SMTP server before the page answers anyway (default 8 s). */
   mailAnswerWithinMs?: number;
 }
@@ -174,8 +176,11 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       await purgeFailures(db, at - 24 * 60 * 60 * 1000);
       await purgeRateLimitHits(db, Date.now() - 10 * 60 * 1000);
     });
-  const timer = setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
-  timer.unref();
+  const timer =
+    options.purge === false
+      ? undefined
+      : setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
+  timer?.unref();
   // Keys rotated by another process: looked for every second (see src/oidc/key-ring.ts).
   sesame.keyRing.onChange(() => app.log.info('server keys changed: now using the keys stored by a rotation'));
   sesame.keyRing.start({

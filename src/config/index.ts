@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { envSchema, type TrustProxy } from './schema.ts';
@@ -39,6 +40,8 @@ export interface Config {
    * served with a max-age no longer than this.
    */
   signingKeyGraceMs: number;
+  /** Server processes on one port (WORKERS; `auto` resolved to the number of cores). 1 = no cluster. */
+  workers: number;
   limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
   demo: { port: number; url: string };
   /** `migrations` is the configured engine's directory: migrations/sqlite or migrations/postgres. */
@@ -95,6 +98,11 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     },
     problems,
   );
+  const workerCount = env.WORKERS === 'auto' ? availableParallelism() : env.WORKERS;
+  if (workerCount > 1 && !env.SMTP_HOST && env.NODE_ENV !== 'production') {
+    // Each process would run a dev mailbox of its own, and /dev/mail would show whichever one answered.
+    problems.push('WORKERS above 1 needs an SMTP server (SMTP_HOST): the dev mailbox lives in one process');
+  }
   if (problems.length || !database) throw new ConfigError(problems);
 
   const config: Config = {
@@ -111,6 +119,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     trustProxy: env.TRUST_PROXY,
     codeTtlMinutes: env.CODE_TTL_MINUTES,
     signingKeyGraceMs: env.SIGNING_KEY_GRACE_SECONDS * 1000,
+    workers: workerCount,
     limits: { requestsPerIpPerMinute: env.RATE_LIMIT_PER_MINUTE, codeSendsPerIpPer15Minutes: env.CODE_SENDS_PER_IP },
     demo: { port: env.DEMO_PORT, url: env.DEMO_URL ?? `http://localhost:${env.DEMO_PORT}` },
     paths: {

@@ -73,6 +73,17 @@ const trustProxy = z
     return z.NEVER;
   });
 
+/** WORKERS: how many server processes share the port; `auto` is one per core. */
+const workers = z
+  .string()
+  .trim()
+  .transform((value, context): number | 'auto' => {
+    if (value.toLowerCase() === 'auto') return 'auto';
+    if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 64) return Number(value);
+    context.addIssue({ code: 'custom', message: `WORKERS must be auto or an integer between 1 and 64, ${got(value)}` });
+    return z.NEVER;
+  });
+
 /** Raw environment -> typed settings. Every message names its variable and what it got. */
 export const envSchema = z.object({
   NODE_ENV: oneOf('NODE_ENV', ['development', 'production', 'test']).default('development'),
@@ -108,6 +119,7 @@ export const envSchema = z.object({
   CODE_TTL_MINUTES: integer('CODE_TTL_MINUTES', 1, 60).default(10),
   RATE_LIMIT_PER_MINUTE: integer('RATE_LIMIT_PER_MINUTE', 10, 1_000_000).default(600),
   CODE_SENDS_PER_IP: integer('CODE_SENDS_PER_IP', 1, 1_000_000).default(30),
+  WORKERS: workers.default(1),
   SIGNING_KEY_GRACE_SECONDS: integer('SIGNING_KEY_GRACE_SECONDS', 1, 30 * 24 * 60 * 60).default(600),
   DEMO_PORT: integer('DEMO_PORT', 1, 65535).default(3000),
   DEMO_URL: publicOrigin('DEMO_URL', 'http://localhost:3000').optional(),
