@@ -1,38 +1,32 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basicAuth, postForm, send } from './lib/http.ts';
-import { runLoad, sleep, type LoadResult } from './lib/load.ts';
-import { startMailSink, type MailSink } from './lib/mail-sink.ts';
-import { automaticSignIn, discoverServer, emailSignIn, SIGN_IN_STEPS, type Server, type SignInStep, type Tokens } from './lib/oidc.ts';
+import { formatDatabases, runDatabaseScenarios, type DatabaseResults } from './lib/databases.ts';
+import { runLoad, sleep } from './lib/load.ts';
+import { startMailSink } from './lib/mail-sink.ts';
+import { automaticSignIn, discoverServer } from './lib/oidc.ts';
+import { DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
 import { freePort, ROOT, rssMb, startChild, type Child } from './lib/processes.ts';
-import { countRows, databaseBytes, seedRefreshTokens, seededEmail, seedUsers, signingJwks } from './lib/seed.ts';
+import {
+  alternate,
+  measured,
+  measureSignIns,
+  People,
+  SignInDriver,
+  throughput,
+  tokenOp,
+  TOKEN_SCENARIOS,
+  type BenchOptions,
+  type Operations,
+  type SignInFigures,
+  type Throughput,
+  type TokenScenario,
+} from './lib/scenarios.ts';
+import { countRows, databaseBytes, seedRefreshTokens, seedUsers, signingJwks } from './lib/seed.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess, type SesameInstance } from './lib/sesame.ts';
-import { round, summarize, type Summary } from './lib/stats.ts';
+import { round } from './lib/stats.ts';
 
-export interface BenchOptions {
-  concurrency: number;
-  /** Measured seconds per scenario (each token scenario: half on Sesame, half on bare oidc-provider). */
-  duration: number;
-  /**
-   * Count operations instead of timing them: each sign-in measurement stops after `signIns` completed sign-ins,
-   * each token slice after `tokens` requests, and a measurement that has not got there within `deadlineSeconds`
-   * fails, naming its scenario. `duration` is then unused. For a smoke run on a busy machine, where a timed
-   * window can close before the first sign-in does.
-   */
-  operations?: Operations;
-  warmup: number;
-  /** Sign-ins completed before the "after sign-ins" RSS reading. */
-  memorySignIns: number;
-  /** Stored refresh tokens before the "after refresh tokens" RSS reading. */
-  storedRefreshTokens: number;
-  baseUsers: number;
-  growthUsers: number;
-  quick: boolean;
-  /** Write a V8 CPU profile of the main Sesame process into this directory. */
-  profileDir?: string;
-  log: (line: string) => void;
-}
+export { TOKEN_SCENARIOS, type BenchOptions, type Operations } from './lib/scenarios.ts';
 
 export const DEFAULTS: Omit<BenchOptions, 'log'> = {
   concurrency: 32,
@@ -56,45 +50,8 @@ export const QUICK: Omit<BenchOptions, 'log'> = {
   quick: true,
 };
 
-export interface Operations {
-  /** Sign-ins per sign-in measurement (the sign-in scenario and each growth reading). */
-  signIns: number;
-  /** Requests per token slice (each token scenario runs four: Sesame, bare, bare, Sesame). */
-  tokens: number;
-  /** The most one measurement may take. */
-  deadlineSeconds: number;
-}
-
 /** Counts for `npm run bench -- --sign-ins N --requests N` where one is not given. */
 export const COUNTED: Operations = { signIns: 3, tokens: 5, deadlineSeconds: 120 };
-
-/** The measuring part of `runLoad`'s options: `seconds` timed, or a count of operations with its deadline. */
-function measured(options: BenchOptions, kind: 'signIns' | 'tokens', seconds: number): { seconds: number; operations?: number } {
-  return options.operations ? { seconds: options.operations.deadlineSeconds, operations: options.operations[kind] } : { seconds };
-}
-
-export const TOKEN_SCENARIOS = ['refresh', 'userinfo', 'introspection', 'discovery', 'jwks'] as const;
-type TokenScenario = (typeof TOKEN_SCENARIOS)[number];
-
-export interface Throughput {
-  perSecond: number;
-  errors: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  serverCpu?: number;
-  clientCpu: number;
-}
-
-export interface SignInFigures extends Throughput {
-  signIns: number;
-  newUsers: number;
-  returningUsers: number;
-  flow: Summary;
-  steps: Record<SignInStep, Summary>;
-  slowestStep: { name: SignInStep; p50: number; p95: number; p99: number };
-  firstError?: string;
-}
 
 export interface BenchResults {
   meta: {
@@ -118,6 +75,8 @@ export interface BenchResults {
   };
   signIn: SignInFigures;
   tokens: Record<TokenScenario, { sesame: Throughput; bare: Throughput; ratio: number }>;
+  /** Sign-ins and token scenarios on SQLite and PostgreSQL (1 instance, and 1 and 2 behind a proxy), or why skipped. */
+  databases: DatabaseResults;
   memory: {
     idleRssMb: number;
     bareIdleRssMb: number;
@@ -133,198 +92,6 @@ export interface BenchResults {
     dbBytesPerUser: number;
   };
   targets: Array<{ name: string; target: string; actual: string; met: boolean }>;
-}
-
-const throughput = (result: LoadResult): Throughput => {
-  const latency = summarize(result.latencies);
-  return {
-    perSecond: round(result.perSecond),
-    errors: result.errors,
-    p50: latency.p50,
-    p95: latency.p95,
-    p99: latency.p99,
-    serverCpu: result.serverCpu,
-    clientCpu: result.clientCpu,
-  };
-};
-
-function pool(a: LoadResult, b: LoadResult): LoadResult {
-  const seconds = a.seconds + b.seconds;
-  const ops = a.ops + b.ops;
-  const cpu = (x: LoadResult) => (x.serverCpu ?? 0) * x.seconds;
-  return {
-    ops,
-    errors: a.errors + b.errors,
-    firstError: a.firstError ?? b.firstError,
-    seconds,
-    perSecond: ops / seconds,
-    latencies: a.latencies.concat(b.latencies),
-    serverCpu: a.serverCpu === undefined ? undefined : Math.round((cpu(a) + cpu(b)) / seconds),
-    clientCpu: Math.round((a.clientCpu * a.seconds + b.clientCpu * b.seconds) / seconds),
-  };
-}
-
-/**
- * Who signs in next: every other sign-in is a new address (sign-up), the rest are existing accounts
- * picked at random among the seeded ones and those signed up during the run. An address is never in
- * two flows at once and is used at most 4 times, under Sesame's 5-codes-per-15-minutes cap.
- */
-class People {
-  private counter = 0;
-  private readonly signedUp: string[] = [];
-  private readonly uses = new Map<string, number>();
-  private readonly busy = new Set<string>();
-  private readonly run = Math.random().toString(36).slice(2, 8);
-
-  constructor(private readonly seeded: number) {}
-
-  take(): { email: string; isNew: boolean } {
-    this.counter += 1;
-    if (this.counter % 2 === 0) {
-      const total = this.seeded + this.signedUp.length;
-      for (let attempt = 0; attempt < 20 && total > 0; attempt += 1) {
-        const index = Math.floor(Math.random() * total);
-        const email = index < this.seeded ? seededEmail(index) : this.signedUp[index - this.seeded]!;
-        // One load generator is one IP: an address gets 3 codes per 15 min from it (the pair cap).
-        if (this.busy.has(email) || (this.uses.get(email) ?? 0) >= 3) continue;
-        this.busy.add(email);
-        this.uses.set(email, (this.uses.get(email) ?? 0) + 1);
-        return { email, isNew: false };
-      }
-    }
-    const email = `new-${this.run}-${this.counter}@example.com`;
-    this.busy.add(email);
-    this.uses.set(email, 1);
-    return { email, isNew: true };
-  }
-
-  done(email: string, isNew: boolean, ok: boolean): void {
-    this.busy.delete(email);
-    if (isNew && ok) this.signedUp.push(email);
-  }
-}
-
-const noSteps = () => Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
-
-class SignInDriver {
-  /** Step timings of the sign-ins the measurement counted (see `count`). */
-  readonly steps = noSteps();
-  newUsers = 0;
-  returningUsers = 0;
-  completed = 0;
-  /** The newest token sets, for the token scenarios. */
-  readonly recentTokens: Tokens[] = [];
-
-  constructor(
-    private readonly server: Server,
-    private readonly sink: MailSink,
-    private readonly people: People,
-  ) {}
-
-  reset(): void {
-    for (const step of SIGN_IN_STEPS) this.steps[step].length = 0;
-    this.newUsers = 0;
-    this.returningUsers = 0;
-  }
-
-  readonly op = async (): Promise<SignInSample> => {
-    const { email, isNew } = this.people.take();
-    const steps = noSteps();
-    let ok = false;
-    try {
-      const tokens = await emailSignIn(this.server, this.sink, email, steps);
-      ok = true;
-      this.completed += 1;
-      this.recentTokens.push(tokens);
-      if (this.recentTokens.length > 512) this.recentTokens.splice(0, this.recentTokens.length - 512);
-      return { isNew, steps };
-    } finally {
-      this.people.done(email, isNew, ok);
-    }
-  };
-
-  /** Adds a sign-in the measurement counted: warm-up ones and those finishing after it ended stay out. */
-  readonly count = (sample: SignInSample) => {
-    for (const step of SIGN_IN_STEPS) this.steps[step].push(...sample.steps[step]);
-    if (sample.isNew) this.newUsers += 1;
-    else this.returningUsers += 1;
-  };
-}
-
-interface SignInSample {
-  isNew: boolean;
-  steps: Record<SignInStep, number[]>;
-}
-
-async function measureSignIns(driver: SignInDriver, options: BenchOptions, pid: number, label: string): Promise<SignInFigures> {
-  const span = options.operations ? `until ${options.operations.signIns} complete` : `for ${options.duration} s`;
-  options.log(`${label}: ${options.concurrency} concurrent email-code sign-ins ${span}`);
-  const result = await runLoad({
-    name: label,
-    concurrency: options.concurrency,
-    ...measured(options, 'signIns', options.duration),
-    warmupSeconds: options.warmup,
-    op: driver.op,
-    serverPid: pid,
-    onMeasure: () => driver.reset(),
-    onCounted: driver.count,
-  });
-  const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, summarize(driver.steps[step])])) as Record<SignInStep, Summary>;
-  const slowest = SIGN_IN_STEPS.reduce((worst, step) => (steps[step].p95 > steps[worst].p95 ? step : worst), SIGN_IN_STEPS[0]);
-  const flow = summarize(result.latencies);
-  return {
-    ...throughput(result),
-    signIns: result.ops,
-    newUsers: driver.newUsers,
-    returningUsers: driver.returningUsers,
-    flow,
-    steps,
-    slowestStep: { name: slowest, p50: steps[slowest].p50, p95: steps[slowest].p95, p99: steps[slowest].p99 },
-    firstError: result.firstError,
-  };
-}
-
-/** Per-worker token state for the token scenarios: each worker owns one refresh-token chain. */
-function tokenOp(server: Server, scenario: TokenScenario, chains: Tokens[]) {
-  const auth = basicAuth(server.client.id, server.client.secret);
-  const expectOk = (status: number, body: string, what: string) => {
-    if (status !== 200) throw new Error(`${what} answered ${status}: ${body.slice(0, 200)}`);
-  };
-  return async (worker: number) => {
-    const chain = chains[worker % chains.length]!;
-    switch (scenario) {
-      case 'refresh': {
-        const reply = await postForm(server.endpoints.token, { grant_type: 'refresh_token', refresh_token: chain.refresh_token! }, { authorization: auth });
-        expectOk(reply.status, reply.body, 'refresh_token grant');
-        const tokens = JSON.parse(reply.body) as Tokens;
-        if (!tokens.refresh_token || tokens.refresh_token === chain.refresh_token) throw new Error('refresh token was not rotated');
-        chain.refresh_token = tokens.refresh_token;
-        chain.access_token = tokens.access_token;
-        return;
-      }
-      case 'userinfo': {
-        const reply = await send(server.endpoints.userinfo, { headers: { authorization: `Bearer ${chain.access_token}` } });
-        expectOk(reply.status, reply.body, 'userinfo');
-        return;
-      }
-      case 'introspection': {
-        const reply = await postForm(server.endpoints.introspection, { token: chain.access_token }, { authorization: auth });
-        expectOk(reply.status, reply.body, 'introspection');
-        if (!reply.body.includes('"active":true')) throw new Error(`token not active: ${reply.body.slice(0, 200)}`);
-        return;
-      }
-      case 'discovery': {
-        const reply = await send(server.endpoints.discovery);
-        expectOk(reply.status, reply.body, 'discovery');
-        return;
-      }
-      case 'jwks': {
-        const reply = await send(server.endpoints.jwks);
-        expectOk(reply.status, reply.body, 'jwks');
-        return;
-      }
-    }
-  };
 }
 
 async function startBare(jwksFile: string, client: { id: string; secret: string }): Promise<Child> {
@@ -350,7 +117,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log('starting Sesame (first start: migrations and key generation)');
     let sesame: SesameInstance = await startSesameProcess({ dir: dirA, smtpPort: sink.port });
     const firstStartReadyMs = sesame.child.readyMs;
-    const client = await registerBenchApp(sesame.databaseFile);
+    const client = await registerBenchApp(sesame.databaseUrl);
     await sesame.child.stop();
     const fromSource = await startSesameProcess({ dir: dirA, smtpPort: sink.port, port: sesame.port, dev: true });
     await sleep(1000);
@@ -382,31 +149,33 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const bareIdleRssMb = rssMb(bareChild.pid);
     const bare = await discoverServer(`${bareChild.url}/oidc`, { ...client, redirectUri: REDIRECT_URI });
     const bareChains = await Promise.all(Array.from({ length: options.concurrency }, () => automaticSignIn(bare)));
-    const sesameChains = driver.recentTokens.slice(-options.concurrency);
-    while (sesameChains.length < options.concurrency) sesameChains.push(await emailSignIn(server, sink, `chain-${sesameChains.length}@example.com`, driver.steps));
+    const sesameChains = await driver.tokenChains(options.concurrency);
 
-    // Machine load drifts (other work shares these cores), so each scenario runs in A-B-B-A order,
-    // half the duration (or the counted requests) per slice, and the two halves of each server are pooled.
+    // Each scenario in A-B-B-A slices (see alternate), half the duration (or the counted requests) per slice.
     const tokens = {} as BenchResults['tokens'];
+    const targetsOf = [
+      { name: 'Sesame', server, chains: sesameChains, pid: sesame.child.pid },
+      { name: 'bare oidc-provider', server: bare, chains: bareChains, pid: bareChild.pid },
+    ];
     for (const scenario of TOKEN_SCENARIOS) {
-      const slice = async (name: string, target: Server, chains: Tokens[], pid: number, warmup: number) =>
+      const [s, b] = await alternate(targetsOf, (target, warmup) =>
         runLoad({
-          name: `${scenario} on ${name}`,
+          name: `${scenario} on ${target.name}`,
           concurrency: options.concurrency,
           ...measured(options, 'tokens', options.duration / 2),
-          warmupSeconds: warmup,
-          op: tokenOp(target, scenario, chains),
-          serverPid: pid,
-        });
-      const s1 = await slice('Sesame', server, sesameChains, sesame.child.pid, options.warmup);
-      const b1 = await slice('bare oidc-provider', bare, bareChains, bareChild.pid, options.warmup);
-      const b2 = await slice('bare oidc-provider', bare, bareChains, bareChild.pid, 0);
-      const s2 = await slice('Sesame', server, sesameChains, sesame.child.pid, 0);
-      const ofSesame = throughput(pool(s1, s2));
-      const ofBare = throughput(pool(b1, b2));
+          warmupSeconds: warmup ? options.warmup : 0,
+          op: tokenOp(target.server, scenario, target.chains),
+          serverPid: target.pid,
+        }),
+      );
+      const ofSesame = throughput(s!);
+      const ofBare = throughput(b!);
       tokens[scenario] = { sesame: ofSesame, bare: ofBare, ratio: round(ofBare.perSecond ? ofSesame.perSecond / ofBare.perSecond : 0, 2) };
       log(`  ${scenario}: Sesame ${ofSesame.perSecond}/s, bare ${ofBare.perSecond}/s, ratio ${tokens[scenario].ratio}`);
     }
+
+    // --- Scenario 2b: the same on PostgreSQL, one instance and two, against this SQLite instance.
+    const databases = await runDatabaseScenarios(options, sink, { server, driver, pid: sesame.child.pid }, postgresAdminUrl(options));
 
     // --- Scenario 3: memory after many sign-ins and many stored refresh tokens.
     const more = options.memorySignIns - driver.completed;
@@ -441,7 +210,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     mkdirSync(dirB);
     let growthSesame = await startSesameProcess({ dir: dirB, smtpPort: sink.port });
     running.push(growthSesame.child);
-    const growthClient = await registerBenchApp(growthSesame.databaseFile);
+    const growthClient = await registerBenchApp(growthSesame.databaseUrl);
     seedUsers(growthSesame.databaseFile, 0, options.baseUsers);
     const growthServer = await discoverServer(growthSesame.issuer, { ...growthClient, redirectUri: REDIRECT_URI });
     const small = await measureSignIns(new SignInDriver(growthServer, sink, new People(options.baseUsers)), options, growthSesame.child.pid, `growth: ${options.baseUsers} users`);
@@ -481,6 +250,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       startup: { firstStartReadyMs, readyMs, readyMsWithGrowthUsers, dev },
       signIn,
       tokens,
+      databases,
       memory: { idleRssMb, bareIdleRssMb, afterSignInsRssMb, signIns: signInsDone, afterRefreshTokensRssMb, storedRefreshTokens },
       growth,
       targets: [],
@@ -508,7 +278,22 @@ function targets(r: BenchResults): BenchResults['targets'] {
       actual: pct(r.growth.p95Ratio),
       met: r.growth.p95Ratio <= 1.2,
     },
+    ...('skipped' in r.databases
+      ? []
+      : [
+          {
+            name: 'PostgreSQL vs SQLite sign-ins',
+            target: '>= 70%',
+            actual: pct(r.databases.ratios.signIn.postgresVsSqlite),
+            met: r.databases.ratios.signIn.postgresVsSqlite >= 0.7,
+          },
+        ]),
   ];
+}
+
+/** The admin URL for the PostgreSQL scenarios, or false when turned off. */
+function postgresAdminUrl(options: BenchOptions): string | false {
+  return options.postgres ?? (process.env.BENCH_DATABASE_URL?.trim() || DEFAULT_BENCH_DATABASE_URL);
 }
 
 export function formatTable(r: BenchResults): string {
@@ -528,6 +313,8 @@ export function formatTable(r: BenchResults): string {
   for (const [name, t] of Object.entries(r.tokens)) {
     row(`  ${name}`, t.sesame.perSecond, t.bare.perSecond, t.ratio, t.sesame.p95, t.bare.p95, `${t.sesame.serverCpu ?? '-'}/${t.bare.serverCpu ?? '-'}%`);
   }
+  lines.push('');
+  lines.push(...formatDatabases(r.databases));
   lines.push('');
   row('memory and start-up', 'value');
   row('  idle RSS', `${r.memory.idleRssMb} MB`, `(bare provider: ${r.memory.bareIdleRssMb} MB)`);

@@ -20,7 +20,7 @@ const concurrency = Number(concurrencyArg);
 const dir = mkdtempSync(join(tmpdir(), 'sesame-profile-'));
 const sink = await startMailSink();
 let sesame = await startSesameProcess({ dir, smtpPort: sink.port });
-const client = await registerBenchApp(sesame.databaseFile);
+const client = await registerBenchApp(sesame.databaseUrl);
 seedUsers(sesame.databaseFile, 0, 1000);
 await sesame.child.stop();
 sesame = await startSesameProcess({

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
 import { COUNTED, DEFAULTS, formatTable, QUICK, RESULTS_DIR, runBench, type BenchOptions } from './bench.ts';
 
 const { values } = parseArgs({
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     'growth-users': { type: 'string' },
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'no-postgres': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -39,6 +41,8 @@ if (values.help) {
       --refresh-tokens N   stored refresh tokens before the third RSS reading (default ${DEFAULTS.storedRefreshTokens})
       --growth-users N     users for the growth scenario (default ${DEFAULTS.growthUsers})
       --quick              a few-second smoke run with tiny counts
+      --no-postgres        skip the PostgreSQL scenarios (else they run on BENCH_DATABASE_URL, default
+                           ${DEFAULT_BENCH_DATABASE_URL}, and are skipped when it cannot be reached)
       --profile            write a CPU profile of the main Sesame process to bench/results/profiles
       --out FILE           where to write the JSON (default bench/results/latest.json)`);
   process.exit(0);
@@ -71,6 +75,7 @@ const options: BenchOptions = {
   memorySignIns: Math.round(number('memory-sign-ins', values['memory-sign-ins'], base.memorySignIns)),
   storedRefreshTokens: Math.round(number('refresh-tokens', values['refresh-tokens'], base.storedRefreshTokens)),
   growthUsers: Math.round(number('growth-users', values['growth-users'], base.growthUsers)),
+  postgres: values['no-postgres'] ? false : undefined,
   profileDir: values.profile ? join(RESULTS_DIR, 'profiles') : undefined,
   log: (line) => console.error(line),
 };

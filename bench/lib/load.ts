@@ -7,8 +7,12 @@ export interface LoadResult {
   seconds: number;
   perSecond: number;
   latencies: number[];
-  /** CPU the measured server used, in % of one core (100 = one core saturated). */
+  /** CPU the measured server used, in % of one core (100 = one core saturated); all its processes together. */
   serverCpu?: number;
+  /** The same in milliseconds of CPU over the measurement (divide by `ops` for CPU per operation). */
+  serverCpuMs?: number;
+  /** Milliseconds of CPU each of `cpuOf`'s process groups used over the measurement. */
+  cpuMs: Record<string, number>;
   /** CPU this load generator (with the SMTP sink) used, in % of one core. */
   clientCpu: number;
 }
@@ -26,7 +30,13 @@ export interface LoadOptions<T = unknown> {
   operations?: number;
   warmupSeconds: number;
   op: (worker: number) => Promise<T>;
-  serverPid?: number;
+  /** The server's process, or processes (several instances): their CPU is summed. */
+  serverPid?: number | readonly number[];
+  /**
+   * Further processes whose CPU to report, by name (e.g. the database server's, a proxy's), listed
+   * when measuring starts and again when it ends (connections come and go).
+   */
+  cpuOf?: Record<string, () => Promise<readonly number[]>>;
   /** Timed runs only: stop early after this many measured operations (no failure when time runs out first). */
   maxOps?: number;
   /** Called when the warm-up ends and measuring starts. */
@@ -50,7 +60,7 @@ export async function runLoad<T>(options: LoadOptions<T>): Promise<LoadResult> {
   let gaveUp = false;
   let measureStart = 0;
   let measureEnd: number | undefined;
-  let ticksStart = 0;
+  const serverPids = options.serverPid === undefined ? [] : typeof options.serverPid === 'number' ? [options.serverPid] : options.serverPid;
   let wake: () => void = () => undefined;
   const woken = new Promise<void>((resolve) => (wake = resolve));
 
@@ -84,15 +94,20 @@ export async function runLoad<T>(options: LoadOptions<T>): Promise<LoadResult> {
 
   const workers = Array.from({ length: options.concurrency }, (_, index) => worker(index));
   await sleep(options.warmupSeconds * 1000);
+  const groups = Object.entries(options.cpuOf ?? {});
+  const groupsStart = await Promise.all(groups.map(async ([, list]) => ticksOf(await list())));
   options.onMeasure?.();
   measuring = true;
   measureStart = performance.now();
-  if (options.serverPid) ticksStart = cpuTicks(options.serverPid);
+  const serverStart = ticksOf(serverPids);
   const clientStart = process.cpuUsage();
   if (!stop) await wait(options.seconds * 1000, woken);
   const seconds = ((measureEnd ?? performance.now()) - measureStart) / 1000;
-  const ticks = options.serverPid ? cpuTicks(options.serverPid) - ticksStart : 0;
+  const ticks = ticksSince(serverPids, serverStart);
   const client = process.cpuUsage(clientStart);
+  const cpuMs = Object.fromEntries(
+    await Promise.all(groups.map(async ([name, list], i) => [name, ticksSince(await list(), groupsStart[i]!) * TICK_MS] as const)),
+  );
   measuring = false;
   stop = true;
   await Promise.all(workers);
@@ -108,10 +123,27 @@ export async function runLoad<T>(options: LoadOptions<T>): Promise<LoadResult> {
     seconds,
     perSecond: seconds > 0 ? latencies.length / seconds : 0,
     latencies,
-    serverCpu: options.serverPid ? Math.round(ticks / seconds) : undefined,
+    serverCpu: serverPids.length ? Math.round(ticks / seconds) : undefined,
+    serverCpuMs: serverPids.length ? ticks * TICK_MS : undefined,
+    cpuMs,
     clientCpu: Math.round((client.user + client.system) / 1e4 / seconds),
   };
 }
+
+/** A clock tick of /proc/<pid>/stat (USER_HZ = 100 on Linux). */
+const TICK_MS = 10;
+
+const ticksOf = (pids: readonly number[]) => new Map(pids.map((pid) => [pid, cpuTicks(pid)]));
+
+/**
+ * CPU ticks `pids` used since the `start` reading, summed. A process that started meanwhile (a new
+ * database connection) counts whole; one that exited meanwhile counts nothing (its share is lost).
+ */
+const ticksSince = (pids: Iterable<number>, start: ReadonlyMap<number, number>) => {
+  let sum = 0;
+  for (const pid of pids) sum += Math.max(0, cpuTicks(pid) - (start.get(pid) ?? 0));
+  return sum;
+};
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { databaseConfig, type DatabaseConfig } from '../../src/config/database.ts';
+import { migrateDatabase, openDatabase } from '../../src/db/open.ts';
 import { createApplication } from '../../src/management/applications.ts';
-import { openSqlite } from '../../src/db/sqlite.ts';
 import { freePort, ROOT, startChild, type Child } from './processes.ts';
 
 export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
@@ -9,8 +10,11 @@ export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 export interface SesameInstance {
   child: Child;
   port: number;
-  dir: string;
+  /** DATABASE_URL the instance runs on. */
+  databaseUrl: string;
+  /** The SQLite file when `databaseUrl` is SQLite (the seed helpers open it directly); '' on PostgreSQL. */
   databaseFile: string;
+  /** `${ENDPOINT}/oidc`: through the proxy when ENDPOINT names one. */
   issuer: string;
 }
 
@@ -19,47 +23,72 @@ export interface SesameInstance {
  * NODE_ENV=production) in its own process, so its RSS and start-up are its own and the load
  * generator does not share its event loop. `dev: true` runs src/main.ts through tsx instead, as
  * `npm start` does. Every bench client comes from 127.0.0.1, so the per-IP limits are lifted.
+ * The database is `databaseUrl`, else the SQLite file `<dir>/sesame.db`; `env` adds to or overrides
+ * the variables (several instances behind a proxy share its ENDPOINT and set TRUST_PROXY).
  */
 export async function startSesameProcess(options: {
-  dir: string;
+  dir?: string;
+  databaseUrl?: string;
   smtpPort: number;
   port?: number;
   nodeArgs?: string[];
   /** Run src/main.ts through tsx (what `npm start` does) instead of the production build. */
   dev?: boolean;
+  env?: Record<string, string>;
 }): Promise<SesameInstance> {
   const port = options.port ?? (await freePort());
-  const databaseFile = join(options.dir, 'sesame.db');
+  const databaseUrl = options.databaseUrl ?? sqliteUrl(options.dir);
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ENDPOINT: `http://127.0.0.1:${port}`,
+    DATABASE_URL: databaseUrl,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(options.smtpPort),
+    SMTP_SECURE: 'false',
+    SMTP_FROM: 'Sesame <no-reply@sesame.test>',
+    // BENCH_LOG_LEVEL=error shows Sesame's own errors when a bench run fails.
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    CODE_SENDS_PER_IP: '1000000',
+    ...options.env,
+  };
   const child = await startChild({
     script: options.dev ? 'src/main.ts' : buildProduction(),
     tsx: Boolean(options.dev),
     port,
     probePath: '/health',
     nodeArgs: options.nodeArgs,
-    env: {
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ENDPOINT: `http://127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite:${databaseFile}`,
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(options.smtpPort),
-      SMTP_SECURE: 'false',
-      SMTP_FROM: 'Sesame <no-reply@sesame.test>',
-      // BENCH_LOG_LEVEL=error shows Sesame's own errors when a bench run fails.
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      CODE_SENDS_PER_IP: '1000000',
-    },
+    env,
   });
-  return { child, port, dir: options.dir, databaseFile, issuer: `http://127.0.0.1:${port}/oidc` };
+  const config = benchDatabaseConfig(databaseUrl);
+  return { child, port, databaseUrl, databaseFile: config.kind === 'sqlite' ? config.file : '', issuer: `${env.ENDPOINT}/oidc` };
 }
 
-/** Registers the bench app straight into the database file (the CLI does the same). */
-export async function registerBenchApp(databaseFile: string): Promise<{ id: string; secret: string }> {
-  const db = openSqlite(databaseFile);
+function sqliteUrl(dir: string | undefined): string {
+  if (!dir) throw new Error('startSesameProcess needs a dir (for the SQLite file) or a databaseUrl');
+  return `sqlite:${join(dir, 'sesame.db')}`;
+}
+
+/** DATABASE_URL parsed as Sesame parses it; a bench bug if it does not parse. */
+export function benchDatabaseConfig(databaseUrl: string): DatabaseConfig {
+  const problems: string[] = [];
+  const config = databaseConfig(databaseUrl, {}, problems);
+  if (!config) throw new Error(`bad DATABASE_URL for the bench: ${problems.join('; ')}`);
+  return config;
+}
+
+/**
+ * Registers the bench app straight into the database (the CLI does the same), on either engine.
+ * Migrates first, so it may run before any instance has started (a no-op when one already has).
+ */
+export async function registerBenchApp(databaseUrl: string): Promise<{ id: string; secret: string }> {
+  const config = benchDatabaseConfig(databaseUrl);
+  const database = await openDatabase(config);
   try {
-    const app = await createApplication(db, {
+    await migrateDatabase(database, resolve(ROOT, 'migrations', config.kind));
+    const app = await createApplication(database.db, {
       name: 'Bench',
       type: 'traditional',
       redirectUris: [REDIRECT_URI],
@@ -67,7 +96,7 @@ export async function registerBenchApp(databaseFile: string): Promise<{ id: stri
     });
     return { id: app.id, secret: app.secret };
   } finally {
-    await db.destroy();
+    await database.db.destroy();
   }
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { QUICK, runBench, TOKEN_SCENARIOS, type Operations } from '../../bench/bench.ts';
+import { DATABASE_TOKEN_SCENARIOS, SETUPS } from '../../bench/lib/databases.ts';
 import { runLoad, sleep } from '../../bench/lib/load.ts';
+import { TEST_DATABASE_URL } from '../helpers/postgres.ts';
 
 // Keeps `npm run bench` from rotting: a tiny run end to end, checking the shape of the figures only.
 // Speed targets live in the bench itself, never in assertions here. It counts operations rather than
@@ -10,9 +12,19 @@ const OPERATIONS: Operations = { signIns: 3, tokens: 5, deadlineSeconds: 60 };
 
 describe('bench smoke run', () => {
   it('runs every scenario against Sesame and bare oidc-provider and reports every figure', { timeout: 300_000 }, async () => {
-    const results = await runBench({ ...QUICK, concurrency: 2, warmup: 0, memorySignIns: 8, operations: OPERATIONS, log: () => undefined });
+    // PostgreSQL: TEST_DATABASE_URL's server when set (then it must run), else the bench's default
+    // (BENCH_DATABASE_URL or 127.0.0.1:5432), whose scenarios are skipped when nothing answers there.
+    const results = await runBench({
+      ...QUICK,
+      concurrency: 2,
+      warmup: 0,
+      memorySignIns: 8,
+      operations: OPERATIONS,
+      postgres: TEST_DATABASE_URL,
+      log: () => undefined,
+    });
 
-    expect(Object.keys(results).sort()).toEqual(['growth', 'memory', 'meta', 'signIn', 'startup', 'targets', 'tokens']);
+    expect(Object.keys(results).sort()).toEqual(['databases', 'growth', 'memory', 'meta', 'signIn', 'startup', 'targets', 'tokens']);
     expect(results.meta.operations).toEqual(OPERATIONS);
     expect(results.signIn.signIns).toBe(OPERATIONS.signIns);
     expect(results.signIn.errors).toBe(0);
@@ -41,7 +53,28 @@ describe('bench smoke run', () => {
     expect(results.growth.small.perSecond).toBeGreaterThan(0);
     expect(results.growth.large.perSecond).toBeGreaterThan(0);
     expect(results.growth.dbBytesPerUser).toBeGreaterThan(0);
-    expect(results.targets.map((target) => target.name)).toHaveLength(6);
+    const { databases } = results;
+    if (TEST_DATABASE_URL) expect(databases).not.toHaveProperty('skipped');
+    if ('skipped' in databases) {
+      expect(databases.skipped).toMatch(/PostgreSQL/);
+      expect(results.targets).toHaveLength(6);
+    } else {
+      for (const setup of SETUPS) {
+        // Two slices per setup, each counting OPERATIONS.signIns.
+        expect(databases.signIn[setup].signIns, setup).toBe(2 * OPERATIONS.signIns);
+        expect(databases.signIn[setup].errors, setup).toBe(0);
+        expect(databases.signIn[setup].sesameCpuMs, setup).toEqual(expect.any(Number));
+        for (const scenario of DATABASE_TOKEN_SCENARIOS) {
+          expect(databases.tokens[scenario][setup].perSecond, `${scenario} on ${setup}`).toBeGreaterThan(0);
+          expect(databases.tokens[scenario][setup].errors, `${scenario} on ${setup}`).toBe(0);
+        }
+      }
+      expect(databases.signIn.postgres.postgresCpuMs).toEqual(expect.any(Number));
+      expect(databases.signIn.postgresTwo.proxyCpuMs).toEqual(expect.any(Number));
+      expect(databases.ratios.signIn).toEqual({ postgresVsSqlite: expect.any(Number), twoVsOne: expect.any(Number), proxyVsDirect: expect.any(Number) });
+      expect(results.targets.map((target) => target.name)).toContain('PostgreSQL vs SQLite sign-ins');
+      expect(results.targets).toHaveLength(7);
+    }
   });
 });
 
