@@ -1,6 +1,7 @@
 /**
  * `node --import tsx bench/profile-scenario.ts signin|refresh|userinfo|discovery [concurrency] [seconds] [noprofile]`:
  * one scenario alone against a Sesame started with --cpu-prof, so the profile holds nothing else.
+ * PROFILE_DATABASE=postgres runs it on a fresh PostgreSQL database (BENCH_DATABASE_URL's server).
  * The profile lands in bench/results/profiles; read it with bench/profile-summary.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { runLoad } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { discoverServer, emailSignIn, SIGN_IN_STEPS, type SignInStep, type Tokens } from './lib/oidc.ts';
 import { seedUsers } from './lib/seed.ts';
+import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame.ts';
 import { summarize } from './lib/stats.ts';
 import { RESULTS_DIR } from './bench.ts';
@@ -19,13 +21,17 @@ const [scenario = 'signin', concurrencyArg = '16', secondsArg = '8', profileArg 
 const concurrency = Number(concurrencyArg);
 const dir = mkdtempSync(join(tmpdir(), 'sesame-profile-'));
 const sink = await startMailSink();
-let sesame = await startSesameProcess({ dir, smtpPort: sink.port });
+const postgres =
+  process.env.PROFILE_DATABASE === 'postgres' ? await createBenchDatabase(process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL) : undefined;
+let sesame = await startSesameProcess({ dir, smtpPort: sink.port, databaseUrl: postgres?.url });
 const client = await registerBenchApp(sesame.databaseUrl);
-seedUsers(sesame.databaseFile, 0, 1000);
+if (postgres) await postgres.seedUsers(0, 1000);
+else seedUsers(sesame.databaseFile, 0, 1000);
 await sesame.child.stop();
 sesame = await startSesameProcess({
   dir,
   smtpPort: sink.port,
+  databaseUrl: postgres?.url,
   nodeArgs: profileArg === 'profile' ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')] : [],
 });
 const server = await discoverServer(sesame.issuer, { ...client, redirectUri: REDIRECT_URI });
@@ -54,5 +60,6 @@ console.log('latency', summarize(result.latencies));
 if (scenario === 'signin') for (const step of SIGN_IN_STEPS) console.log(step.padEnd(14), summarize(steps[step]));
 await sesame.child.stop();
 await sink.close();
+await postgres?.drop();
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

@@ -45,6 +45,48 @@ export async function saveLock(db: Queryable, subject: string, email: string, le
     .execute();
 }
 
+/** What a sign-in attempt is checked against, read in one statement (it runs before every guess). */
+export interface StoredLockState {
+  /** The end of the address+IP pair's lock, if it has one. */
+  pairUntil: number | null;
+  /** The end of the address's own lock, if it has one. */
+  addressUntil: number | null;
+  /** The IP's failures since `since`, and the oldest of them. */
+  ipFailures: number;
+  ipOldest: number | null;
+}
+
+const selectLockState = prepared((db, p: { pair: string; address: string; ip: string; since: number }) =>
+  db.selectNoFrom((eb) => [
+    eb.selectFrom('sign_in_locks').select('locked_until').where('subject', '=', p.pair).as('pair_until'),
+    eb.selectFrom('sign_in_locks').select('locked_until').where('subject', '=', p.address).as('address_until'),
+    eb
+      .selectFrom('sign_in_failures')
+      .select((inner) => inner.fn.countAll().as('n'))
+      .where('ip', '=', p.ip)
+      .where('failed_at', '>=', p.since)
+      .as('ip_failures'),
+    eb
+      .selectFrom('sign_in_failures')
+      .select((inner) => inner.fn.min('failed_at').as('m'))
+      .where('ip', '=', p.ip)
+      .where('failed_at', '>=', p.since)
+      .as('ip_oldest'),
+  ]),
+);
+
+export async function readLockState(db: Queryable, p: { pair: string; address: string; ip: string; since: number }): Promise<StoredLockState> {
+  const row = (await selectLockState(db, p)).rows[0];
+  // COUNT and MIN of a BIGINT come back as numbers from SQLite and as strings from PostgreSQL.
+  const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return {
+    pairUntil: number(row?.pair_until),
+    addressUntil: number(row?.address_until),
+    ipFailures: number(row?.ip_failures) ?? 0,
+    ipOldest: number(row?.ip_oldest),
+  };
+}
+
 const removeLock = prepared((db, p: { subject: string }) => db.deleteFrom('sign_in_locks').where('subject', '=', p.subject));
 
 export async function deleteLock(db: Queryable, subject: string): Promise<void> {

@@ -17,6 +17,7 @@ import {
 import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
+import { statementNameOf } from './prepared.ts';
 
 /**
  * PostgreSQL connections: a pg Pool built from `Config.database` (kind 'postgres'), a start-up check
@@ -439,7 +440,7 @@ export function lendConnection(client: pg.PoolClient, options: { queryTimeoutMs?
   // pg applies the pool's query_timeout unless a query names its own; 0 would mean "the pool's".
   const queryTimeout = options.queryTimeoutMs ?? 2 ** 31 - 1;
   const lent = Object.create(client) as pg.PoolClient;
-  lent.query = ((text: string, values?: unknown[]) => client.query({ text, values, query_timeout: queryTimeout } as pg.QueryConfig)) as pg.PoolClient['query'];
+  lent.query = ((config: pg.QueryConfig) => client.query({ ...config, query_timeout: queryTimeout } as pg.QueryConfig)) as pg.PoolClient['query'];
   lent.release = () => undefined;
   return { connect: async () => lent, end: async () => undefined };
 }
@@ -460,7 +461,9 @@ class PostgresFaultConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      const { command, rowCount, rows } = await this.client.query(query.sql, [...query.parameters]);
+      // A fixed-shape query (src/db/prepared.ts) is prepared by the server once per connection.
+      const name = statementNameOf(query);
+      const { command, rowCount, rows } = await this.client.query({ text: query.sql, values: [...query.parameters], ...(name && { name }) });
       if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] as R[] };
       const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
       return { ...(changed ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}), rows: (rows ?? []) as R[] };

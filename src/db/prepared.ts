@@ -1,5 +1,18 @@
+import { createHash } from 'node:crypto';
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Queryable } from './database.ts';
+
+/**
+ * Set on the compiled queries prepared() runs: a name derived from the SQL text, under which the
+ * PostgreSQL driver has the server prepare the statement once per connection (parse and plan once,
+ * then only bind and execute; src/db/postgres.ts). Only fixed-shape queries carry one, so the number
+ * of statements a connection keeps stays small. SQLite caches statements by their text anyway.
+ */
+export const STATEMENT_NAME = Symbol('statement name');
+
+export function statementNameOf(query: CompiledQuery): string | undefined {
+  return (query as CompiledQuery & { [STATEMENT_NAME]?: string })[STATEMENT_NAME];
+}
 
 const NAME = Symbol('parameter');
 interface Placeholder {
@@ -23,18 +36,19 @@ export function prepared<P extends Record<string, unknown>, R>(
   build: (db: Queryable, params: P) => Compilable<R>,
 ): (db: Queryable, params: P) => Promise<QueryResult<R>> {
   // Per adapter: one per database (its transactions share it), and so one per SQL dialect.
-  const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: Slot[] }>();
+  const compiled = new WeakMap<object, { query: CompiledQuery<R>; name: string; slots: Slot[] }>();
   const compile = (db: Queryable) => {
     const placeholders = new Proxy<P>({} as P, { get: (_target, name) => ({ [NAME]: String(name) }) });
     const query = build(db, placeholders).compile();
+    const name = `sesame_${createHash('sha256').update(query.sql).digest('base64url').slice(0, 20)}`;
     const slots = query.parameters.map((value): Slot => (isPlaceholder(value) ? { name: value[NAME] } : { constant: value }));
-    const entry = { query, slots };
+    const entry = { query, name, slots };
     compiled.set(db.getExecutor().adapter, entry);
     return entry;
   };
   return (db, params) => {
-    const { query, slots } = compiled.get(db.getExecutor().adapter) ?? compile(db);
+    const { query, name, slots } = compiled.get(db.getExecutor().adapter) ?? compile(db);
     const parameters = slots.map((slot) => ('name' in slot ? params[slot.name] : slot.constant));
-    return db.executeQuery<R>({ ...query, parameters });
+    return db.executeQuery<R>({ ...query, parameters, [STATEMENT_NAME]: name } as CompiledQuery<R>);
   };
 }

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts';
-import { clearFailures, countFailures, deleteLock, findLock, insertFailure, saveLock } from '../db/lockout.ts';
+import { clearFailures, countFailures, deleteLock, findLock, insertFailure, readLockState, saveLock } from '../db/lockout.ts';
 import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
 
@@ -62,14 +62,11 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
   return {
     async check({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
       const at = now();
-      const pair = await findLock(db, pairSubject(email, ip));
-      if (pair && pair.locked_until > at) return locked(pair.locked_until, at, 'pair');
-      if (!knownDevice) {
-        const address = await findLock(db, addressSubject(email));
-        if (address && address.locked_until > at) return locked(address.locked_until, at, 'address');
-      }
-      const byIp = await countFailures(db, { ip }, at - rules.perIp.windowMs);
-      if (byIp.count >= rules.perIp.limit) return locked((byIp.oldest ?? at) + rules.perIp.windowMs, at, 'ip');
+      // One statement: this runs before every code and password guess.
+      const state = await readLockState(db, { pair: pairSubject(email, ip), address: addressSubject(email), ip, since: at - rules.perIp.windowMs });
+      if (state.pairUntil !== null && state.pairUntil > at) return locked(state.pairUntil, at, 'pair');
+      if (!knownDevice && state.addressUntil !== null && state.addressUntil > at) return locked(state.addressUntil, at, 'address');
+      if (state.ipFailures >= rules.perIp.limit) return locked((state.ipOldest ?? at) + rules.perIp.windowMs, at, 'ip');
       return { locked: false };
     },
 
@@ -116,10 +113,10 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
      * count keeps other sources' failures, so someone guessing cannot be reset by the owner signing in.
      */
     async succeed({ email, ip }: Attempt): Promise<void> {
-      await db.transaction().execute(async (tx) => {
-        await clearFailures(tx, email, ip);
-        await deleteLock(tx, pairSubject(email, ip));
-      });
+      // Two idempotent deletes, no transaction needed: if the second failed, the pair would only stay
+      // locked until its lock ends, never unlocked early.
+      await deleteLock(db, pairSubject(email, ip));
+      await clearFailures(db, email, ip);
     },
   };
 }
