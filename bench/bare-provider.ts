@@ -1,10 +1,11 @@
 /**
  * The ceiling: bare oidc-provider 9 with its in-memory adapter, configured like Sesame's provider
  * (same keys and alg, same scopes, claims, PKCE, refresh rotation, opaque access tokens) but with
- * nothing of ours around it. The interaction endpoint signs in a fixed account and grants what was
- * asked, with no pages, so code flows finish on their own.
+ * nothing of ours around it. Its interaction is the least a sign-in can be: GET /interaction/:uid
+ * answers a tiny form, and ONE post of it signs a fixed account in and grants the requested scopes
+ * (no email, no code), so the same code flow as Sesame's is measured without Sesame's work.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import Provider, { errors, type Configuration } from 'oidc-provider';
 
@@ -55,24 +56,37 @@ const configuration: Configuration = {
 const provider = new Provider(issuer, configuration);
 const callback = provider.callback();
 
+/** The interaction page: one form, posted to `/interaction/:uid/login`. */
+async function showLoginForm(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { uid } = await provider.interactionDetails(req, res);
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  res.end(`<!doctype html><title>Sign in</title><form method="post" action="/interaction/${uid}/login"><button>Sign in</button></form>`);
+}
+
+/** The form post: login as the fixed account plus a grant of what was asked for, then back to /oidc/auth/:uid (303). */
+async function finishLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // The form has no fields we need, but its body must be read before answering.
+  for await (const _chunk of req);
+  const details = await provider.interactionDetails(req, res);
+  const grant = new provider.Grant({ accountId: ACCOUNT.sub, clientId: String(details.params.client_id) });
+  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  const grantId = await grant.save();
+  const location = await provider.interactionResult(req, res, { login: { accountId: ACCOUNT.sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
+  res.statusCode = 303;
+  res.setHeader('location', location);
+  res.end();
+}
+
+const fail = (res: ServerResponse) => (error: unknown) => {
+  res.statusCode = 500;
+  res.end(String(error));
+};
+
 const server = createServer((req, res) => {
   const url = req.url ?? '/';
   if (url.startsWith('/interaction/')) {
-    void (async () => {
-      const details = await provider.interactionDetails(req, res);
-      const grant = new provider.Grant({ accountId: ACCOUNT.sub, clientId: String(details.params.client_id) });
-      grant.addOIDCScope(String(details.params.scope ?? 'openid'));
-      const grantId = await grant.save();
-      await provider.interactionFinished(
-        req,
-        res,
-        { login: { accountId: ACCOUNT.sub }, consent: { grantId } },
-        { mergeWithLastSubmission: false },
-      );
-    })().catch((error: unknown) => {
-      res.statusCode = 500;
-      res.end(String(error));
-    });
+    const handle = req.method === 'POST' && url.endsWith('/login') ? finishLogin : showLoginForm;
+    handle(req, res).catch(fail(res));
     return;
   }
   if (url === '/health') {

@@ -5,6 +5,7 @@
  * and writes the figures to bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'memory-sign-ins': { type: 'string' },
     'refresh-tokens': { type: 'string' },
     'growth-users': { type: 'string' },
+    workers: { type: 'string' },
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'no-postgres': { type: 'boolean', default: false },
@@ -40,6 +42,7 @@ if (values.help) {
       --memory-sign-ins N  sign-ins before the second RSS reading (default ${DEFAULTS.memorySignIns})
       --refresh-tokens N   stored refresh tokens before the third RSS reading (default ${DEFAULTS.storedRefreshTokens})
       --growth-users N     users for the growth scenario (default ${DEFAULTS.growthUsers})
+      --workers LIST       WORKERS settings whose sign-ins are compared, e.g. 1,2 or 1,auto (default ${DEFAULTS.workers.join(',')})
       --quick              a few-second smoke run with tiny counts
       --no-postgres        skip the PostgreSQL scenarios (else they run on BENCH_DATABASE_URL, default
                            ${DEFAULT_BENCH_DATABASE_URL}, and are skipped when it cannot be reached)
@@ -56,6 +59,17 @@ const number = (name: string, raw: string | undefined, fallback: number) => {
     process.exit(2);
   }
   return value;
+};
+
+/** `--workers 1,2,auto`: each a whole number from 1 to 64 or auto (the cores, as Sesame reads it); duplicates dropped. */
+const workerList = (raw: string | undefined, fallback: readonly number[]): number[] => {
+  if (raw === undefined) return [...fallback];
+  const list = raw.split(',').map((item) => (item.trim() === 'auto' ? availableParallelism() : Number(item)));
+  if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) {
+    console.error(`--workers takes numbers from 1 to 64 or auto, separated by commas, got "${raw}"`);
+    process.exit(2);
+  }
+  return [...new Set(list)];
 };
 
 const base = values.quick ? QUICK : DEFAULTS;
@@ -75,6 +89,7 @@ const options: BenchOptions = {
   memorySignIns: Math.round(number('memory-sign-ins', values['memory-sign-ins'], base.memorySignIns)),
   storedRefreshTokens: Math.round(number('refresh-tokens', values['refresh-tokens'], base.storedRefreshTokens)),
   growthUsers: Math.round(number('growth-users', values['growth-users'], base.growthUsers)),
+  workers: workerList(values.workers, base.workers),
   postgres: values['no-postgres'] ? false : undefined,
   profileDir: values.profile ? join(RESULTS_DIR, 'profiles') : undefined,
   log: (line) => console.error(line),

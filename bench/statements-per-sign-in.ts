@@ -1,12 +1,13 @@
 /**
  * How many SQL statements one email-code sign-in runs, by statement.
  *
- *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement]
+ *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement] [--json]
  *
  * Sesame runs in this process (startSesame, NODE_ENV=test, a temp SQLite file, mail to a real SMTP
  * sink on loopback); every statement the SQLite engine runs is counted (inside transactions too,
  * BEGIN IMMEDIATE and COMMIT included). One warm-up sign-in (first-use work: key import, statement
- * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts.
+ * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts. `--json` prints one
+ * JSON line instead ({ signIns, statements, perSignIn }), for the bench, which runs it in the same run.
  */
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { REDIRECT_URI } from './lib/sesame.ts';
 
 const signIns = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 10);
 const byStatement = process.argv.includes('--by-statement');
+const json = process.argv.includes('--json');
 
 const counts = new Map<string, number>();
 let counting = false;
@@ -73,7 +75,8 @@ try {
   }
   counting = false;
   const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
-  console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
+  if (json) console.log(JSON.stringify({ signIns, statements: total, perSignIn: Math.round((total / signIns) * 10) / 10 }));
+  else console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
   if (byStatement) {
     for (const [sql, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${(n / signIns).toFixed(1).padStart(6)}  ${sql.slice(0, 150)}`);
   }

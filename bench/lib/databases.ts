@@ -9,7 +9,7 @@ import type { MailSink } from './mail-sink.ts';
 import { discoverServer, type Server, type Tokens } from './oidc.ts';
 import { createBenchDatabase, type BenchDatabase } from './postgres.ts';
 import { freePort, startChild, type Child } from './processes.ts';
-import { alternate, measured, People, SignInDriver, throughput, tokenOp, type BenchOptions, type Throughput } from './scenarios.ts';
+import { alternate, measured, People, perOperation, SignInDriver, throughput, tokenOp, type BenchOptions, type Throughput } from './scenarios.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess, type SesameInstance } from './sesame.ts';
 import { round } from './stats.ts';
 
@@ -188,7 +188,7 @@ async function compareSignIns(options: BenchOptions, targets: Target[]): Promise
 }
 
 function signInFigures(result: LoadResult): SetupSignIns {
-  const perSignIn = (ms: number | undefined) => (ms === undefined || result.ops === 0 ? undefined : round(ms / result.ops, 2));
+  const perSignIn = (ms: number | undefined) => perOperation(result, ms);
   return {
     ...throughput(result),
     signIns: result.ops,

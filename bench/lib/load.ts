@@ -15,6 +15,8 @@ export interface LoadResult {
   cpuMs: Record<string, number>;
   /** CPU this load generator (with the SMTP sink) used, in % of one core. */
   clientCpu: number;
+  /** The same in milliseconds over the measurement: it shares the cores with the server. */
+  clientCpuMs: number;
 }
 
 export interface LoadOptions<T = unknown> {
@@ -127,6 +129,7 @@ export async function runLoad<T>(options: LoadOptions<T>): Promise<LoadResult> {
     serverCpuMs: serverPids.length ? ticks * TICK_MS : undefined,
     cpuMs,
     clientCpu: Math.round((client.user + client.system) / 1e4 / seconds),
+    clientCpuMs: (client.user + client.system) / 1000,
   };
 }
 

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -34,15 +34,46 @@ export function rssMb(pid: number): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
-/** utime + stime of a process in clock ticks (1/100 s on Linux). */
-export function cpuTicks(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11], stime [12]); [] once gone. */
+function statFields(pid: number | string): string[] {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return [];
   }
+}
+
+/** utime + stime of a process in clock ticks (1/100 s on Linux). */
+export function cpuTicks(pid: number): number {
+  const fields = statFields(pid);
+  return fields.length ? Number(fields[11]) + Number(fields[12]) : 0;
+}
+
+/** The processes whose parent is `pid` (a WORKERS primary's workers), from the ppid in /proc/<pid>/stat. */
+export function childPids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name) && Number(statFields(name)[1]) === pid)
+    .map(Number);
+}
+
+/**
+ * Runs a bench script to completion in its own process (through tsx) and parses the JSON object its
+ * last stdout line prints: for measurements that must not share this process (its CPU, its modules).
+ */
+export function runJsonScript<T>(script: string, args: string[], env: Record<string, string> = {}): Promise<T> {
+  return new Promise((resolveResult, reject) => {
+    const childEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env };
+    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: childEnv, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`${script} failed: ${error.message}\n${stderr.slice(-4000)}`));
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        resolveResult(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`${script} printed no JSON line:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
+      }
+    });
+  });
 }
 
 /**

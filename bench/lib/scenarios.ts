@@ -30,6 +30,8 @@ export interface BenchOptions {
    * through; false skips it. Default: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
    */
   postgres?: string | false;
+  /** The WORKERS settings whose sign-ins are compared on SQLite (e.g. [1, 2]). */
+  workers: readonly number[];
   /** Write a V8 CPU profile of the main Sesame process into this directory. */
   profileDir?: string;
   log: (line: string) => void;
@@ -86,6 +88,10 @@ export const throughput = (result: LoadResult): Throughput => {
   };
 };
 
+/** Milliseconds (of CPU) per completed operation, to 0.01 ms; undefined when not measured or nothing completed. */
+export const perOperation = (result: LoadResult, ms: number | undefined): number | undefined =>
+  ms === undefined || result.ops === 0 ? undefined : round(ms / result.ops, 2);
+
 /** Two slices of one setup as one measurement. */
 export function pool(a: LoadResult, b: LoadResult): LoadResult {
   const seconds = a.seconds + b.seconds;
@@ -104,6 +110,7 @@ export function pool(a: LoadResult, b: LoadResult): LoadResult {
     serverCpuMs: a.serverCpuMs === undefined ? undefined : a.serverCpuMs + (b.serverCpuMs ?? 0),
     cpuMs,
     clientCpu: Math.round((a.clientCpu * a.seconds + b.clientCpu * b.seconds) / seconds),
+    clientCpuMs: a.clientCpuMs + b.clientCpuMs,
   };
 }
 

@@ -24,7 +24,7 @@ describe('bench smoke run', () => {
       log: () => undefined,
     });
 
-    expect(Object.keys(results).sort()).toEqual(['databases', 'growth', 'memory', 'meta', 'signIn', 'startup', 'targets', 'tokens']);
+    expect(Object.keys(results).sort()).toEqual(['ceiling', 'databases', 'growth', 'memory', 'meta', 'signIn', 'startup', 'targets', 'tokens', 'workers']);
     expect(results.meta.operations).toEqual(OPERATIONS);
     expect(results.signIn.signIns).toBe(OPERATIONS.signIns);
     expect(results.signIn.errors).toBe(0);
@@ -40,6 +40,40 @@ describe('bench smoke run', () => {
       expect(figures.bare.errors, scenario).toBe(0);
       expect(figures.ratio, scenario).toEqual(expect.any(Number));
     }
+    // The ceiling: Sesame's email-code sign-in and bare oidc-provider's one-form sign-in, two slices each.
+    const { ceiling } = results;
+    for (const [name, flow] of [['Sesame', ceiling.sesame], ['bare', ceiling.bare]] as const) {
+      expect(flow.signIns, name).toBe(2 * OPERATIONS.signIns);
+      expect(flow.errors, name).toBe(0);
+      expect(flow.perSecond, name).toBeGreaterThan(0);
+      expect(flow.clientCpuMsPerSignIn, name).toBeGreaterThan(0);
+    }
+    expect(ceiling.sesame.cpuMsPerSignIn).toBeGreaterThan(0);
+    // /proc counts CPU in 10 ms ticks: 6 bare sign-ins of a few ms each may read as none.
+    expect(ceiling.bare.cpuMsPerSignIn).toBeGreaterThanOrEqual(0);
+    // authorize, page, one form post, back through /oidc/auth/:uid, token; Sesame adds the code step.
+    expect(ceiling.bare.requestsPerSignIn).toBe(5);
+    expect(ceiling.sesame.requestsPerSignIn).toBeGreaterThan(ceiling.bare.requestsPerSignIn);
+    expect(ceiling.ratios.perSecond).toBeGreaterThan(0);
+    expect(ceiling.ratios.cpuMsPerSignIn).toBeGreaterThanOrEqual(0);
+    expect(ceiling.mail.renderAndSendMs).toBeGreaterThan(0);
+    expect(ceiling.mail.renderMs).toBeGreaterThan(0);
+    expect(ceiling.statementsPerSignIn.perSignIn).toBeGreaterThan(0);
+    expect(ceiling.cpuBudgetMs).toBeCloseTo(1.5 * ceiling.bare.cpuMsPerSignIn + ceiling.mail.renderAndSendMs, 1);
+    // WORKERS 1 and 2 on SQLite: primary and workers counted, idle RSS per worker.
+    expect(results.workers.settings.map((setting) => setting.workers)).toEqual(QUICK.workers);
+    for (const setting of results.workers.settings) {
+      expect(setting.signIns, `WORKERS=${setting.workers}`).toBe(2 * OPERATIONS.signIns);
+      expect(setting.errors, `WORKERS=${setting.workers}`).toBe(0);
+      expect(setting.perSecond, `WORKERS=${setting.workers}`).toBeGreaterThan(0);
+      expect(setting.cpuMsPerSignIn, `WORKERS=${setting.workers}`).toBeGreaterThan(0);
+      expect(setting.idleRssMb.perWorker, `WORKERS=${setting.workers}`).toBeGreaterThan(0);
+      expect(setting.idleRssMb.primary === undefined, `WORKERS=${setting.workers}`).toBe(setting.workers === 1);
+    }
+    expect(QUICK.workers).toContain(results.workers.best.workers);
+    expect(results.targets.map((target) => target.name)).toEqual(
+      expect.arrayContaining([`sign-ins/s, best WORKERS (${results.workers.best.workers})`, 'CPU/sign-in vs bare + mail', 'refresh vs bare', 'userinfo vs bare']),
+    );
     expect(results.memory).toMatchObject({
       idleRssMb: expect.any(Number),
       afterSignInsRssMb: expect.any(Number),
@@ -57,7 +91,7 @@ describe('bench smoke run', () => {
     if (TEST_DATABASE_URL) expect(databases).not.toHaveProperty('skipped');
     if ('skipped' in databases) {
       expect(databases.skipped).toMatch(/PostgreSQL/);
-      expect(results.targets).toHaveLength(6);
+      expect(results.targets).toHaveLength(8);
     } else {
       for (const setup of SETUPS) {
         // Two slices per setup, each counting OPERATIONS.signIns.
@@ -73,7 +107,7 @@ describe('bench smoke run', () => {
       expect(databases.signIn.postgresTwo.proxyCpuMs).toEqual(expect.any(Number));
       expect(databases.ratios.signIn).toEqual({ postgresVsSqlite: expect.any(Number), twoVsOne: expect.any(Number), proxyVsDirect: expect.any(Number) });
       expect(results.targets.map((target) => target.name)).toContain('PostgreSQL vs SQLite sign-ins');
-      expect(results.targets).toHaveLength(7);
+      expect(results.targets).toHaveLength(9);
     }
   });
 });
