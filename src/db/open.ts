@@ -3,9 +3,14 @@ import type pg from 'pg';
 import type { DatabaseConfig } from '../config/database.ts';
 import type { Database } from './database.ts';
 import { migrate } from './migrate.ts';
-import { createPostgresDialect, lendConnection, openPostgres, tryAdvisoryLock, withAdvisoryLock } from './postgres.ts';
 import type { Schema } from './schema.ts';
 import { openSqlite } from './sqlite.ts';
+
+/**
+ * The PostgreSQL half (pg and the pool, some 15 MB once loaded) is imported only when the database
+ * is PostgreSQL: a SQLite server never loads it.
+ */
+const postgres = () => import('./postgres.ts');
 
 /**
  * The configured database, whichever engine: the query builder every module uses, and on
@@ -30,6 +35,7 @@ export interface OpenDatabaseOptions {
  */
 export async function openDatabase(config: DatabaseConfig, options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
   if (config.kind === 'sqlite') return { db: openSqlite(config.file) };
+  const { createPostgresDialect, openPostgres } = await postgres();
   const pool = await openPostgres(config, { onIdleError: options.onIdleError });
   return { db: new Kysely<Schema>({ dialect: createPostgresDialect(pool) }), pool };
 }
@@ -49,6 +55,7 @@ export const PURGE_LOCK = 'sesame:purge';
  */
 export async function migrateDatabase({ db, pool }: OpenDatabase, directory: string): Promise<string[]> {
   if (!pool) return migrate(db, directory);
+  const { createPostgresDialect, lendConnection, withAdvisoryLock } = await postgres();
   return withAdvisoryLock(pool, MIGRATION_LOCK, async (client) => {
     await client.query('SET statement_timeout = 0');
     const locked = new Kysely<Schema>({ dialect: createPostgresDialect(lendConnection(client)) });
@@ -66,7 +73,9 @@ export async function migrateDatabase({ db, pool }: OpenDatabase, directory: str
  * for up to a minute); on SQLite `fn` simply runs (one file, whose writes take its lock in turn).
  */
 export async function runSerialized<T>(database: OpenDatabase, name: string, fn: () => Promise<T>): Promise<T> {
-  return database.pool ? withAdvisoryLock(database.pool, name, () => fn()) : fn();
+  if (!database.pool) return fn();
+  const { withAdvisoryLock } = await postgres();
+  return withAdvisoryLock(database.pool, name, () => fn());
 }
 
 /**
@@ -79,5 +88,6 @@ export async function runExclusively(database: OpenDatabase, name: string, fn: (
     await fn();
     return true;
   }
+  const { tryAdvisoryLock } = await postgres();
   return (await tryAdvisoryLock(database.pool, name, fn)).acquired;
 }

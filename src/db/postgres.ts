@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import {
@@ -18,6 +17,9 @@ import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
 import { statementNameOf } from './prepared.ts';
+import { advisoryLockKey } from './serialize.ts';
+
+export { advisoryLockKey };
 
 /**
  * PostgreSQL connections: a pg Pool built from `Config.database` (kind 'postgres'), a start-up check
@@ -304,14 +306,6 @@ export function describePostgresStartupFault(config: PostgresDatabaseConfig, err
   const runtime = describePostgresFault(error);
   if (runtime) return fault(runtime.reason, `cannot use ${where}: ${runtime.message}`);
   return fault('cannot connect', `cannot use ${where}: ${detail}${code ? ` (${code})` : ''}`);
-}
-
-/**
- * A session advisory lock's 64-bit key from a name ('sesame:migrations', 'sesame:purge'): the first
- * 8 bytes of its SHA-256, signed, as a decimal string (what pg_advisory_lock(bigint) takes).
- */
-export function advisoryLockKey(name: string): string {
-  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 }
 
 export interface AdvisoryLockOptions {

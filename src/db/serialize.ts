@@ -1,6 +1,6 @@
+import { createHash } from 'node:crypto';
 import { PostgresAdapter, sql } from 'kysely';
 import type { Queryable } from './database.ts';
-import { advisoryLockKey } from './postgres.ts';
 
 /**
  * Makes the caller's transaction the only one, across every instance, working on `subjects` (e.g.
@@ -18,4 +18,12 @@ export async function serializeOn(tx: Queryable, subjects: readonly string[]): P
   for (const subject of [...new Set(subjects)].sort()) {
     await sql`SELECT pg_advisory_xact_lock(${advisoryLockKey(subject)}::bigint)`.execute(tx);
   }
+}
+
+/**
+ * A session advisory lock's 64-bit key from a name ('sesame:migrations', 'sesame:purge'): the first
+ * 8 bytes of its SHA-256, signed, as a decimal string (what pg_advisory_lock(bigint) takes).
+ */
+export function advisoryLockKey(name: string): string {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 }
