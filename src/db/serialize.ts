@@ -14,10 +14,15 @@ import type { Queryable } from './database.ts';
  */
 export async function serializeOn(tx: Queryable, subjects: readonly string[]): Promise<void> {
   if (!tx.isTransaction) throw new Error('serializeOn needs a transaction: its locks last until the transaction ends');
-  if (!(tx.getExecutor().adapter instanceof PostgresAdapter)) return;
-  for (const subject of [...new Set(subjects)].sort()) {
-    await sql`SELECT pg_advisory_xact_lock(${advisoryLockKey(subject)}::bigint)`.execute(tx);
-  }
+  if (!isPostgres(tx) || subjects.length === 0) return;
+  // One statement, one round trip: PostgreSQL takes the locks in the order they are listed.
+  const locks = [...new Set(subjects)].sort().map((subject) => sql`pg_advisory_xact_lock(${advisoryLockKey(subject)}::bigint)`);
+  await sql`SELECT ${sql.join(locks)}`.execute(tx);
+}
+
+/** Whether `db` talks to PostgreSQL (queries that lock rows differ from SQLite's). */
+export function isPostgres(db: Queryable): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /**

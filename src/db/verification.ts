@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
+import { isPostgres } from './serialize.ts';
 import type { VerificationCodesTable, VerificationSendsTable } from './schema.ts';
 import { countInWindow, type EventSubject } from './event-window.ts';
 
@@ -46,6 +47,21 @@ const selectCode = prepared((db, p: { interactionUid: string; purpose: string })
 
 export async function findCode(db: Queryable, interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
   const [row] = (await selectCode(db, { interactionUid, purpose })).rows;
+  return row && fromRow(row);
+}
+
+const selectCodeForUpdate = prepared((db, p: { interactionUid: string; purpose: string }) => {
+  const query = db.selectFrom('verification_codes').select(COLUMNS).where('interaction_uid', '=', p.interactionUid).where('purpose', '=', p.purpose);
+  // PostgreSQL keeps the row locked until the transaction ends; SQLite runs one transaction at a time.
+  return isPostgres(db) ? query.forUpdate() : query;
+});
+
+/**
+ * findCode for a transaction that will change the code: a second transaction doing the same (a
+ * guess on another instance) waits until this one ends, so two guesses never both see attempts left.
+ */
+export async function findCodeForUpdate(tx: Queryable, interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
+  const [row] = (await selectCodeForUpdate(tx, { interactionUid, purpose })).rows;
   return row && fromRow(row);
 }
 

@@ -6,6 +6,7 @@ import {
   deleteCode,
   deleteSend,
   findCode,
+  findCodeForUpdate,
   insertSend,
   recordFailedAttempt,
   saveCode,
@@ -143,7 +144,9 @@ async function reserve(
   // The IP's lock is taken last, just before its count: many people share an address behind a NAT
   // (and every bench client is 127.0.0.1), so it is held only for the final few statements.
   await serializeOn(tx, [`sends:email:${request.email}`, `code:${request.interactionUid}:${request.purpose}`]);
-  const previous = await findCode(tx, request.interactionUid, request.purpose);
+  // Locked too: a guess at the previous code (another instance) must not change its failure count
+  // between this read and the write below that carries the count over.
+  const previous = await findCodeForUpdate(tx, request.interactionUid, request.purpose);
   if (previous && previous.email === request.email && previous.consumedAt === null) {
     const readyAt = previous.lastSentAt + rules.resendCooldownMs;
     if (readyAt > at) return { status: 'cooldown', retryAfterSeconds: secondsUntil(readyAt, at) };
@@ -219,8 +222,7 @@ async function checkCode(
   { interactionUid, purpose, code, at, maxAttempts, hmacKeys }: { interactionUid: string; purpose: string; code: string; at: number; maxAttempts: number; hmacKeys: readonly Buffer[] },
 ): Promise<VerifyResult> {
   // Two guesses at one code at once (two instances, two tabs) must not both see attempts left.
-  await serializeOn(tx, [`code:${interactionUid}:${purpose}`]);
-  const record = await findCode(tx, interactionUid, purpose);
+  const record = await findCodeForUpdate(tx, interactionUid, purpose);
   if (!record || record.consumedAt !== null) return { status: 'missing' };
   if (record.failedAttempts >= maxAttempts) return { status: 'dead' };
   if (record.expiresAt <= at) return { status: 'expired' };
