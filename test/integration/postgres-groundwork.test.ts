@@ -207,6 +207,9 @@ describePostgres('PostgreSQL groundwork', () => {
       const pool = createPostgresPool(database.current.config, { onIdleError: (error) => idleErrors.push(error) });
       try {
         const victim = await pool.connect();
+        // After the failed query, pg also emits 'error' ("Connection terminated unexpectedly") on the
+        // checked-out client when the socket closes; Sesame's driver listens (PostgresFaultConnection), so must this.
+        victim.on('error', () => undefined);
         const { rows } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         const sleeping = rejection(victim.query('SELECT pg_sleep(5)'));
         await new Promise((resolve) => setTimeout(resolve, 100));
