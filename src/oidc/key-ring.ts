@@ -68,9 +68,11 @@ export async function createKeyRing({ db, now, signingGraceMs }: KeyRingOptions)
     if (current !== fingerprint) {
       stored = await listAllServerKeys(db);
       fingerprint = current;
+      // Only a change to the stored keys can add to the JWKS (nothing served is ever withdrawn).
+      publish();
     }
+    // Chosen again even when nothing was stored: a rotated key starts signing once its grace passes.
     const next = choose(stored, now(), signingGraceMs);
-    publish();
     if (sameKeys(next, inUse)) return;
     inUse = next;
     for (const listener of listeners) listener(inUse);
