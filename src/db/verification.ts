@@ -41,20 +41,18 @@ const fromRow = (row: Selectable<VerificationCodesTable>): CodeRecord => ({
   createdAt: Number(row.created_at),
 });
 
-const selectCode = prepared((db, p: { interactionUid: string; purpose: string }) =>
-  db.selectFrom('verification_codes').select(COLUMNS).where('interaction_uid', '=', p.interactionUid).where('purpose', '=', p.purpose),
-);
+const codeOf = (db: Queryable, p: { interactionUid: string; purpose: string }) =>
+  db.selectFrom('verification_codes').select(COLUMNS).where('interaction_uid', '=', p.interactionUid).where('purpose', '=', p.purpose);
+
+const selectCode = prepared(codeOf);
 
 export async function findCode(db: Queryable, interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
   const [row] = (await selectCode(db, { interactionUid, purpose })).rows;
   return row && fromRow(row);
 }
 
-const selectCodeForUpdate = prepared((db, p: { interactionUid: string; purpose: string }) => {
-  const query = db.selectFrom('verification_codes').select(COLUMNS).where('interaction_uid', '=', p.interactionUid).where('purpose', '=', p.purpose);
-  // PostgreSQL keeps the row locked until the transaction ends; SQLite runs one transaction at a time.
-  return isPostgres(db) ? query.forUpdate() : query;
-});
+// PostgreSQL keeps the row locked until the transaction ends; SQLite runs one transaction at a time.
+const selectCodeForUpdate = prepared((db, p: { interactionUid: string; purpose: string }) => (isPostgres(db) ? codeOf(db, p).forUpdate() : codeOf(db, p)));
 
 /**
  * findCode for a transaction that will change the code: a second transaction doing the same (a
