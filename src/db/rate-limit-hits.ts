@@ -26,13 +26,6 @@ export async function recordHit(db: Queryable, key: string, now: number, windowM
   return { hits: Number(row.hits), windowStart: Number(row.window_start) };
 }
 
-const readHits = prepared((db, p: { key: string }) => db.selectFrom('rate_limit_hits').select(['hits', 'window_start']).where('key', '=', p.key));
-
-export async function readHit(db: Queryable, key: string): Promise<{ hits: number; windowStart: number } | undefined> {
-  const [row] = (await readHits(db, { key })).rows;
-  return row && { hits: Number(row.hits), windowStart: Number(row.window_start) };
-}
-
 /** Windows that started before `before` are over (each lasts a minute or so): the purge drops them. */
 export async function purgeRateLimitHits(db: Queryable, before: number): Promise<number> {
   const result = await db.deleteFrom('rate_limit_hits').where('window_start', '<', before).executeTakeFirst();

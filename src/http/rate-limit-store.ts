@@ -1,9 +1,8 @@
 import type { FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { Queryable } from '../db/database.ts';
-import { readHit, recordHit } from '../db/rate-limit-hits.ts';
+import { recordHit } from '../db/rate-limit-hits.ts';
 
 type Answer = (error: Error | null, result?: { current: number; ttl: number }) => void;
-
 
 /**
  * A @fastify/rate-limit store that keeps its counters in the database (the rate_limit_hits table),
@@ -26,19 +25,6 @@ export function databaseRateLimitStore(db: Queryable) {
       const now = Date.now();
       recordHit(db, `${this.group}:${key}`, now, timeWindow).then(
         ({ hits, windowStart }) => answer(null, { current: hits, ttl: Math.max(0, windowStart + timeWindow - now) }),
-        (error: Error) => answer(error),
-      );
-    }
-
-    /** The count without counting (the plugin's `{ increment: false }`). */
-    read(key: string, answer: Answer, timeWindow: number): void {
-      const now = Date.now();
-      readHit(db, `${this.group}:${key}`).then(
-        (hit) =>
-          answer(
-            null,
-            !hit || hit.windowStart + timeWindow <= now ? { current: 0, ttl: 0 } : { current: hit.hits, ttl: hit.windowStart + timeWindow - now },
-          ),
         (error: Error) => answer(error),
       );
     }
