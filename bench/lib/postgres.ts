@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { redactDatabaseUrl, type PostgresDatabaseConfig } from '../../src/config/database.ts';
-import { describePostgresStartupFault, tlsOptions } from '../../src/db/postgres.ts';
+import { connectionOptions, describePostgresStartupFault } from '../../src/db/postgres.ts';
 import { benchDatabaseConfig } from './sesame.ts';
 
 /** The admin connection the bench creates its database through (any database its user may CREATE DATABASE from). */
@@ -69,15 +69,7 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
 
 /** A client (not yet connected) as Sesame would connect, giving up after 3 s rather than hang the bench. */
 function connect(config: PostgresDatabaseConfig): pg.Client {
-  return new pg.Client({
-    host: config.host,
-    port: config.port,
-    database: config.database,
-    user: config.user,
-    password: config.password,
-    ssl: tlsOptions(config),
-    connectionTimeoutMillis: 3_000,
-  });
+  return new pg.Client({ ...connectionOptions(config), connectionTimeoutMillis: 3_000 });
 }
 
 /** The admin URL pointed at database `name`, its query (sslmode, ...) kept. */

@@ -84,6 +84,11 @@ export function tlsOptions(config: PostgresDatabaseConfig): false | ConnectionOp
   };
 }
 
+/** Where and as whom to connect, TLS included: what every pg Pool or Client for `config` starts from. */
+export function connectionOptions(config: PostgresDatabaseConfig): pg.ClientConfig {
+  return { host: config.host, port: config.port, database: config.database, user: config.user, password: config.password, ssl: tlsOptions(config) };
+}
+
 /**
  * A pg Pool for `config`, not yet connected. Timeouts: connecting (and waiting for a free
  * connection) gives up after pool.connectionTimeoutMs; the server cancels a statement after
@@ -93,12 +98,7 @@ export function tlsOptions(config: PostgresDatabaseConfig): false | ConnectionOp
 export function createPostgresPool(config: PostgresDatabaseConfig, options: PostgresPoolOptions = {}): pg.Pool {
   const statementTimeoutMs = config.pool.statementTimeoutMs;
   const pool = new pg.Pool({
-    host: config.host,
-    port: config.port,
-    database: config.database,
-    user: config.user,
-    password: config.password,
-    ssl: tlsOptions(config),
+    ...connectionOptions(config),
     application_name: config.applicationName,
     max: config.pool.max,
     idleTimeoutMillis: config.pool.idleTimeoutMs,

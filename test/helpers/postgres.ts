@@ -5,7 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { databaseConfig, redactDatabaseUrl, type PostgresDatabaseConfig } from '../../src/config/database.ts';
-import { createPostgresPool, tlsOptions } from '../../src/db/postgres.ts';
+import { connectionOptions, createPostgresPool } from '../../src/db/postgres.ts';
 
 /**
  * PostgreSQL for tests. TEST_DATABASE_URL names a server and a database to connect to for
@@ -65,7 +65,7 @@ export interface TestDatabase {
 
 async function asAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const config = adminConfig();
-  const client = new pg.Client({ host: config.host, port: config.port, database: config.database, user: config.user, password: config.password, ssl: tlsOptions(config) });
+  const client = new pg.Client(connectionOptions(config));
   await client.connect();
   try {
     return await fn(client);

@@ -6,6 +6,7 @@ import { expect, it } from 'vitest';
 import type { PostgresDatabaseConfig } from '../../src/config/database.ts';
 import { DatabaseUnavailableError } from '../../src/db/database.ts';
 import {
+  connectionOptions,
   createPostgresDialect,
   createPostgresPool,
   describePostgresFault,
@@ -155,7 +156,7 @@ describePostgres('PostgreSQL groundwork', () => {
     });
 
     it('TLS asked for but the server has none, or its certificate is not trusted', async () => {
-      const admin = new pg.Pool({ ...poolFields(adminConfig()), max: 1 });
+      const admin = new pg.Pool({ ...connectionOptions(adminConfig()), max: 1 });
       const { rows } = await admin.query<{ ssl: string }>('SHOW ssl');
       await admin.end();
       const fault = await startupFault({ ...database.current.config, ssl: { mode: 'verify-full' } });
@@ -171,7 +172,7 @@ describePostgres('PostgreSQL groundwork', () => {
       const role = `sesame_limited_${randomBytes(4).toString('hex')}`;
       const admin = database.current.pool();
       await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`);
-      const first = new pg.Client({ ...poolFields(database.current.config), user: role });
+      const first = new pg.Client({ ...connectionOptions(database.current.config), user: role });
       try {
         await first.connect();
         const fault = await startupFault({ ...database.current.config, user: role });
@@ -294,7 +295,3 @@ describePostgres('PostgreSQL groundwork', () => {
     });
   });
 });
-
-function poolFields(config: PostgresDatabaseConfig) {
-  return { host: config.host, port: config.port, database: config.database, user: config.user, password: config.password };
-}
