@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { findForm, type HttpBrowser, type PageResponse } from '../helpers/browser.ts';
-import { routeClient, routedBrowser, startSesameCluster, type SesameCluster, type SesameInstance } from '../helpers/instances.ts';
+import { routeClient, routedBrowser, startSesameCluster, type ClusterOptions, type SesameCluster, type SesameInstance } from '../helpers/instances.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 import { describePostgres, MIGRATIONS } from '../helpers/postgres.ts';
 import { codeFrom } from '../helpers/smtp.ts';
@@ -123,12 +123,22 @@ const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((a
 
 const textOf = (html: string) => html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
 
-/** Prints every instance's log when a test of `cluster()` fails. */
-function showLogsOnFailure(cluster: () => SesameCluster | undefined) {
+/**
+ * The suite's cluster: started in beforeAll and handed to `started` (which keeps it and prepares what
+ * the tests share), stopped in afterAll; every instance's log is printed when a test fails.
+ */
+function useCluster(options: ClusterOptions, started: (cluster: SesameCluster) => Promise<void> | void): void {
+  let cluster: SesameCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startSesameCluster(options);
+    await started(cluster);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
   beforeEach(({ onTestFailed }) => {
     onTestFailed(() => {
-      const running = cluster();
-      if (running) console.error(`Sesame instances' logs:\n${running.logs()}`);
+      if (cluster) console.error(`Sesame instances' logs:\n${cluster.logs()}`);
     });
   });
 }
@@ -138,16 +148,12 @@ describePostgres('four Sesame processes on one PostgreSQL database', () => {
   let app: App;
   let config: client.Configuration;
 
-  beforeAll(async () => {
-    // Started together on an empty database: scenario 1 checks what they made of it.
-    cluster = await startSesameCluster({ count: 4, env: { SIGNING_KEY_GRACE_SECONDS: String(GRACE_SECONDS) } });
+  // Started together on an empty database: scenario 1 checks what they made of it.
+  useCluster({ count: 4, env: { SIGNING_KEY_GRACE_SECONDS: String(GRACE_SECONDS) } }, async (started) => {
+    cluster = started;
     app = await createApp(cluster, 'Four');
     config = await discover(cluster.issuer, app);
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.stop();
   });
-  showLogsOnFailure(() => cluster);
 
   /** A complete email-code sign-in through the proxy; returns the token response. */
   async function signInThroughProxy(email = uniqueEmail('four')) {
@@ -459,15 +465,11 @@ describePostgres('two Sesame processes on one PostgreSQL database', () => {
   let app: App;
   let config: client.Configuration;
 
-  beforeAll(async () => {
-    cluster = await startSesameCluster({ count: 2, env: { CODE_SENDS_PER_IP: String(CODE_SENDS_PER_IP) } });
+  useCluster({ count: 2, env: { CODE_SENDS_PER_IP: String(CODE_SENDS_PER_IP) } }, async (started) => {
+    cluster = started;
     app = await createApp(cluster, 'Two');
     config = await discover(cluster.issuer, app);
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.stop();
   });
-  showLogsOnFailure(() => cluster);
 
   it('2. signs in with requests alternating between instances, refreshes on B, signs out on A, and the refresh token is refused everywhere after', async () => {
     const [a, b] = cluster.instances as [SesameInstance, SesameInstance];
@@ -625,13 +627,9 @@ describePostgres('two Sesame processes sharing the HTTP rate limits (RATE_LIMIT_
   const PER_MINUTE = 30;
   let cluster: SesameCluster;
 
-  beforeAll(async () => {
-    cluster = await startSesameCluster({ count: 2, env: { RATE_LIMIT_PER_MINUTE: String(PER_MINUTE) } });
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.stop();
+  useCluster({ count: 2, env: { RATE_LIMIT_PER_MINUTE: String(PER_MINUTE) } }, (started) => {
+    cluster = started;
   });
-  showLogsOnFailure(() => cluster);
 
   /** Sends `send` to the instances in turn, one after the other; returns the statuses. */
   async function alternate(count: number, send: (instance: SesameInstance) => Promise<number>): Promise<number[]> {
