@@ -77,9 +77,17 @@ export async function runPrimary(config: Readonly<Config>, log: Logger = pino({ 
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
+  /**
+   * A worker may be on its way out while still connected: a failed send then goes to the callback
+   * (nothing to do, its exit is handled below) instead of an 'error' event that would end the primary.
+   */
+  const tell = (worker: Worker | undefined, message: PrimaryMessage) => {
+    if (worker?.isConnected()) worker.send(message, () => undefined);
+  };
   const broadcast = () => {
+    if (stopping) return;
     const message: PrimaryMessage = { type: 'sesame:workers', ready: slots.filter((slot) => slot.ready).length, configured: slots.length };
-    for (const slot of slots) if (slot.worker?.isConnected()) slot.worker.send(message);
+    for (const slot of slots) tell(slot.worker, message);
   };
 
   const start = (slot: Slot) => {
@@ -107,7 +115,7 @@ export async function runPrimary(config: Readonly<Config>, log: Logger = pino({ 
     if (stopping) return;
     stopping = true;
     log.info(`${reason}: stopping ${slots.filter((slot) => slot.worker).length} workers`);
-    for (const slot of slots) if (slot.worker?.isConnected()) slot.worker.send({ type: 'sesame:shutdown' } satisfies PrimaryMessage);
+    for (const slot of slots) tell(slot.worker, { type: 'sesame:shutdown' });
     setTimeout(() => {
       for (const slot of slots) slot.worker?.process.kill('SIGKILL');
     }, SHUTDOWN_DEADLINE_MS).unref();

@@ -164,7 +164,8 @@ describe('WORKERS=2: two server processes on one port and one SQLite database', 
     const workers = childPids(server.pid);
     const exited = new Promise<number | null>((resolve) => server.process.once('exit', (code) => resolve(code)));
     server.process.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const code = await exited;
+    expect(code, `the primary's output:\n${server.output().slice(-4000)}`).toBe(0);
     for (const pid of workers) expect(alive(pid)).toBe(false);
     expect(server.output()).toMatch(/SIGTERM received: stopping 2 workers/);
   }, 30_000);
