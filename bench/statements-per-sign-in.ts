@@ -1,13 +1,15 @@
 /**
  * How many SQL statements one email-code sign-in runs, by statement.
  *
- *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement] [--json]
+ *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement] [--by-step] [--json]
  *
  * Sesame runs in this process (startSesame, NODE_ENV=test, a temp SQLite file, mail to a real SMTP
  * sink on loopback); every statement the SQLite engine runs is counted (inside transactions too,
  * BEGIN IMMEDIATE and COMMIT included). One warm-up sign-in (first-use work: key import, statement
  * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts. `--json` prints one
  * JSON line instead ({ signIns, statements, perSignIn }), for the bench, which runs it in the same run.
+ * `--by-step` splits the statements by sign-in step (the client's steps: one sign-in runs at a time, so
+ * every statement before a step ends belongs to it).
  */
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,12 +27,29 @@ import { REDIRECT_URI } from './lib/sesame.ts';
 const signIns = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 10);
 const byStatement = process.argv.includes('--by-statement');
 const json = process.argv.includes('--json');
+const byStep = process.argv.includes('--by-step');
 
 const counts = new Map<string, number>();
+let sinceLastStep: string[] = [];
 let counting = false;
 const count = (sql: string) => {
-  if (counting) counts.set(sql.replace(/\s+/g, ' ').trim(), (counts.get(sql.replace(/\s+/g, ' ').trim()) ?? 0) + 1);
+  if (!counting) return;
+  const statement = sql.replace(/\s+/g, ' ').trim();
+  counts.set(statement, (counts.get(statement) ?? 0) + 1);
+  sinceLastStep.push(statement);
 };
+const stepCounts = new Map<SignInStep, Map<string, number>>();
+/** emailSignIn pushes each step's time when the step ends: take the statements run since the last one. */
+const stepRecorder = (step: SignInStep) =>
+  Object.assign([] as number[], {
+    push(...times: number[]) {
+      const mine = stepCounts.get(step) ?? new Map<string, number>();
+      for (const statement of sinceLastStep) mine.set(statement, (mine.get(statement) ?? 0) + 1);
+      stepCounts.set(step, mine);
+      sinceLastStep = [];
+      return Array.prototype.push.apply(this, times);
+    },
+  });
 // Every statement, direct or in a transaction, and BEGIN/COMMIT go through prepare() (a statement
 // cache: it is called for every run, not only for the first).
 const prepare = SqliteEngine.prototype.prepare;
@@ -65,9 +84,11 @@ try {
     postLogoutRedirectUris: ['http://127.0.0.1:9/'],
   });
   const server = await discoverServer(config.issuer, { id: app.id, secret: app.secret, redirectUri: REDIRECT_URI });
-  const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
+  const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, stepRecorder(step)])) as Record<SignInStep, number[]>;
   await emailSignIn(server, sink, 'warm-up@example.com', steps);
   counting = true;
+  stepCounts.clear();
+  sinceLastStep = [];
   for (let i = 0; i < signIns; i++) {
     // Even: a new address; odd: the account the previous sign-in created.
     const email = `person-${Math.floor(i / 2)}@example.com`;
@@ -79,6 +100,13 @@ try {
   else console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
   if (byStatement) {
     for (const [sql, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${(n / signIns).toFixed(1).padStart(6)}  ${sql.slice(0, 150)}`);
+  }
+  if (byStep) {
+    for (const [step, statements] of stepCounts) {
+      const n = [...statements.values()].reduce((sum, k) => sum + k, 0);
+      console.log(`\n${step}: ${(n / signIns).toFixed(1)} per sign-in`);
+      for (const [sql, k] of [...statements].sort((a, b) => b[1] - a[1])) console.log(`${(k / signIns).toFixed(1).padStart(6)}  ${sql.slice(0, 150)}`);
+    }
   }
 } finally {
   await sesame.close();

@@ -128,7 +128,7 @@ async function openConfiguredDatabase(config: Readonly<Config>): Promise<OpenDat
   try {
     // PostgreSQL: an idle pooled connection that fails is replaced on the next checkout, and the
     // next query reports a lasting fault (/health, 503), so the idle error itself is not logged.
-    return await openDatabase(config.database);
+    return await openDatabase(config.database, { followSettings: true });
   } catch (error) {
     throw databaseStartupError(config, error);
   }

@@ -5,6 +5,7 @@ import type { Database } from './database.ts';
 import { migrate } from './migrate.ts';
 import type { Schema } from './schema.ts';
 import { openSqlite } from './sqlite.ts';
+import { followSettingsFeed } from './settings.ts';
 
 /**
  * The PostgreSQL half (pg and the pool, some 15 MB once loaded) is imported only when the database
@@ -26,6 +27,12 @@ export interface OpenDatabase {
 export interface OpenDatabaseOptions {
   /** PostgreSQL: an idle pooled connection failed (the server restarted); the pool replaces it. */
   onIdleError?: (error: Error) => void;
+  /**
+   * PostgreSQL: hear of settings changes as they happen (LISTEN/NOTIFY on a connection of its own,
+   * src/db/settings-feed.ts) instead of reading the version row per request. For the server; a
+   * short-lived command has no use for it.
+   */
+  followSettings?: boolean;
 }
 
 /**
@@ -37,7 +44,12 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
   if (config.kind === 'sqlite') return { db: openSqlite(config.file) };
   const { createPostgresDialect, openPostgres } = await postgres();
   const pool = await openPostgres(config, { onIdleError: options.onIdleError });
-  return { db: new Kysely<Schema>({ dialect: createPostgresDialect(pool) }), pool };
+  const feed = options.followSettings ? await (await import('./settings-feed.ts')).followSettingsChanges(config) : undefined;
+  // Destroying the Kysely instance ends the pool, and the feed's connection with it.
+  const source = { connect: () => pool.connect(), end: async () => void (await Promise.all([feed?.close(), pool.end()])) };
+  const db = new Kysely<Schema>({ dialect: createPostgresDialect(source) });
+  if (feed) followSettingsFeed(db, feed);
+  return { db, pool };
 }
 
 /** The advisory lock the migration run holds on PostgreSQL (several instances may start together). */

@@ -2,28 +2,67 @@ import { sql } from 'kysely';
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
 
+/** A key's count in its current window, as the database holds it after an addition. */
+export interface WindowTotal {
+  hits: number;
+  windowStart: number;
+}
+
 /**
- * Counts one hit against `key` in its fixed window of `windowMs` and returns the count and the
- * window's start, in one statement: the row is created, incremented, or restarted when its window
- * has passed, atomically, so instances counting the same key at once never lose a hit.
+ * Adds `amount` hits to `key` in its fixed window of `windowMs` and returns the window's total and
+ * start, in one statement: the row is created, added to, or restarted when its window has passed,
+ * atomically, so instances counting the same key at once never lose a hit.
  */
-const countHit = prepared((db, p: { key: string; now: number; windowMs: number }) =>
+const addToWindow = prepared((db, p: { key: string; amount: number; now: number; windowMs: number }) =>
   db
     .insertInto('rate_limit_hits')
-    .values({ key: p.key, window_start: p.now, hits: 1 })
+    .values({ key: p.key, window_start: p.now, hits: p.amount })
     .onConflict((conflict) =>
       conflict.column('key').doUpdateSet({
-        hits: sql<number>`CASE WHEN rate_limit_hits.window_start + ${p.windowMs} <= ${p.now} THEN 1 ELSE rate_limit_hits.hits + 1 END`,
-        window_start: sql<number>`CASE WHEN rate_limit_hits.window_start + ${p.windowMs} <= ${p.now} THEN ${p.now} ELSE rate_limit_hits.window_start END`,
+        hits: sql<number>`CASE WHEN rate_limit_hits.window_start + ${p.windowMs} <= excluded.window_start THEN excluded.hits ELSE rate_limit_hits.hits + excluded.hits END`,
+        window_start: sql<number>`CASE WHEN rate_limit_hits.window_start + ${p.windowMs} <= excluded.window_start THEN excluded.window_start ELSE rate_limit_hits.window_start END`,
       }),
     )
     .returning(['hits', 'window_start']),
 );
 
-export async function recordHit(db: Queryable, key: string, now: number, windowMs: number): Promise<{ hits: number; windowStart: number }> {
-  const [row] = (await countHit(db, { key, now, windowMs })).rows;
+export async function addHits(db: Queryable, key: string, amount: number, now: number, windowMs: number): Promise<WindowTotal> {
+  const [row] = (await addToWindow(db, { key, amount, now, windowMs })).rows;
   if (!row) throw new Error('the rate-limit upsert returned no row');
   return { hits: Number(row.hits), windowStart: Number(row.window_start) };
+}
+
+/**
+ * addHits for many keys with one window length at once: one statement, whatever the number of keys
+ * (the store's periodic flush). Keys must be distinct. Returns each key's total.
+ */
+export async function addHitsToMany(
+  db: Queryable,
+  additions: readonly { key: string; amount: number }[],
+  now: number,
+  windowMs: number,
+): Promise<Map<string, WindowTotal>> {
+  const totals = new Map<string, WindowTotal>();
+  if (additions.length === 0) return totals;
+  const rows = await db
+    .insertInto('rate_limit_hits')
+    .values(additions.map(({ key, amount }) => ({ key, window_start: now, hits: amount })))
+    .onConflict((conflict) =>
+      conflict.column('key').doUpdateSet({
+        hits: sql<number>`CASE WHEN rate_limit_hits.window_start + ${windowMs} <= excluded.window_start THEN excluded.hits ELSE rate_limit_hits.hits + excluded.hits END`,
+        window_start: sql<number>`CASE WHEN rate_limit_hits.window_start + ${windowMs} <= excluded.window_start THEN excluded.window_start ELSE rate_limit_hits.window_start END`,
+      }),
+    )
+    .returning(['key', 'hits', 'window_start'])
+    .execute();
+  for (const row of rows) totals.set(row.key, { hits: Number(row.hits), windowStart: Number(row.window_start) });
+  return totals;
+}
+
+/** The database's count for `key` (tests and diagnostics). */
+export async function readHits(db: Queryable, key: string): Promise<WindowTotal | undefined> {
+  const row = await db.selectFrom('rate_limit_hits').select(['hits', 'window_start']).where('key', '=', key).executeTakeFirst();
+  return row && { hits: Number(row.hits), windowStart: Number(row.window_start) };
 }
 
 /** Windows that started before `before` are over (each lasts a minute or so): the purge drops them. */

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
+import { isPostgres } from './serialize.ts';
 
 /**
  * Operator settings, one JSON document per key. Every write and delete also bumps one counter row,
@@ -8,6 +9,24 @@ import { prepared } from './prepared.ts';
  * settings and find out whether anything changed, in any process, with one read of one small row.
  */
 const VERSION_KEY = 'settings.version';
+
+/** PostgreSQL: the channel every settings write notifies (see src/db/settings-feed.ts). */
+export const SETTINGS_CHANNEL = 'sesame_settings';
+
+/** Change notices from the database (PostgreSQL's LISTEN/NOTIFY), when a process follows them. */
+export interface SettingsFeed {
+  /** Whether notices arrive right now; while not, the caches read the version row instead. */
+  live(): boolean;
+  /** Notices received, plus one each time the feed (re)started: grows with every possible change. */
+  readonly changes: number;
+}
+
+const feeds = new WeakMap<Queryable, SettingsFeed>();
+
+/** Lets the settings caches of `db` rely on `feed` instead of reading the version row on every turn. */
+export function followSettingsFeed(db: Queryable, feed: SettingsFeed): void {
+  feeds.set(db, feed);
+}
 
 const selectSetting = prepared((db, p: { key: string }) => db.selectFrom('settings').select(['value', 'updated_at']).where('key', '=', p.key));
 
@@ -56,12 +75,18 @@ async function changing(db: Queryable, at: number, change: (tx: Queryable) => Pr
         )
         .execute();
     }
+    // Every instance following the settings feed hears of it when this transaction commits.
+    if (changed && isPostgres(tx)) await sql`SELECT pg_notify(${SETTINGS_CHANNEL}, '')`.execute(tx);
     return changed;
   };
   // Before the write: a version read from now on waits for it (reads wait for a transaction).
   localChanges += 1;
   // A transaction's handle is already inside one; the database opens its own.
-  return db.isTransaction ? apply(db) : db.transaction().execute(apply);
+  const changed = await (db.isTransaction ? apply(db) : db.transaction().execute(apply));
+  // And after it: on PostgreSQL a read during the write saw the old rows (and this process's own
+  // notice may still be on its way).
+  localChanges += 1;
+  return changed;
 }
 
 /** 0 until the first setting is written. */
@@ -79,6 +104,10 @@ const versionChecks = new WeakMap<Queryable, { localChanges: number; version: Pr
  * process is seen from the next turn on.
  */
 export function settingsVersion(db: Queryable): Promise<number> {
+  // Following the feed, nothing needs reading: the version is what was heard (negative, so it never
+  // equals a version read from the row, which is 0 or more).
+  const feed = feeds.get(db);
+  if (feed?.live()) return Promise.resolve(-1 - feed.changes - localChanges);
   const memo = versionChecks.get(db);
   if (memo && memo.localChanges === localChanges) return memo.version;
   const version = readVersion(db);

@@ -2,7 +2,7 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.ts';
 import {
   consumeCode,
-  countSends,
+  countSendsForCaps,
   deleteCode,
   deleteSend,
   findCode,
@@ -140,10 +140,11 @@ async function reserve(
   at: number,
   stored: { codeHmac: (record: Binding) => string; sendId: string },
 ): Promise<Reservation> {
-  // Counting and then adding a send must be one step for each address and IP, across instances.
-  // The IP's lock is taken last, just before its count: many people share an address behind a NAT
-  // (and every bench client is 127.0.0.1), so it is held only for the final few statements.
-  await serializeOn(tx, [`sends:email:${request.email}`, `code:${request.interactionUid}:${request.purpose}`]);
+  // Counting and then adding a send must be one step for each address and IP, across instances: the
+  // locks are taken in one statement before anything is read, and held to the commit. (Many people
+  // share an IP behind a NAT, and every bench client is 127.0.0.1: what follows the locks is kept to
+  // four short statements, so their sends queue only briefly.)
+  await serializeOn(tx, [`sends:email:${request.email}`, `code:${request.interactionUid}:${request.purpose}`, `sends:ip:${request.ip}`]);
   // Locked too: a guess at the previous code (another instance) must not change its failure count
   // between this read and the write below that carries the count over.
   const previous = await findCodeForUpdate(tx, request.interactionUid, request.purpose);
@@ -151,16 +152,22 @@ async function reserve(
     const readyAt = previous.lastSentAt + rules.resendCooldownMs;
     if (readyAt > at) return { status: 'cooldown', retryAfterSeconds: secondsUntil(readyAt, at) };
   }
+  const sends = await countSendsForCaps(tx, {
+    email: request.email,
+    ip: request.ip,
+    pairSince: at - rules.perPair.windowMs,
+    addressSince: at - rules.perAddress.windowMs,
+    ipSince: at - rules.perIp.windowMs,
+  });
   const caps = [
-    [{ email: request.email, ip: request.ip }, rules.perPair],
-    ...(request.knownDevice ? [] : [[{ email: request.email }, rules.perAddress] as const]),
-    [{ ip: request.ip }, rules.perIp],
+    [sends.pair, rules.perPair],
+    // The address's own cap spares the browsers it signed in from (see CodePolicy.perAddress).
+    ...(request.knownDevice ? [] : [[sends.address, rules.perAddress] as const]),
+    [sends.ip, rules.perIp],
   ] as const;
-  for (const [subject, limit] of caps) {
-    if (!('email' in subject)) await serializeOn(tx, [`sends:ip:${request.ip}`]);
-    const sends = await countSends(tx, subject, at - limit.windowMs);
-    if (sends.count >= limit.limit) {
-      return { status: 'rate_limited', retryAfterSeconds: secondsUntil((sends.oldest ?? at) + limit.windowMs, at) };
+  for (const [count, limit] of caps) {
+    if (count.count >= limit.limit) {
+      return { status: 'rate_limited', retryAfterSeconds: secondsUntil((count.oldest ?? at) + limit.windowMs, at) };
     }
   }
   // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code is
