@@ -35,11 +35,29 @@ export function helmetOptions(config: Readonly<Config>) {
 
 export type HeaderSetter = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Sets the headers of helmetOptions() on a raw response; built once, cheap per request. */
+/**
+ * Sets the headers of helmetOptions() on a raw response. helmet works them out on every call (it
+ * re-reads the CSP directives each time), yet with these options they never depend on the request:
+ * they are computed by helmet once, here, and each request only copies them.
+ */
 export function securityHeaders(config: Readonly<Config>): HeaderSetter {
-  const middleware = helmet(helmetOptions(config));
-  return (req, res) =>
-    middleware(req, res, (error?: unknown) => {
-      if (error) throw error;
-    });
+  const headers = computeHeaders(helmetOptions(config));
+  return (_req, res) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+  };
+}
+
+/** What helmet sets with `options`, captured from one run of its middleware against a stand-in response. */
+function computeHeaders(options: ReturnType<typeof helmetOptions>): [string, string][] {
+  const headers = new Map<string, string>();
+  const response = {
+    setHeader: (name: string, value: string | number | readonly string[]) => void headers.set(name, String(value)),
+    removeHeader: (name: string) => void headers.delete(name),
+  };
+  let failure: unknown;
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
+    failure = error;
+  });
+  if (failure) throw failure;
+  return [...headers];
 }
