@@ -54,11 +54,20 @@ export interface StoredLockState {
   /** The IP's failures since `since`, and the oldest of them. */
   ipFailures: number;
   ipOldest: number | null;
+  /** Whether the address+IP pair has failures on record (at any time): a success from there clears them. */
+  pairFailures: boolean;
 }
 
-const selectLockState = prepared((db, p: { pair: string; address: string; ip: string; since: number }) =>
+const selectLockState = prepared((db, p: { pair: string; address: string; ip: string; since: number; email: string }) =>
   db.selectNoFrom((eb) => [
     eb.selectFrom('sign_in_locks').select('locked_until').where('subject', '=', p.pair).as('pair_until'),
+    eb
+      .selectFrom('sign_in_failures')
+      .select((inner) => inner.lit(1).as('one'))
+      .where('email', '=', p.email)
+      .where('ip', '=', p.ip)
+      .limit(1)
+      .as('pair_failures'),
     eb.selectFrom('sign_in_locks').select('locked_until').where('subject', '=', p.address).as('address_until'),
     eb
       .selectFrom('sign_in_failures')
@@ -75,7 +84,10 @@ const selectLockState = prepared((db, p: { pair: string; address: string; ip: st
   ]),
 );
 
-export async function readLockState(db: Queryable, p: { pair: string; address: string; ip: string; since: number }): Promise<StoredLockState> {
+export async function readLockState(
+  db: Queryable,
+  p: { pair: string; address: string; ip: string; since: number; email: string },
+): Promise<StoredLockState> {
   const row = (await selectLockState(db, p)).rows[0];
   // COUNT and MIN of a BIGINT come back as numbers from SQLite and as strings from PostgreSQL.
   const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -84,6 +96,7 @@ export async function readLockState(db: Queryable, p: { pair: string; address: s
     addressUntil: number(row?.address_until),
     ipFailures: number(row?.ip_failures) ?? 0,
     ipOldest: number(row?.ip_oldest),
+    pairFailures: row?.pair_failures != null,
   };
 }
 

@@ -109,15 +109,19 @@ export async function deleteCode(db: Queryable, interactionUid: string, purpose:
   await db.deleteFrom('verification_codes').where('interaction_uid', '=', interactionUid).where('purpose', '=', purpose).execute();
 }
 
-/** Counts a wrong guess; returns the new count. */
-export async function recordFailedAttempt(db: Queryable, interactionUid: string, purpose: string): Promise<number> {
-  await db
+const countFailedAttempt = prepared((db, p: { interactionUid: string; purpose: string }) =>
+  db
     .updateTable('verification_codes')
     .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-    .where('interaction_uid', '=', interactionUid)
-    .where('purpose', '=', purpose)
-    .execute();
-  return (await findCode(db, interactionUid, purpose))?.failedAttempts ?? 0;
+    .where('interaction_uid', '=', p.interactionUid)
+    .where('purpose', '=', p.purpose)
+    .returning('failed_attempts'),
+);
+
+/** Counts a wrong guess; returns the new count (0 when there is no such code). */
+export async function recordFailedAttempt(db: Queryable, interactionUid: string, purpose: string): Promise<number> {
+  const [row] = (await countFailedAttempt(db, { interactionUid, purpose })).rows;
+  return row ? Number(row.failed_attempts) : 0;
 }
 
 const consume = prepared((db, p: { interactionUid: string; purpose: string; at: number }) =>

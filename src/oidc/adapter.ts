@@ -1,6 +1,7 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../db/database.ts';
-import { findApplication, type Application } from '../db/applications.ts';
+import type { Application } from '../db/applications.ts';
+import { findApplicationCached } from './application-cache.ts';
 import {
   consumeModel,
   destroyModel,
@@ -11,8 +12,6 @@ import {
   upsertModel,
   type ModelRow,
 } from '../db/oidc-models.ts';
-
-const CLIENT_CACHE_MS = 2000;
 
 /** How a registered application looks to oidc-provider. */
 function clientMetadata(app: Application): AdapterPayload {
@@ -42,31 +41,27 @@ export function createAdapterFactory(db: Database, now: () => number = Date.now)
 }
 
 /**
- * Every token, userinfo and introspection call looks its client up. Known clients are kept for a
- * moment; an unknown id always goes to the database, so a newly registered app works at once and a
- * deleted one stops within CLIENT_CACHE_MS.
+ * Clients are the registered applications, served from findApplicationCached (a newly registered app
+ * works at once, a changed or deleted one within APPLICATION_CACHE_MS). The metadata made from an
+ * application is kept with it, so a cached application is not turned into metadata again.
  */
 function clientAdapter(db: Database): Adapter {
-  const cache = new Map<string, { metadata: AdapterPayload; until: number }>();
+  const made = new WeakMap<Application, AdapterPayload>();
   const nothing = async () => undefined;
   return {
     async upsert() {
       throw new Error('clients are registered with `sesame app create`, not through the OIDC adapter');
     },
     async find(id) {
-      const at = Date.now();
-      const cached = cache.get(id);
-      if (cached && cached.until > at) return cached.metadata;
-      const app = await findApplication(db, id);
-      if (!app) {
-        cache.delete(id);
-        return undefined;
+      const app = await findApplicationCached(db, id);
+      if (!app) return undefined;
+      let metadata = made.get(app);
+      if (!metadata) {
+        // Frozen: the same object is handed out again, so nothing may change it in between.
+        metadata = Object.freeze(clientMetadata(app));
+        for (const value of Object.values(metadata)) if (Array.isArray(value)) Object.freeze(value);
+        made.set(app, metadata);
       }
-      // Frozen: the same object is handed out again, so nothing may change it in between.
-      const metadata = Object.freeze(clientMetadata(app));
-      for (const value of Object.values(metadata)) if (Array.isArray(value)) Object.freeze(value);
-      if (cache.size >= 1000) cache.clear();
-      cache.set(id, { metadata, until: at + CLIENT_CACHE_MS });
       return metadata;
     },
     findByUid: nothing,

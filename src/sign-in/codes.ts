@@ -14,6 +14,7 @@ import {
 } from '../db/verification.ts';
 import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
+import type { LockState } from './lockout.ts';
 
 export interface CodePolicy {
   ttlMs: number;
@@ -48,14 +49,24 @@ export type IssueResult =
   /** The mail certainly did not leave: the send is refunded and the previous code restored. */
   | { status: 'delivery_failed'; error: unknown };
 
+/** A verdict on a guess; `state` is the code as it stands after it (for the page that answers). */
 export type VerifyResult =
   | { status: 'ok'; email: string }
   /** A wrong guess, counted; attemptsLeft 0 means this guess used up the code. */
-  | { status: 'wrong'; attemptsLeft: number }
+  | { status: 'wrong'; attemptsLeft: number; state: CodeState }
   /** The code was already used up before this guess; the guess was not checked. */
-  | { status: 'dead' }
-  | { status: 'expired' }
+  | { status: 'dead'; state: CodeState }
+  | { status: 'expired'; state: CodeState }
+  /** The gate (the lockout) refused the guess before it was checked. */
+  | { status: 'locked'; lock: Extract<LockState, { locked: true }>; state: CodeState }
+  /** No live code: never sent, replaced by nothing, or already used. */
   | { status: 'missing' };
+
+/**
+ * Asked before a guess is checked, with the code's address and the transaction the check runs in:
+ * the lockout, which keys on the address the code was sent to.
+ */
+export type VerifyGate = (email: string, tx: Queryable) => Promise<LockState>;
 
 export interface CodeState {
   email: string;
@@ -226,16 +237,25 @@ async function refund(db: Database, request: IssueRequest, reservation: Extract<
 /** The check itself, in the caller's transaction: a wrong guess counts, a right one is consumed. */
 async function checkCode(
   tx: Queryable,
-  { interactionUid, purpose, code, at, maxAttempts, hmacKeys }: { interactionUid: string; purpose: string; code: string; at: number; maxAttempts: number; hmacKeys: readonly Buffer[] },
+  { interactionUid, purpose, code, at, rules, hmacKeys, gate }: { interactionUid: string; purpose: string; code: string; at: number; rules: CodePolicy; hmacKeys: readonly Buffer[]; gate?: VerifyGate },
 ): Promise<VerifyResult> {
   // Two guesses at one code at once (two instances, two tabs) must not both see attempts left.
   const record = await findCodeForUpdate(tx, interactionUid, purpose);
   if (!record || record.consumedAt !== null) return { status: 'missing' };
-  if (record.failedAttempts >= maxAttempts) return { status: 'dead' };
-  if (record.expiresAt <= at) return { status: 'expired' };
+  const state = describeCode(record, at, rules);
+  if (gate) {
+    const lock = await gate(record.email, tx);
+    if (lock.locked) return { status: 'locked', lock, state };
+  }
+  if (record.failedAttempts >= rules.maxAttempts) return { status: 'dead', state };
+  if (record.expiresAt <= at) return { status: 'expired', state };
   if (!/^\d{6}$/.test(code) || !matchesAnyKey(hmacKeys, record, code)) {
     const failures = await recordFailedAttempt(tx, interactionUid, purpose);
-    return { status: 'wrong', attemptsLeft: Math.max(0, maxAttempts - failures) };
+    return {
+      status: 'wrong',
+      attemptsLeft: Math.max(0, rules.maxAttempts - failures),
+      state: describeCode({ ...record, failedAttempts: failures }, at, rules),
+    };
   }
   if (!(await consumeCode(tx, interactionUid, purpose, at))) return { status: 'missing' };
   return { status: 'ok', email: record.email };
@@ -307,11 +327,14 @@ export function createCodeService({
       return { status: 'delivery_failed', error: outcome.error };
     },
 
-    /** Checks a code; a correct one is consumed atomically, so it works exactly once. */
-    async verify(interactionUid: string, purpose: string, code: string): Promise<VerifyResult> {
+    /**
+     * Checks a code; a correct one is consumed atomically, so it works exactly once. `gate` is asked
+     * first, in the same transaction (the code is read once, for both).
+     */
+    async verify(interactionUid: string, purpose: string, code: string, gate?: VerifyGate): Promise<VerifyResult> {
       const at = now();
-      const { maxAttempts } = await policy();
-      return db.transaction().execute((tx) => checkCode(tx, { interactionUid, purpose, code, at, maxAttempts, hmacKeys: hmacKeys() }));
+      const rules = await policy();
+      return db.transaction().execute((tx) => checkCode(tx, { interactionUid, purpose, code, at, rules, hmacKeys: hmacKeys(), gate }));
     },
 
     async forget(interactionUid: string, purpose: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { clearFailures, countFailures, deleteLock, findLock, insertFailure, readLockState, saveLock } from '../db/lockout.ts';
 import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
@@ -38,7 +38,11 @@ export const DEFAULT_LOCKOUT_RULES: LockoutRules = {
 };
 
 export type LockScope = 'pair' | 'address' | 'ip';
-export type LockState = { locked: false } | { locked: true; retryAfterSeconds: number; scope: LockScope };
+/**
+ * A check's verdict. `clean` (when not locked): the address+IP pair had neither a lock nor failures
+ * on record, so a sign-in that follows has nothing to clear (see succeed).
+ */
+export type LockState = { locked: false; clean?: boolean } | { locked: true; retryAfterSeconds: number; scope: LockScope };
 
 /** Who is trying: the typed address, the client's IP and whether this browser signed in with it before. */
 export interface Attempt {
@@ -60,14 +64,15 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
   const locked = (until: number, at: number, scope: LockScope): LockState => ({ locked: true, retryAfterSeconds: seconds(until - at), scope });
 
   return {
-    async check({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
+    /** `on`: a transaction the check is part of (its connection), else the lockout's own database. */
+    async check({ email, ip, knownDevice = false }: Attempt, on: Queryable = db): Promise<LockState> {
       const at = now();
       // One statement: this runs before every code and password guess.
-      const state = await readLockState(db, { pair: pairSubject(email, ip), address: addressSubject(email), ip, since: at - rules.perIp.windowMs });
+      const state = await readLockState(on, { pair: pairSubject(email, ip), address: addressSubject(email), ip, since: at - rules.perIp.windowMs, email });
       if (state.pairUntil !== null && state.pairUntil > at) return locked(state.pairUntil, at, 'pair');
       if (!knownDevice && state.addressUntil !== null && state.addressUntil > at) return locked(state.addressUntil, at, 'address');
       if (state.ipFailures >= rules.perIp.limit) return locked((state.ipOldest ?? at) + rules.perIp.windowMs, at, 'ip');
-      return { locked: false };
+      return { locked: false, clean: state.pairUntil === null && !state.pairFailures };
     },
 
     /** Records a failure; returns the lock it caused for this caller, if any. */
@@ -112,7 +117,10 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
      * A successful sign-in from this IP: its failures and pair lock are forgotten. The address-wide
      * count keeps other sources' failures, so someone guessing cannot be reset by the owner signing in.
      */
-    async succeed({ email, ip }: Attempt): Promise<void> {
+    async succeed({ email, ip }: Attempt, checked?: LockState): Promise<void> {
+      // The check just before this sign-in found nothing to clear (the usual case): two statements
+      // saved. A failure recorded in between (another tab) stays counted, which only errs on the safe side.
+      if (checked && !checked.locked && checked.clean) return;
       // Two idempotent deletes, no transaction needed: if the second failed, the pair would only stay
       // locked until its lock ends, never unlocked early.
       await deleteLock(db, pairSubject(email, ip));

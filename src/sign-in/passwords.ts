@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import argon2 from 'argon2';
-import { dictionary } from '@zxcvbn-ts/language-common';
 import { PASSWORD_MAX_LENGTH, type Experience } from './experience.ts';
 import { message } from './messages.ts';
 
@@ -31,10 +31,19 @@ export function createPasswordHasher(options: typeof ARGON2_OPTIONS = ARGON2_OPT
   };
 }
 
+const load = createRequire(import.meta.url);
 let common: Set<string> | undefined;
-/** The 10,000 most common passwords (zxcvbn's list), loaded on first use. */
+/**
+ * The 10,000 most common passwords (zxcvbn's list). The package is loaded on first use, not at start:
+ * its dictionaries take some 10 MB of memory, which a server whose people never choose a password
+ * has no use for (synchronously, with require, so the check stays synchronous).
+ */
 function commonPasswords(): Set<string> {
-  return (common ??= new Set(dictionary['passwords-common'].slice(0, 10_000).map(String)));
+  if (!common) {
+    const { dictionary } = load('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+    common = new Set(dictionary['passwords-common'].slice(0, 10_000).map(String));
+  }
+  return common;
 }
 
 /** The first rule a new password breaks, as a sentence for the person typing it. */

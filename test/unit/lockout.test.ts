@@ -40,9 +40,29 @@ describe('lockout: per address+IP pair, per address, per IP', () => {
     expect(await lockout.fail(who)).toEqual({ locked: true, retryAfterSeconds: 900, scope: 'pair' });
     expect((await lockout.check(who)).locked).toBe(true);
     // The owner, elsewhere, is not affected.
-    expect(await lockout.check({ email: 'a@example.com', ip: '198.51.100.1' })).toEqual({ locked: false });
+    expect(await lockout.check({ email: 'a@example.com', ip: '198.51.100.1' })).toEqual({ locked: false, clean: true });
     now += 15 * MINUTE + 1000;
     expect((await lockout.check(who)).locked).toBe(false);
+  });
+
+  it('says when a pair has nothing on record, so a sign-in after that check has nothing to clear', async () => {
+    const who = attacker('clean@example.com');
+    const first = await lockout.check(who);
+    expect(first).toEqual({ locked: false, clean: true });
+    await lockout.fail(who);
+    // A failure on record (even one outside every window) makes the pair not clean...
+    const after = await lockout.check(who);
+    expect(after).toEqual({ locked: false, clean: false });
+    // ...and a sign-in handed the clean verdict from before it skips the clearing: the failure stays.
+    await lockout.succeed(who, first);
+    expect(await lockout.check(who)).toEqual({ locked: false, clean: false });
+    // Handed the current verdict, it clears the pair.
+    await lockout.succeed(who, after);
+    expect(await lockout.check(who)).toEqual({ locked: false, clean: true });
+    // A lock (even an ended one) is on record too.
+    await failTimes(who, 10);
+    now += 15 * MINUTE + 1000;
+    expect(await lockout.check(who)).toEqual({ locked: false, clean: false });
   });
 
   it('does not count pair failures older than the window', async () => {
@@ -67,16 +87,16 @@ describe('lockout: per address+IP pair, per address, per IP', () => {
     for (let i = 0; i < 29; i += 1) expect((await lockout.fail(attacker(email, `203.0.113.${i}`))).locked).toBe(false);
     expect(await lockout.fail(attacker(email, '203.0.113.200'))).toEqual({ locked: true, retryAfterSeconds: 3600, scope: 'address' });
     expect(await lockout.check({ email, ip: '198.51.100.9' })).toMatchObject({ locked: true, scope: 'address' });
-    expect(await lockout.check({ email, ip: '198.51.100.9', knownDevice: true })).toEqual({ locked: false });
+    expect(await lockout.check({ email, ip: '198.51.100.9', knownDevice: true })).toMatchObject({ locked: false });
     // Other addresses are untouched.
-    expect(await lockout.check({ email: 'other@example.com', ip: '198.51.100.9' })).toEqual({ locked: false });
+    expect(await lockout.check({ email: 'other@example.com', ip: '198.51.100.9' })).toEqual({ locked: false, clean: true });
   });
 
   it('keeps counting the address across a lock: the next failure after it ends locks again for twice as long', async () => {
     const email = 'e@example.com';
     for (let i = 0; i < 30; i += 1) await lockout.fail(attacker(email, `203.0.113.${i}`));
     now += HOUR + 1000;
-    expect(await lockout.check(attacker(email, '203.0.113.250'))).toEqual({ locked: false });
+    expect(await lockout.check(attacker(email, '203.0.113.250'))).toMatchObject({ locked: false });
     expect(await lockout.fail(attacker(email, '203.0.113.250'))).toEqual({ locked: true, retryAfterSeconds: 7200, scope: 'address' });
   });
 

@@ -228,27 +228,27 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
     async (request, reply) => {
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
-      const state = await codes.state(interaction.uid, flow.purpose);
-      if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
-      if (request.validationError) return codePage(reply, interaction, state, { error: message('code.malformed') }, 400);
-      const who = kit.attempt(request, state.email);
-      const lock = await deps.lockout.check(who);
-      if (lock.locked) return codePage(reply, interaction, state, { error: message('lockout.paused', lock) }, 429);
-
-      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code);
+      if (request.validationError) {
+        const state = await codes.state(interaction.uid, flow.purpose);
+        if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
+        return codePage(reply, interaction, state, { error: message('code.malformed') }, 400);
+      }
+      // The lockout is asked first, about the address the code went to, in the check's own transaction.
+      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, (email, tx) => kit.checkLock(request, email, tx));
       if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email);
       if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      const { state } = result;
+      if (result.status === 'locked') return codePage(reply, interaction, state, { error: message('lockout.paused', result.lock) }, 429);
       if (result.status === 'expired') return codePage(reply, interaction, state, { error: message('code.expired') }, 400);
 
-      const after = (await codes.state(interaction.uid, flow.purpose)) ?? state;
       // Every checked wrong guess counts, the one that uses the code up included.
-      const failure = result.status === 'wrong' ? await deps.lockout.fail(who) : { locked: false as const };
-      if (failure.locked) return codePage(reply, interaction, after, { error: message('lockout.paused', failure) }, 429);
+      const failure = result.status === 'wrong' ? await deps.lockout.fail(kit.attempt(request, state.email)) : { locked: false as const };
+      if (failure.locked) return codePage(reply, interaction, state, { error: message('lockout.paused', failure) }, 429);
       if (result.status === 'dead' || result.attemptsLeft === 0) {
-        return codePage(reply, interaction, after, { error: message('code.usedUp') }, 400);
+        return codePage(reply, interaction, state, { error: message('code.usedUp') }, 400);
       }
       // The page adds "N tries left" to the error itself.
-      return codePage(reply, interaction, after, { error: message('code.wrong'), attemptsLeft: result.attemptsLeft }, 400);
+      return codePage(reply, interaction, state, { error: message('code.wrong'), attemptsLeft: result.attemptsLeft }, 400);
     },
   );
 

@@ -76,7 +76,7 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
         return passwordPage(reply, interaction, experience, { email: email.email, error: message('password.malformed') }, 400);
       }
       const who = kit.attempt(request, email.email);
-      const lock = await lockout.check(who);
+      const lock = await kit.checkLock(request, email.email);
       if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: message('lockout.paused', lock) }, 429);
 
       // The same work and the same answer for an unknown address, an account without a password and a
