@@ -7,7 +7,7 @@ import { runLoad, sleep } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { formSignIn, discoverServer } from './lib/oidc.ts';
 import { DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
-import { freePort, ROOT, rssMb, startChild, type Child } from './lib/processes.ts';
+import { freePort, ROOT, rssMb, settledRssMb, startChild, type Child } from './lib/processes.ts';
 import {
   alternate,
   measured,
@@ -86,7 +86,10 @@ export interface BenchResults {
   /** Sign-ins and token scenarios on SQLite and PostgreSQL (1 instance, and 1 and 2 behind a proxy), or why skipped. */
   databases: DatabaseResults;
   memory: {
+    /** 1 s after ready: start-up's young generation still committed. */
     idleRssMb: number;
+    /** Once idle long enough for V8 to shrink it (settledRssMb); what the target is checked against. */
+    settledIdleRssMb: number;
     bareIdleRssMb: number;
     afterSignInsRssMb: number;
     signIns: number;
@@ -138,7 +141,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const readyMs = sesame.child.readyMs;
     await sleep(1000);
     const idleRssMb = rssMb(sesame.child.pid);
-    log(`ready in ${firstStartReadyMs} ms (first start), ${readyMs} ms (restart); idle RSS ${idleRssMb} MB`);
+    const [settledIdleRssMb = idleRssMb] = await settledRssMb([sesame.child.pid]);
+    log(`ready in ${firstStartReadyMs} ms (first start), ${readyMs} ms (restart); idle RSS ${idleRssMb} MB 1 s after ready, ${settledIdleRssMb} MB settled`);
 
     // --- Scenario 1: complete email-code sign-ins.
     seedUsers(sesame.databaseFile, 0, options.baseUsers);
@@ -265,7 +269,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       workers,
       tokens,
       databases,
-      memory: { idleRssMb, bareIdleRssMb, afterSignInsRssMb, signIns: signInsDone, afterRefreshTokensRssMb, storedRefreshTokens },
+      memory: { idleRssMb, settledIdleRssMb, bareIdleRssMb, afterSignInsRssMb, signIns: signInsDone, afterRefreshTokensRssMb, storedRefreshTokens },
       growth,
       targets: [],
     };
@@ -300,7 +304,7 @@ function targets(r: BenchResults): BenchResults['targets'] {
       actual: pct(r.tokens[scenario].ratio),
       met: r.tokens[scenario].ratio >= 0.75,
     })),
-    { name: 'idle RSS', target: '<= 120 MB', actual: `${r.memory.idleRssMb} MB`, met: r.memory.idleRssMb <= 120 },
+    { name: 'idle RSS (settled)', target: '<= 120 MB', actual: `${r.memory.settledIdleRssMb} MB`, met: r.memory.settledIdleRssMb <= 120 },
     { name: 'ready', target: '< 1500 ms', actual: `${r.startup.readyMs} ms`, met: r.startup.readyMs < 1500 },
     {
       name: `p95 at ${r.growth.large.users} vs ${r.growth.small.users} users`,
@@ -351,7 +355,7 @@ export function formatTable(r: BenchResults): string {
   lines.push(...formatDatabases(r.databases));
   lines.push('');
   row('memory and start-up', 'value');
-  row('  idle RSS', `${r.memory.idleRssMb} MB`, `(bare provider: ${r.memory.bareIdleRssMb} MB)`);
+  row('  idle RSS, settled', `${r.memory.settledIdleRssMb} MB`, `(1 s after ready: ${r.memory.idleRssMb} MB; bare provider 1 s after ready: ${r.memory.bareIdleRssMb} MB)`);
   row(`  RSS after sign-ins`, `${r.memory.afterSignInsRssMb} MB`, `(${r.memory.signIns} sign-ins)`);
   row(`  RSS with refresh tokens`, `${r.memory.afterRefreshTokensRssMb} MB`, `(${r.memory.storedRefreshTokens} stored)`);
   row('  ready, first start', `${r.startup.firstStartReadyMs} ms`);

@@ -34,6 +34,25 @@ export function rssMb(pid: number): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
+/**
+ * RSS once it has settled: read every second until two readings in a row differ by less than 0.5 MB,
+ * no sooner than `minMs` and no later than `maxMs` after the call. V8 keeps the young generation that
+ * start-up grew (some 30 MB of new space right after start) until its memory reducer sees the process
+ * idle, about ten seconds later: a reading 1 s after start measures start-up, this one an idle server.
+ */
+export async function settledRssMb(pids: number[], { minMs = 10_000, maxMs = 30_000 } = {}): Promise<number[]> {
+  const started = performance.now();
+  let previous = pids.map(rssMb);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const current = pids.map(rssMb);
+    const elapsed = performance.now() - started;
+    const steady = current.every((mb, i) => Math.abs(mb - previous[i]!) < 0.5);
+    if ((steady && elapsed >= minMs) || elapsed >= maxMs) return current;
+    previous = current;
+  }
+}
+
 /** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11], stime [12]); [] once gone. */
 function statFields(pid: number | string): string[] {
   try {

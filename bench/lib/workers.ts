@@ -10,7 +10,7 @@ import { send } from './http.ts';
 import { runLoad, sleep, type LoadResult } from './load.ts';
 import type { MailSink } from './mail-sink.ts';
 import { discoverServer } from './oidc.ts';
-import { childPids, rssMb } from './processes.ts';
+import { childPids, settledRssMb } from './processes.ts';
 import { alternate, measured, perOperation, People, SignInDriver, throughput, type BenchOptions, type Throughput } from './scenarios.ts';
 import { seedUsers } from './seed.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess, type SesameInstance } from './sesame.ts';
@@ -78,8 +78,8 @@ async function startSetting(options: BenchOptions, sink: MailSink, workDir: stri
     seedUsers(instance.databaseFile, 0, options.baseUsers);
     const pids = workers > 1 ? [instance.child.pid, ...(await workersUp(instance, workers))] : [instance.child.pid];
     const server = await discoverServer(instance.issuer, { ...client, redirectUri: REDIRECT_URI });
-    await sleep(1000);
-    return { workers, instance, pids, driver: new SignInDriver(server, sink, new People(options.baseUsers)), idleRssMb: idleRss(pids) };
+    // Idle: once V8 has shrunk what start-up grew (see settledRssMb).
+    return { workers, instance, pids, driver: new SignInDriver(server, sink, new People(options.baseUsers)), idleRssMb: idleRss(await settledRssMb(pids)) };
   } catch (error) {
     await instance.child.stop();
     throw error;
@@ -98,9 +98,8 @@ async function workersUp(instance: SesameInstance, workers: number): Promise<num
   }
 }
 
-/** With one pid, that process serves; with more, the first is the primary and the rest are workers. */
-function idleRss(pids: number[]): WorkersSetting['idleRssMb'] {
-  const rss = pids.map(rssMb);
+/** RSS of each pid; with one, that process serves; with more, the first is the primary and the rest are workers. */
+function idleRss(rss: number[]): WorkersSetting['idleRssMb'] {
   const total = round(rss.reduce((sum, mb) => sum + mb, 0));
   if (rss.length === 1) return { perWorker: rss[0]!, total };
   const workers = rss.slice(1);
