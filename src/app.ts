@@ -16,6 +16,7 @@ import type { PasswordHasher } from './sign-in/passwords.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { interactionRoutes } from './sign-in/routes/index.ts';
 import { mountOidc } from './http/oidc.ts';
+import { managementApi } from './api/index.ts';
 import { helmetOptions } from './http/security-headers.ts';
 import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute } from './health.ts';
@@ -69,6 +70,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await mountOidc(app, { config, provider, keyRing: deps.keyRing });
+
+  // The management API: JSON with Bearer tokens, in its own scope (its own errors, no cookies or CSRF).
+  await managementApi(app, {
+    config,
+    db,
+    passwords: deps.passwords,
+    mailer: deps.mailer,
+    jwks: () => deps.keyRing.jwks(),
+    now: deps.now ?? Date.now,
+  });
 
   // Sesame's own pages. CSRF lives in this scope only: the token endpoints should not pay for page
   // plumbing on every call. Their security headers come from the same definition as those mountOidc

@@ -3,32 +3,27 @@ import { oneLine, parse, quote, UsageError, type Handler, type Io } from './cli/
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.ts';
 import { migrateDatabase, openDatabase } from './db/open.ts';
 import type { Database } from './db/database.ts';
-import { createApplication, InvalidInputError } from './management/applications.ts';
-import { deleteApplication, listApplications, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './db/applications.ts';
-import { countUsers, listUsers } from './db/users.ts';
-import { ensureServerKeys, KEY_PROPAGATION_MS, KEYS_RECHECK_MS, rotateKeys } from './oidc/keys.ts';
-import { writeSetting, deleteSetting } from './db/settings.ts';
-import { parseSmtpConnectorConfig } from './mail/connector-config.ts';
-import { SMTP_CONNECTOR_SETTING, SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
+import { InvalidInputError } from './management/errors.ts';
+import { ensureServerKeys, KEY_PROPAGATION_MS, KEYS_RECHECK_MS } from './oidc/keys.ts';
+import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { normalizeEmail } from './sign-in/email.ts';
-import { deleteAccount, findUserByIdOrEmail } from './sign-in/accounts.ts';
-import { InvalidExperienceError, loadExperience, saveExperience, type ExperienceChanges } from './sign-in/experience.ts';
+import { InvalidExperienceError, loadExperience, type ExperienceChanges } from './sign-in/experience.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
 import { DB_HELP, dbCommands } from './cli/db.ts';
-import { booleanWord, integerIn, MAX_JSON_DEPTH, mustBeTrueOrFalse, nestedDeeperThan, parseOr } from './lib/validation.ts';
+import { APP_HELP, appCommands } from './cli/apps.ts';
+import { USER_HELP, userCommands } from './cli/users.ts';
+import { CLI } from './management/audit.ts';
+import { rotateKeysOf } from './management/signing-keys.ts';
+import { removeEmailConnector, saveEmailConnector } from './management/email-connector.ts';
+import { updateExperience } from './management/experience.ts';
+import { LOGS_HELP, logsCommands } from './cli/logs.ts';
+import { booleanWord, mustBeTrueOrFalse, parseOr } from './lib/validation.ts';
 
 const HELP = `Usage: sesame <command>
 
-Applications
-  app create --name NAME --type traditional --redirect-uri URI [--redirect-uri URI ...]
-             [--post-logout-redirect-uri URI ...] [--third-party]
-             [--token-endpoint-auth-method client_secret_basic|client_secret_post] [--json]
-  app list [--json]
-  app delete ID
+${APP_HELP}
 
-Users
-  user list [--json] [--limit N]
-  user delete ID_OR_EMAIL                 remove an account and end its sessions and tokens
+${USER_HELP}
 
 Keys
   keys rotate [--purpose signing|cookie|code-hmac]   new keys sign after the next start; old ones still verify
@@ -52,103 +47,16 @@ ${DB_HELP}
 
 Configuration comes from the environment and .env (DATABASE_URL selects the database).
 
-${RESOURCE_HELP}`;
+${RESOURCE_HELP}
+
+${LOGS_HELP}`;
 
 const commands: Record<string, Handler> = {
   ...resourceCommands,
   ...dbCommands,
-  async 'app create'(args, { db, io }) {
-    const { values } = parse(args, {
-      name: { type: 'string' },
-      type: { type: 'string' },
-      'redirect-uri': { type: 'string', multiple: true },
-      'post-logout-redirect-uri': { type: 'string', multiple: true },
-      'third-party': { type: 'boolean' },
-      'token-endpoint-auth-method': { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (values.name === undefined) throw new UsageError('--name is required');
-    if (values.type === undefined) throw new UsageError('--type is required (traditional)');
-    const method = values['token-endpoint-auth-method'];
-    if (method !== undefined && !(TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(method)) {
-      throw new UsageError(`--token-endpoint-auth-method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}, got ${quote(method)}`);
-    }
-    try {
-      const app = await createApplication(await db(), {
-        name: values.name,
-        type: values.type as 'traditional',
-        redirectUris: values['redirect-uri'] ?? [],
-        postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
-        isThirdParty: values['third-party'] ?? false,
-        tokenEndpointAuthMethod: (method ?? 'client_secret_basic') as TokenEndpointAuthMethod,
-      });
-      if (values.json) {
-        io.out(JSON.stringify({
-          id: app.id,
-          secret: app.secret,
-          name: app.name,
-          type: app.type,
-          redirectUris: app.redirectUris,
-          postLogoutRedirectUris: app.postLogoutRedirectUris,
-          tokenEndpointAuthMethod: app.tokenEndpointAuthMethod,
-        }));
-      } else {
-        io.out(`Created application "${app.name}"`);
-        io.out(`App ID:     ${app.id}`);
-        io.out(`App Secret: ${app.secret}`);
-        io.out(`Client authentication: ${app.tokenEndpointAuthMethod}`);
-      }
-      return 0;
-    } catch (error) {
-      if (error instanceof InvalidInputError) throw new UsageError(error.message);
-      throw error;
-    }
-  },
-
-  async 'app list'(args, { db, io }) {
-    const { values } = parse(args, { json: { type: 'boolean' } });
-    const apps = await listApplications(await db());
-    if (values.json) io.out(JSON.stringify(apps.map(({ secret: _secret, ...app }) => app)));
-    else if (apps.length === 0) io.out('No applications yet. Create one with `sesame app create`.');
-    else for (const app of apps) io.out(`${app.id}  ${app.name}  (${app.type})  ${app.redirectUris.join(' ')}`);
-    return 0;
-  },
-
-  async 'app delete'(args, { db, io }) {
-    const { positionals } = parse(args, {}, true);
-    const [id] = positionals;
-    if (!id || positionals.length !== 1) throw new UsageError('usage: sesame app delete ID');
-    if (!(await deleteApplication(await db(), id))) throw new UsageError(`no application with ID ${quote(id)}`);
-    io.out(`Deleted application ${id}`);
-    return 0;
-  },
-
-  async 'user list'(args, { db, io }) {
-    const { values } = parse(args, { json: { type: 'boolean' }, limit: { type: 'string' } });
-    const limit = parseOr(integerIn(1, 10_000, '--limit must be an integer between 1 and 10000', 'text').default(100), values.limit, usage);
-    const database = await db();
-    const users = await listUsers(database, limit);
-    if (values.json) {
-      io.out(JSON.stringify(users.map(({ passwordHash, ...user }) => ({ ...user, hasPassword: passwordHash !== null }))));
-    } else {
-      io.out(`${await countUsers(database)} user(s)`);
-      for (const user of users) io.out(`${user.id}  ${user.email}  last sign-in ${user.lastSignInAt ? new Date(user.lastSignInAt).toISOString() : 'never'}`);
-    }
-    return 0;
-  },
-
-  async 'user delete'(args, { db, io }) {
-    const { positionals } = parse(args, {}, true);
-    const [who] = positionals;
-    if (!who || positionals.length !== 1) throw new UsageError('usage: sesame user delete ID_OR_EMAIL');
-    const database = await db();
-    const user = await findUserByIdOrEmail(database, who);
-    if (!user) throw new UsageError(`no user with ID or email ${quote(who)}`);
-    await deleteAccount(database, user);
-    io.out(`Deleted ${user.email} (${user.id}) and signed them out everywhere.`);
-    return 0;
-  },
-
+  ...appCommands,
+  ...userCommands,
+  ...logsCommands,
   async 'keys rotate'(args, { config, db, io }) {
     const { values } = parse(args, { purpose: { type: 'string' } });
     const purposes = values.purpose === undefined ? (['signing', 'cookie'] as const) : [values.purpose];
@@ -160,7 +68,8 @@ const commands: Record<string, Handler> = {
     const database = await db();
     await ensureServerKeys(database);
     const at = Date.now();
-    for (const purpose of purposes) await rotateKeys(database, purpose as 'signing' | 'cookie' | 'code-hmac', at);
+    const keyType = { signing: 'private-keys', cookie: 'cookie-keys', 'code-hmac': 'code-hmac' } as const;
+    for (const purpose of purposes) await rotateKeysOf(database, keyType[purpose as keyof typeof keyType], CLI, at);
     io.out(`Rotated ${purposes.join(' and ')} keys; old keys stay valid for 30 days. Running instances see the new keys within ${KEYS_RECHECK_MS / 1000} s, no restart needed.`);
     if (purposes.includes('signing')) {
       // Signing waits until every JWKS cache (max-age) has seen the new keys: see signingJwks().
@@ -183,12 +92,14 @@ const commands: Record<string, Handler> = {
     } catch (error) {
       throw new UsageError(`cannot read ${quote(values.file)} as JSON: ${(error as Error).message}`);
     }
-    // Stored as given (unknown keys included), so it must serialise: refuse deep nesting first.
-    if (nestedDeeperThan(raw, MAX_JSON_DEPTH)) throw new UsageError(`invalid SMTP connector config: nested more than ${MAX_JSON_DEPTH} levels deep`);
-    const parsed = parseSmtpConnectorConfig(raw);
-    if (!parsed.ok) throw new UsageError(`invalid SMTP connector config: ${parsed.error}`);
-    await writeSetting(await db(), SMTP_CONNECTOR_SETTING, raw, Date.now());
-    io.out(`Saved the SMTP connector (${parsed.config.host}:${parsed.config.port}). It applies to the next email Sesame sends.`);
+    let saved: { host: string; port: number };
+    try {
+      saved = await saveEmailConnector(await db(), raw, CLI);
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw new UsageError(error.message);
+      throw error;
+    }
+    io.out(`Saved the SMTP connector (${saved.host}:${saved.port}). It applies to the next email Sesame sends.`);
     return 0;
   },
 
@@ -205,7 +116,7 @@ const commands: Record<string, Handler> = {
   },
 
   async 'connector remove'(_args, { db, io }) {
-    const removed = await deleteSetting(await db(), SMTP_CONNECTOR_SETTING);
+    const removed = await removeEmailConnector(await db(), CLI);
     io.out(removed ? 'Removed the stored SMTP connector.' : 'No SMTP connector was stored.');
     return 0;
   },
@@ -277,7 +188,7 @@ const commands: Record<string, Handler> = {
     }
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to set; run `sesame help` for the experience options');
     try {
-      io.out(JSON.stringify(await saveExperience(await db(), changes, Date.now(), config.codeTtlMinutes), null, 2));
+      io.out(JSON.stringify(await updateExperience(await db(), changes, CLI, config.codeTtlMinutes), null, 2));
     } catch (error) {
       if (error instanceof InvalidExperienceError) throw new UsageError(inFlagTerms(error.message));
       throw error;
@@ -310,8 +221,10 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
     io.out(HELP);
     return argv.length === 0 ? 2 : 0;
   }
-  const name = `${argv[0]} ${argv[1] ?? ''}`.trim();
-  const handler = commands[name];
+  // A two-word command (`app create`), or else a one-word one (`logs --user ...`) that takes the rest.
+  const twoWords = `${argv[0]} ${argv[1] ?? ''}`.trim();
+  const words = Object.hasOwn(commands, twoWords) ? 2 : 1;
+  const handler = words === 2 ? commands[twoWords] : Object.hasOwn(commands, argv[0]!) ? commands[argv[0]!] : undefined;
   if (!handler) {
     io.err(`unknown command "sesame ${argv.slice(0, 2).join(' ')}"; run \`sesame help\``);
     return 2;
@@ -336,7 +249,7 @@ export async function main(argv: string[], io: Io = { out: console.log, err: con
     return database;
   };
   try {
-    return await handler(argv.slice(2), { config, db, io });
+    return await handler(argv.slice(words), { config, db, io });
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`error: ${oneLine(error.message)}`);

@@ -22,6 +22,8 @@ import { createLockout } from './sign-in/lockout.ts';
 import { createPasswordHasher } from './sign-in/passwords.ts';
 import { purgeFailures } from './db/lockout.ts';
 import { purgeRateLimitHits } from './db/rate-limit-hits.ts';
+import { purgeAuditLogs } from './audit/log.ts';
+import { auditOidcEvents } from './audit/oidc.ts';
 
 export interface SesameOptions {
   logger?: boolean | object;
@@ -112,6 +114,7 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
       logger: options.logger,
     });
     logRefusals(provider, app.log);
+    auditOidcEvents(provider, db, app.log);
     oidcFaults.logTo(app.log);
     return { app, db, database, provider, keyRing, mailer, devMailbox, now };
   } catch (error) {
@@ -175,6 +178,8 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
       await purgeFailures(db, at - 24 * 60 * 60 * 1000);
       await purgeRateLimitHits(db, Date.now() - 10 * 60 * 1000);
+      // Audit records carry wall-clock times. In batches, at most AUDIT_PURGE_MAX_PER_ROUND rows a round.
+      await purgeAuditLogs(db, Date.now() - config.auditLogRetentionDays * 24 * 60 * 60 * 1000);
     });
   const timer =
     options.purge === false

@@ -1,9 +1,10 @@
 import { parse, quote, UsageError, type Handler } from './command.ts';
-import { createResource, DEFAULT_ACCESS_TOKEN_TTL, MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL } from '../management/resources.ts';
-import { InvalidInputError } from '../management/applications.ts';
-import { deleteResource, listResources, type ApiResource } from '../db/resources.ts';
+import { createResource, deleteResource, DEFAULT_ACCESS_TOKEN_TTL, MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL } from '../management/resources.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../management/errors.ts';
+import { CLI } from '../management/audit.ts';
+import { replaceUserCustomData } from '../management/users.ts';
+import { listResources, type ApiResource } from '../db/resources.ts';
 import { findUserByIdOrEmail } from '../sign-in/accounts.ts';
-import { replaceUserCustomData } from '../db/user-custom-data.ts';
 import { validateCustomData } from '../management/custom-data.ts';
 import { got, integerIn, parseOr } from '../lib/validation.ts';
 
@@ -49,7 +50,7 @@ function parseCustomData(text: string): Record<string, unknown> {
 }
 
 export const resourceCommands: Record<string, Handler> = {
-  async 'resource create'(args, { db, io }) {
+  async 'resource create'(args, { config, db, io }) {
     const { values } = parse(args, {
       indicator: { type: 'string' },
       name: { type: 'string' },
@@ -66,7 +67,7 @@ export const resourceCommands: Record<string, Handler> = {
         name: values.name,
         scopes: values.scope ?? [],
         accessTokenTtl,
-      });
+      }, { endpoint: config.endpoint, who: CLI });
       if (values.json) io.out(JSON.stringify(describe(resource)));
       else {
         io.out(`Created API resource "${resource.name}"`);
@@ -76,7 +77,7 @@ export const resourceCommands: Record<string, Handler> = {
       }
       return 0;
     } catch (error) {
-      if (error instanceof InvalidInputError) throw new UsageError(error.message);
+      if (error instanceof InvalidInputError || error instanceof ConflictError) throw new UsageError(error.message);
       throw error;
     }
   },
@@ -98,7 +99,12 @@ export const resourceCommands: Record<string, Handler> = {
     const { positionals } = parse(args, {}, true);
     const [indicator] = positionals;
     if (!indicator || positionals.length !== 1) throw new UsageError('usage: sesame resource delete INDICATOR');
-    if (!(await deleteResource(await db(), indicator))) throw new UsageError(`no API resource with indicator ${quote(indicator)}`);
+    try {
+      await deleteResource(await db(), { indicator }, CLI);
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new UsageError(`no API resource with indicator ${quote(indicator)}`);
+      throw error;
+    }
     io.out(`Deleted API resource ${indicator}. Tokens already issued for it stay valid until they expire.`);
     return 0;
   },
@@ -111,9 +117,13 @@ export const resourceCommands: Record<string, Handler> = {
     const customData = parseCustomData(values.json);
     const database = await db();
     const user = await findUserByIdOrEmail(database, who);
-    // Deleted in between counts as unknown too.
-    if (!user || !(await replaceUserCustomData(database, user.id, customData, Date.now()))) {
-      throw new UsageError(`no user with ID or email ${quote(who)}`);
+    if (!user) throw new UsageError(`no user with ID or email ${quote(who)}`);
+    try {
+      await replaceUserCustomData(database, user.id, customData, CLI);
+    } catch (error) {
+      // Deleted in between counts as unknown too.
+      if (error instanceof NotFoundError) throw new UsageError(`no user with ID or email ${quote(who)}`);
+      throw error;
     }
     io.out(`Saved custom data for ${user.email} (${user.id}).`);
     return 0;

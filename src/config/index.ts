@@ -42,6 +42,8 @@ export interface Config {
   signingKeyGraceMs: number;
   /** Server processes on one port (WORKERS; `auto` resolved to the number of cores). 1 = no cluster. */
   workers: number;
+  /** Days an audit record is kept (AUDIT_LOG_RETENTION_DAYS); the periodic purge deletes older ones. */
+  auditLogRetentionDays: number;
   limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
   demo: { port: number; url: string };
   /** `migrations` is the configured engine's directory: migrations/sqlite or migrations/postgres. */
@@ -120,6 +122,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     codeTtlMinutes: env.CODE_TTL_MINUTES,
     signingKeyGraceMs: env.SIGNING_KEY_GRACE_SECONDS * 1000,
     workers: workerCount,
+    auditLogRetentionDays: env.AUDIT_LOG_RETENTION_DAYS,
     limits: { requestsPerIpPerMinute: env.RATE_LIMIT_PER_MINUTE, codeSendsPerIpPer15Minutes: env.CODE_SENDS_PER_IP },
     demo: { port: env.DEMO_PORT, url: env.DEMO_URL ?? `http://localhost:${env.DEMO_PORT}` },
     paths: {

@@ -20,17 +20,19 @@ export interface Schema {
   verification_sends: VerificationSendsTable;
   settings: SettingsTable;
   api_resources: ApiResourcesTable;
+  api_resource_scopes: ApiResourceScopesTable;
   sign_in_failures: SignInFailuresTable;
   sign_in_locks: SignInLocksTable;
   health_check: HealthCheckTable;
   rate_limit_hits: RateLimitHitsTable;
+  audit_logs: AuditLogsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
 export interface ApplicationsTable {
   id: string;
   name: string;
-  type: 'traditional';
+  type: 'traditional' | 'machine_to_machine';
   secret: string;
   /** JSON list of strings. */
   redirect_uris: string;
@@ -38,6 +40,8 @@ export interface ApplicationsTable {
   post_logout_redirect_uris: string;
   is_third_party: Generated<number>;
   token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post'>;
+  /** 1: a machine-to-machine app an operator allowed to call the management API. */
+  management_access: Generated<number>;
   created_at: number;
 }
 
@@ -67,6 +71,8 @@ export interface UsersTable {
   created_at: number;
   updated_at: number;
   last_sign_in_at: number | null;
+  /** 1: the account may not sign in and its tokens are refused (the management API's suspend). */
+  is_suspended: Generated<number>;
 }
 
 export interface ServerKeysTable {
@@ -108,10 +114,17 @@ export interface ApiResourcesTable {
   id: string;
   indicator: string;
   name: string;
-  /** JSON list of strings. */
-  scopes: string;
   /** Seconds. */
   access_token_ttl: number;
+  created_at: number;
+}
+
+/** One scope of an API resource (resource_id is api_resources.id; unique per resource by name). */
+export interface ApiResourceScopesTable {
+  id: string;
+  resource_id: string;
+  name: string;
+  description: string | null;
   created_at: number;
 }
 
@@ -142,6 +155,23 @@ export interface RateLimitHitsTable {
   key: string;
   window_start: number;
   hits: number;
+}
+
+/** One audit event (src/audit/log.ts); `seq` is the write order, `id` the public id. */
+export interface AuditLogsTable {
+  seq: Generated<number>;
+  id: string;
+  type: string;
+  result: 'success' | 'failure';
+  user_id: string | null;
+  application_id: string | null;
+  /** Who made a management change: 'cli' or 'app:<m2m app id>'. */
+  actor: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** JSON object of non-secret details. */
+  data: string;
+  created_at: number;
 }
 
 /** Kept by the migration runner (src/db/migrate.ts), not by a migration file. */

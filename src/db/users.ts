@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
 import { parseObject } from './json.ts';
@@ -15,6 +15,11 @@ export interface User {
   createdAt: number;
   updatedAt: number;
   lastSignInAt: number | null;
+  /**
+   * Suspended by an operator: may not sign in, and findAccount refuses the account's tokens.
+   * Always set on a user read from the database; optional on insert (absent means not suspended).
+   */
+  isSuspended?: boolean;
 }
 
 const COLUMNS = [
@@ -28,9 +33,10 @@ const COLUMNS = [
   'created_at',
   'updated_at',
   'last_sign_in_at',
+  'is_suspended',
 ] as const;
 
-function fromRow(row: Selectable<UsersTable>): User {
+function fromRow(row: Pick<Selectable<UsersTable>, (typeof COLUMNS)[number]>): User {
   return {
     id: row.id,
     email: row.email,
@@ -42,6 +48,7 @@ function fromRow(row: Selectable<UsersTable>): User {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     lastSignInAt: row.last_sign_in_at === null ? null : Number(row.last_sign_in_at),
+    isSuspended: row.is_suspended === 1,
   };
 }
 
@@ -73,6 +80,7 @@ export async function insertUser(db: Queryable, user: User): Promise<void> {
       created_at: user.createdAt,
       updated_at: user.updatedAt,
       last_sign_in_at: user.lastSignInAt,
+      is_suspended: user.isSuspended ? 1 : 0,
     })
     .execute();
 }
@@ -92,14 +100,82 @@ export async function markSignedIn(db: Queryable, id: string, at: number, emailV
     .execute();
 }
 
-export async function listUsers(db: Queryable, limit = 100, offset = 0): Promise<User[]> {
-  const rows = await db.selectFrom('users').select(COLUMNS).orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute();
+/**
+ * `search`: a case-insensitive substring of the email, name, username or ID. Logto's `%` wildcards
+ * are accepted and mean "anything", so `%@example.com` and `@example.com` find the same users.
+ */
+export interface UserFilter {
+  search?: string;
+}
+
+function filtered(db: Queryable, filter: UserFilter) {
+  const query = db.selectFrom('users');
+  const words = filter.search?.split('%').filter(Boolean) ?? [];
+  if (words.length === 0) return query;
+  // Each piece between wildcards must appear, in order: one LIKE pattern, with LIKE's own
+  // metacharacters in the text escaped.
+  const pattern = `%${words.map((word) => word.toLowerCase().replace(/[\\_%]/g, (c) => `\\${c}`)).join('%')}%`;
+  return query.where((eb) =>
+    eb.or(
+      (['email', 'name', 'username', 'id'] as const).map((column) => eb(sql`lower(${sql.ref(column)})`, 'like', sql`${pattern} escape '\\'`)),
+    ),
+  );
+}
+
+export async function listUsers(db: Queryable, limit = 100, offset = 0, filter: UserFilter = {}): Promise<User[]> {
+  const rows = await filtered(db, filter).select(COLUMNS).orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute();
   return rows.map(fromRow);
 }
 
-export async function countUsers(db: Queryable): Promise<number> {
-  const row = await db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+export async function countUsers(db: Queryable, filter: UserFilter = {}): Promise<number> {
+  const row = await filtered(db, filter).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
   return Number(row?.n ?? 0);
+}
+
+/** Profile fields an operator may change; `null` clears name or username. */
+export interface UserChanges {
+  email?: string;
+  name?: string | null;
+  username?: string | null;
+  customData?: Record<string, unknown>;
+}
+
+/** Applies `changes` and bumps updated_at; false when no such user. */
+export async function updateUser(db: Queryable, id: string, changes: UserChanges, at: number): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({
+      ...(changes.email !== undefined && { email: changes.email }),
+      ...(changes.name !== undefined && { name: changes.name }),
+      ...(changes.username !== undefined && { username: changes.username }),
+      ...(changes.customData !== undefined && { custom_data: JSON.stringify(changes.customData) }),
+      updated_at: at,
+    })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function setUserSuspended(db: Queryable, id: string, suspended: boolean, at: number): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ is_suspended: suspended ? 1 : 0, updated_at: at })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Whether another account already uses `email` or `username` (for a clear 422 instead of a constraint error). */
+export async function findUserConflict(db: Queryable, fields: { email?: string; username?: string | null }, exceptId?: string): Promise<'email' | 'username' | undefined> {
+  if (fields.email !== undefined) {
+    const row = await db.selectFrom('users').select('id').where('email', '=', fields.email).executeTakeFirst();
+    if (row && row.id !== exceptId) return 'email';
+  }
+  if (fields.username) {
+    const row = await db.selectFrom('users').select('id').where('username', '=', fields.username).executeTakeFirst();
+    if (row && row.id !== exceptId) return 'username';
+  }
+  return undefined;
 }
 
 export async function setPasswordHash(db: Queryable, id: string, hash: string, at: number): Promise<void> {

@@ -34,7 +34,8 @@ function userClaims(user: User) {
 export function createFindAccount(db: Database): FindAccount {
   return async (_ctx, sub): Promise<Account | undefined> => {
     const user = await findUserById(db, sub);
-    if (!user) return undefined;
+    // A suspended account is unknown to the provider: its refresh tokens and sessions stop working.
+    if (!user || user.isSuspended) return undefined;
     return {
       accountId: user.id,
       claims: (use) => {

@@ -15,14 +15,16 @@ import {
 
 /** How a registered application looks to oidc-provider. */
 function clientMetadata(app: Application): AdapterPayload {
+  // A machine-to-machine app only ever uses client_credentials: no sign-in, no redirects.
+  const machine = app.type === 'machine_to_machine';
   return {
     client_id: app.id,
     client_secret: app.secret,
     client_name: app.name,
-    redirect_uris: app.redirectUris,
-    post_logout_redirect_uris: app.postLogoutRedirectUris,
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
+    redirect_uris: machine ? [] : app.redirectUris,
+    post_logout_redirect_uris: machine ? [] : app.postLogoutRedirectUris,
+    grant_types: machine ? ['client_credentials'] : ['authorization_code', 'refresh_token'],
+    response_types: machine ? [] : ['code'],
     // Enforced strictly (oidc-provider alone would accept basic and post interchangeably): see
     // client-auth.ts.
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,

@@ -1,10 +1,12 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { enforceRegisteredClientAuthMethod } from './client-auth.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';
 import { findResourceByIndicator } from '../db/resources.ts';
+import { findApplication } from '../db/applications.ts';
+import { isManagementIndicator, MANAGEMENT_SCOPE, MANAGEMENT_TOKEN_TTL, managementIndicator } from '../management/management-resource.ts';
 import type { KeysInUse } from './key-ring.ts';
 // oidc-provider reads its keys once, in its constructor, through this helper; calling it again is
 // the one way to change them in a running provider (see useKeys). No `exports` map guards the path,
@@ -41,19 +43,20 @@ export function createProvider({ config, db, keys, pages, now = Date.now }: Prov
     // Logto SDKs and our demo read profile claims from the ID token of a code flow.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
-    features: providerFeatures(db, pages),
+    features: providerFeatures(db, pages, config.endpoint),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh response carries a new refresh token (Logto SDKs expect one); reuse of a rotated
     // token is detected by oidc-provider and revokes the whole grant.
     rotateRefreshToken: async (ctx) => {
-      await refuseBadRefreshTarget(ctx, db);
+      await refuseBadRefreshTarget(ctx, db, config.endpoint);
       return true;
     },
     ttl: {
       // An API resource's token lives as long as that resource says; the userinfo token an hour.
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? HOUR,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? HOUR,
       AuthorizationCode: 60,
       IdToken: HOUR,
       Interaction: HOUR,
@@ -89,9 +92,12 @@ export function useKeys(provider: Provider, keys: KeysInUse): void {
 }
 
 /** The optional parts of OAuth/OIDC Sesame turns on, and how each one is scoped. */
-function providerFeatures(db: Database, pages: OidcPages): Configuration['features'] {
+function providerFeatures(db: Database, pages: OidcPages, endpoint: string): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
+    // Machine-to-machine apps (and only they: see the adapter's grant_types) get tokens for API
+    // resources, the management API among them, with their App ID and Secret.
+    clientCredentials: { enabled: true },
     userinfo: { enabled: true },
     revocation: {
       enabled: true,
@@ -125,9 +131,16 @@ function providerFeatures(db: Database, pages: OidcPages): Configuration['featur
       // No resource at the token endpoint means an opaque token for userinfo, as with Logto:
       // Logto SDKs exchange the code without `resource` and use that token for fetchUserInfo,
       // then ask for each API resource's token with a refresh grant that names it.
-      defaultResource: () => undefined,
+      defaultResource: (ctx) => {
+        // Without a resource, client_credentials would mint an opaque token that no API accepts.
+        if (ctx.oidc.params?.grant_type === 'client_credentials') {
+          throw new errors.InvalidTarget(`client_credentials needs resource=<API indicator>, such as resource=${managementIndicator(endpoint)} for the management API`);
+        }
+        return undefined;
+      },
       useGrantedResource: () => false,
-      getResourceServerInfo: async (_ctx, indicator) => {
+      getResourceServerInfo: async (ctx, indicator, client) => {
+        if (isManagementIndicator(indicator, endpoint)) return managementResourceServer(ctx, db, client, indicator, endpoint);
         const resource = await findResourceByIndicator(db, indicator);
         if (!resource) throw new errors.InvalidTarget(unknownResourceDescription(indicator));
         return {
@@ -142,18 +155,53 @@ function providerFeatures(db: Database, pages: OidcPages): Configuration['featur
   };
 }
 
+const managementOnly = (indicator: string) =>
+  `${indicator} is Sesame's management API: only machine-to-machine apps get tokens for it, by client_credentials`;
+
+/**
+ * The management API (`${ENDPOINT}/api`, also named https://default.logto.app/api for @logto/api) as a
+ * resource server: only for client_credentials, and only to a machine-to-machine app an operator
+ * granted it (read from the database on every request, so a grant or revocation applies at once).
+ * A person's sign-in never gets a token for it, whatever the app asks for.
+ */
+async function managementResourceServer(
+  ctx: KoaContextWithOIDC,
+  db: Database,
+  client: { clientId: string },
+  indicator: string,
+  endpoint: string,
+): Promise<ResourceServer> {
+  if (ctx.oidc.params?.grant_type !== 'client_credentials') {
+    throw new errors.InvalidTarget(managementOnly(indicator));
+  }
+  const app = await findApplication(db, client.clientId);
+  if (app?.type !== 'machine_to_machine' || !app.managementAccess) {
+    throw new errors.InvalidTarget(
+      `this app may not use the management API; an operator grants it with \`sesame app grant-management ${client.clientId}\``,
+    );
+  }
+  return {
+    scope: MANAGEMENT_SCOPE,
+    audience: managementIndicator(endpoint),
+    accessTokenTTL: MANAGEMENT_TOKEN_TTL,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  };
+}
+
 /**
  * oidc-provider rotates the refresh token before it looks at `resource`, so a refresh naming a bad
  * resource would consume the app's only refresh token and answer with an error: the app's next
  * refresh would then look like token reuse and revoke the whole grant. Refusing first keeps one
  * mistaken getAccessToken(resource) from signing the person out.
  */
-async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database): Promise<void> {
+async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database, endpoint: string): Promise<void> {
   const requested: unknown = ctx.oidc.params?.resource;
   if (requested === undefined) return;
   if (typeof requested !== 'string') {
     throw new errors.InvalidTarget('only a single resource indicator value must be requested during Access Token Request');
   }
+  if (isManagementIndicator(requested, endpoint)) throw new errors.InvalidTarget(managementOnly(requested));
   const token = ctx.oidc.entities.RefreshToken;
   const registered = Boolean(await findResourceByIndicator(db, requested));
   if (!token?.resourceIndicators.has(requested)) {

@@ -133,6 +133,8 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
 
   /** Signs `user` in; first-party apps get their consent in the same step (one redirect less). */
   async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
+    // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
+    if (user.isSuspended) return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
     const checked = checks.get(request);
     await deps.lockout.succeed(attempt(request, user.email), checked?.email === user.email ? checked.state : undefined);
     deps.knownDevices.remember(request, reply, user.email);

@@ -176,10 +176,14 @@ export function sqliteSchemaShape(directory = MIGRATIONS.sqlite): SchemaShape {
         pk: number;
       }[];
       const primaryKey = info.filter((column) => column.pk > 0).sort((a, b) => a.pk - b.pk).map((column) => column.name);
+      // INTEGER PRIMARY KEY AUTOINCREMENT numbers rows itself, 64-bit: PostgreSQL's BIGINT identity column.
+      const tableSql = (db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').get(name) as { sql: string }).sql;
+      const autoNumbered = primaryKey.length === 1 && /\bAUTOINCREMENT\b/i.test(tableSql) ? primaryKey[0] : undefined;
       const columns: TableShape['columns'] = {};
       for (const column of info) {
         // A primary-key column is NOT NULL in PostgreSQL; SQLite's pragma says 0 unless declared.
-        columns[column.name] = { type: column.type.toLowerCase(), notNull: column.notnull === 1 || column.pk > 0, default: normaliseDefault(column.dflt_value) };
+        const type = column.name === autoNumbered ? 'bigint identity' : column.type.toLowerCase();
+        columns[column.name] = { type, notNull: column.notnull === 1 || column.pk > 0, default: normaliseDefault(column.dflt_value) };
       }
       const unique: string[] = [];
       const indexes: Record<string, string> = {};
@@ -202,15 +206,15 @@ export function sqliteSchemaShape(directory = MIGRATIONS.sqlite): SchemaShape {
 /** The same description of a PostgreSQL schema (default: public), from the catalogs. */
 export async function postgresSchemaShape(pool: pg.Pool, schema = 'public'): Promise<SchemaShape> {
   const shape: SchemaShape = {};
-  const { rows: columns } = await pool.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; column_default: string | null }>(
-    `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+  const { rows: columns } = await pool.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; column_default: string | null; is_identity: string }>(
+    `SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity FROM information_schema.columns
       WHERE table_schema = $1 ORDER BY table_name, ordinal_position`,
     [schema],
   );
   for (const column of columns) {
     const table = (shape[column.table_name] ??= { columns: {}, primaryKey: [], unique: [], indexes: {} });
     table.columns[column.column_name] = {
-      type: column.data_type.toLowerCase(),
+      type: `${column.data_type.toLowerCase()}${column.is_identity === 'YES' ? ' identity' : ''}`,
       notNull: column.is_nullable === 'NO',
       default: normaliseDefault(column.column_default),
     };

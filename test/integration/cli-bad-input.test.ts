@@ -184,7 +184,7 @@ describe('sesame app create with whitespace in a URI', () => {
       );
     }
     await expectRefused(['app', 'create', '--name', 'X\nY', '--type', 'traditional', '--redirect-uri', 'http://localhost:9/cb'], /^error: name must not contain line breaks/);
-    await expectRefused(['app', 'create', '--name', 'X', '--type', 'sp\na', '--redirect-uri', 'http://localhost:9/cb'], /^error: type must be one of: traditional, got "sp\\na"$/);
+    await expectRefused(['app', 'create', '--name', 'X', '--type', 'sp\na', '--redirect-uri', 'http://localhost:9/cb'], /^error: type must be one of: traditional, m2m, got "sp\\na"$/);
     await expectRefused(['app', 'create', '--name', 'X', '--type', 'traditional', '--redirect-uri', '-x'], /^error: redirect URI must be an absolute http\(s\) URL/);
     await expectRefused(['app', 'create', '--name', 'X', '--type', 'traditional', '--redirect-uri', 'not a url'], /^error: redirect URI must be an absolute http\(s\) URL/);
     expect(await snapshot()).toEqual(before);

@@ -44,7 +44,7 @@ describe('the sesame command', () => {
     const before = (await sesame(['app', 'list', '--json'])).stdout;
     const cases: [string[], RegExp][] = [
       [['app', 'create', '--type', 'traditional', '--redirect-uri', 'http://a/cb'], /--name is required/],
-      [['app', 'create', '--name', 'X', '--type', 'spa', '--redirect-uri', 'http://a/cb'], /type must be one of: traditional, got "spa"/],
+      [['app', 'create', '--name', 'X', '--type', 'spa', '--redirect-uri', 'http://a/cb'], /type must be one of: traditional, m2m, got "spa"/],
       [['app', 'create', '--name', 'X', '--type', 'traditional', '--redirect-uri', 'not a url'], /absolute http\(s\) URL/],
       [['app', 'create', '--name', 'X', '--type', 'traditional', '--redirect-uri', 'ftp://a/cb'], /absolute http\(s\) URL/],
       [['app', 'create', '--name', 'X', '--type', 'traditional'], /at least one --redirect-uri/],

@@ -13,8 +13,11 @@ import { describeOidcError } from '../../src/oidc/errors.ts';
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const POST_LOGOUT = 'http://127.0.0.1:9/';
 const API = 'https://api.example.com';
-/** The example value of RESOURCES in the Logto Go sample's .env.example. */
-const LOGTO_SAMPLE_API = 'https://default.logto.app/api';
+/**
+ * An API nobody registered. (The Logto Go sample's RESOURCES example, https://default.logto.app/api,
+ * now names Sesame's management API: management-auth.test.ts covers how sign-in refuses it.)
+ */
+const LOGTO_SAMPLE_API = 'https://unregistered.example.com/api';
 const EMAIL = 'operator-reads-logs@example.com';
 
 interface LogLine {

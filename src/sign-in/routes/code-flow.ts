@@ -10,6 +10,7 @@ import { MailDeliveryError } from '../../mail/errors.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { message } from '../messages.ts';
+import { auditCodeRefused, auditCodeSent } from '../../audit/sign-in.ts';
 
 /**
  * An emailed-code step with explicit states (enter address -> code sent -> verified), shared by
@@ -127,7 +128,7 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
     const appName = (await kit.appNameOf(interaction)) ?? message('mail.appFallback');
     const ttlMinutes = experience.verificationCode.ttlMinutes;
     const who = kit.attempt(request, email);
-    return codes.issue({
+    const issued = await codes.issue({
       interactionUid: interaction.uid,
       purpose: flow.purpose,
       email,
@@ -144,6 +145,8 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
         if (deps.logCodes) request.log.info({ to: email }, `verification code for ${email}: ${code}`);
       },
     });
+    await auditCodeSent(db, request, interaction, { purpose: flow.purpose, email, user, phantom: flow.phantom(user, experience), result: issued });
+    return issued;
   }
 
   return { at, emailPage, codePage, send };
@@ -238,11 +241,15 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
       if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email);
       if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
       const { state } = result;
-      if (result.status === 'locked') return codePage(reply, interaction, state, { error: message('lockout.paused', result.lock) }, 429);
+      if (result.status === 'locked') {
+        await auditCodeRefused(deps.db, request, interaction, { purpose: flow.purpose, email: state.email, result, lock: result.lock });
+        return codePage(reply, interaction, state, { error: message('lockout.paused', result.lock) }, 429);
+      }
       if (result.status === 'expired') return codePage(reply, interaction, state, { error: message('code.expired') }, 400);
 
       // Every checked wrong guess counts, the one that uses the code up included.
       const failure = result.status === 'wrong' ? await deps.lockout.fail(kit.attempt(request, state.email)) : { locked: false as const };
+      await auditCodeRefused(deps.db, request, interaction, { purpose: flow.purpose, email: state.email, result, lock: failure });
       if (failure.locked) return codePage(reply, interaction, state, { error: message('lockout.paused', failure) }, 429);
       if (result.status === 'dead' || result.attemptsLeft === 0) {
         return codePage(reply, interaction, state, { error: message('code.usedUp') }, 400);

@@ -4,6 +4,7 @@ import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience
 import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
 import { message } from '../messages.ts';
+import { signInAudit } from '../../audit/sign-in.ts';
 
 const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
 
@@ -38,7 +39,12 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
         return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
       }
-      const outcome = await signInVerifiedEmail(deps.db, email, { allowSignUp: allowsSignUp(experience), now: deps.now() });
+      const outcome = await signInVerifiedEmail(deps.db, email, {
+        allowSignUp: allowsSignUp(experience),
+        now: deps.now(),
+        audit: signInAudit(request, interaction, 'VerificationCode'),
+        lookedUp: { user: existing },
+      });
       if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
         // Only reachable with a phantom code, which nobody received.
         return reply.redirect(base(interaction.uid), 303);

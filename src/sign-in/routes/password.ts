@@ -9,6 +9,7 @@ import { allowsSignIn, allowsSignUp, offersCode, offersPassword, PASSWORD_MAX_LE
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, refusedField, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { message } from '../messages.ts';
+import { auditPasswordRefused, auditPasswordSignIn, signInAudit } from '../../audit/sign-in.ts';
 
 /** The sign-in form; the address is checked by normalizeEmail, the password's length here (to keep the address on the page). */
 const signInBody = formBody({ email: field(1000), password: field(1000) });
@@ -77,7 +78,10 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       }
       const who = kit.attempt(request, email.email);
       const lock = await kit.checkLock(request, email.email);
-      if (lock.locked) return passwordPage(reply, interaction, experience, { email: email.email, error: message('lockout.paused', lock) }, 429);
+      if (lock.locked) {
+        await auditPasswordRefused(db, request, interaction, { email: email.email, locked: true, lock });
+        return passwordPage(reply, interaction, experience, { email: email.email, error: message('lockout.paused', lock) }, 429);
+      }
 
       // The same work and the same answer for an unknown address, an account without a password and a
       // wrong password: verify() hashes against a dummy when there is no hash.
@@ -85,6 +89,7 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       const ok = await passwords.verify(user?.passwordHash ?? null, password);
       if (!ok || !user) {
         const failure = await lockout.fail(who);
+        await auditPasswordRefused(db, request, interaction, { email: email.email, user, locked: false, lock: failure });
         const error = failure.locked ? message('lockout.paused', failure) : message('password.mismatch');
         return passwordPage(reply, interaction, experience, { email: email.email, error }, failure.locked ? 429 : 400);
       }
@@ -94,6 +99,7 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       // A password proves nothing about the mailbox, so email_verified is left as it is.
       const at = deps.now();
       await markSignedIn(db, user.id, at, false);
+      await auditPasswordSignIn(db, request, interaction, user);
       return kit.completeSignIn(request, reply, interaction, { ...user, lastSignInAt: at }, ['pwd']);
     },
   );
@@ -130,7 +136,7 @@ function createPassword(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
   }
 
   async function createAccount(request: Parameters<Kit['completeSignIn']>[0], reply: FastifyReply, interaction: Interaction, email: string, passwordHash?: string) {
-    const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash });
+    const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash, audit: signInAudit(request, interaction, 'VerificationCode') });
     if (!outcome) return reply.redirect(base(interaction.uid), 303);
     await codes.forget(interaction.uid, 'email');
     return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])]);

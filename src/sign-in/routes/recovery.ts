@@ -9,6 +9,7 @@ import type { CodeFlow } from './code-flow.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { message } from '../messages.ts';
+import { recordPasswordReset, signInAudit } from '../../audit/sign-in.ts';
 
 const PURPOSE = 'forgot';
 
@@ -91,6 +92,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       await db.transaction().execute(async (tx) => {
         await setPasswordHash(tx, user.id, hash, at);
         await destroyModelsByAccountId(tx, user.id);
+        await recordPasswordReset(tx, request, interaction, user);
       });
       await codes.forget(interaction.uid, PURPOSE);
       try {
@@ -107,7 +109,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       } catch (error) {
         request.log.error({ err: error }, 'password-changed notice could not be sent');
       }
-      const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: at });
+      const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: at, audit: signInAudit(request, interaction, 'ForgotPassword') });
       if (!outcome) return reply.redirect(base(interaction.uid), 303);
       return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', 'pwd']);
     },
