@@ -1,13 +1,16 @@
 /**
  * How many SQL statements one email-code sign-in runs, by statement.
  *
- *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement] [--by-step] [--json]
+ *   node --import tsx bench/statements-per-sign-in.ts [SIGN_INS=10] [--by-statement] [--by-step] [--json] [--postgres]
  *
  * Sesame runs in this process (startSesame, NODE_ENV=test, a temp SQLite file, mail to a real SMTP
  * sink on loopback); every statement the SQLite engine runs is counted (inside transactions too,
  * BEGIN IMMEDIATE and COMMIT included). One warm-up sign-in (first-use work: key import, statement
  * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts. `--json` prints one
  * JSON line instead ({ signIns, statements, perSignIn }), for the bench, which runs it in the same run.
+ * `--postgres` runs Sesame on a fresh PostgreSQL database (BENCH_DATABASE_URL's server) and counts
+ * every query sent to the server instead (each one a round trip: BEGIN, COMMIT, advisory locks, the
+ * rate-limit flush and the settings feed's LISTEN included).
  * `--by-step` splits the statements by sign-in step (the client's steps: one sign-in runs at a time, so
  * every statement before a step ends belongs to it).
  */
@@ -16,7 +19,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadConfig } from '../src/config/index.ts';
 import { startSesame } from '../src/server.ts';
+import pg from 'pg';
 import { SqliteEngine } from '../src/db/sqlite.ts';
+import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
 import { createApplication } from '../src/management/applications.ts';
 import { agent } from './lib/http.ts';
 import { startMailSink } from './lib/mail-sink.ts';
@@ -28,6 +33,7 @@ const signIns = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ??
 const byStatement = process.argv.includes('--by-statement');
 const json = process.argv.includes('--json');
 const byStep = process.argv.includes('--by-step');
+const onPostgres = process.argv.includes('--postgres');
 
 const counts = new Map<string, number>();
 let sinceLastStep: string[] = [];
@@ -57,6 +63,14 @@ SqliteEngine.prototype.prepare = function (this: SqliteEngine, sql: string, para
   count(sql);
   return prepare.call(this, sql, parameterless);
 };
+// On PostgreSQL every query the pool's clients (and the settings feed's) send is one round trip.
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  const [first] = args;
+  count(typeof first === 'string' ? first : String((first as { text?: unknown }).text ?? first));
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
+const postgres = onPostgres ? await createBenchDatabase(process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL) : undefined;
 
 const dir = mkdtempSync(join(tmpdir(), 'sesame-statements-'));
 const sink = await startMailSink();
@@ -66,7 +80,7 @@ const config = loadConfig({
   PORT: String(port),
   HOST: '127.0.0.1',
   ENDPOINT: `http://127.0.0.1:${port}`,
-  DATABASE_URL: `sqlite:${join(dir, 'sesame.db')}`,
+  DATABASE_URL: postgres?.url ?? `sqlite:${join(dir, 'sesame.db')}`,
   LOG_LEVEL: 'silent',
   SMTP_HOST: '127.0.0.1',
   SMTP_PORT: String(sink.port),
@@ -112,5 +126,6 @@ try {
   await sesame.close();
   await sink.close();
   await agent.close();
+  await postgres?.drop();
   rmSync(dir, { recursive: true, force: true });
 }

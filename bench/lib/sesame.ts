@@ -34,6 +34,8 @@ export async function startSesameProcess(options: {
   nodeArgs?: string[];
   /** Run src/main.ts through tsx (what `npm start` does) instead of the production build. */
   dev?: boolean;
+  /** Another tree's production build to run (its dist/server/main.mjs), instead of this tree's. */
+  build?: string;
   env?: Record<string, string>;
 }): Promise<SesameInstance> {
   const port = options.port ?? (await freePort());
@@ -55,7 +57,7 @@ export async function startSesameProcess(options: {
     ...options.env,
   };
   const child = await startChild({
-    script: options.dev ? 'src/main.ts' : buildProduction(),
+    script: options.dev ? 'src/main.ts' : (options.build ?? buildProduction()),
     tsx: Boolean(options.dev),
     port,
     probePath: '/health',

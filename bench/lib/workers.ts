@@ -79,7 +79,7 @@ async function startSetting(options: BenchOptions, sink: MailSink, workDir: stri
     const pids = workers > 1 ? [instance.child.pid, ...(await workersUp(instance, workers))] : [instance.child.pid];
     const server = await discoverServer(instance.issuer, { ...client, redirectUri: REDIRECT_URI });
     // Idle: once V8 has shrunk what start-up grew (see settledRssMb).
-    return { workers, instance, pids, driver: new SignInDriver(server, sink, new People(options.baseUsers)), idleRssMb: idleRss(await settledRssMb(pids)) };
+    return { workers, instance, pids, driver: new SignInDriver(server, sink, new People(options.baseUsers)), idleRssMb: idleRss(await settledRssMb(pids, { idleMs: options.quick ? 1000 : 30_000 })) };
   } catch (error) {
     await instance.child.stop();
     throw error;

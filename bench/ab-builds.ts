@@ -1,0 +1,92 @@
+/**
+ * What one change costs, measured in one run:
+ *
+ *   node --import tsx bench/ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16]
+ *
+ * Each TREE is a copy of this project (src, migrations, templates, public, package.json; node_modules
+ * may be a link to this one) in which `npm run build` has made dist/server/main.mjs, e.g. this tree and
+ * a copy with the change undone. Both run as production runs them, each on a SQLite database of its
+ * own seeded alike, and email-code sign-ins run against them in alternating slices (A-B-B-A, repeated
+ * `--slices` times) so machine-load drift hits both alike. Reports sign-ins/s and server CPU ms per
+ * sign-in of each, and B/A. CPU per sign-in is the figure to read: it moves much less with load.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runLoad, type LoadResult } from './lib/load.ts';
+import { startMailSink } from './lib/mail-sink.ts';
+import { discoverServer } from './lib/oidc.ts';
+import { alternate, People, perOperation, pool, SignInDriver } from './lib/scenarios.ts';
+import { seedUsers } from './lib/seed.ts';
+import { REDIRECT_URI, startSesameProcess } from './lib/sesame.ts';
+import { round } from './lib/stats.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { slices: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' } },
+});
+if (positionals.length !== 2) {
+  console.error('usage: ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16]');
+  process.exit(2);
+}
+const slices = Number(values.slices ?? 3);
+const seconds = Number(values.seconds ?? 8);
+const concurrency = Number(values.concurrency ?? 16);
+const BASE_USERS = 2000;
+
+const work = mkdtempSync(join(tmpdir(), 'sesame-ab-'));
+const sink = await startMailSink();
+const setups: { name: string; pid: number; driver: SignInDriver; stop: () => Promise<void> }[] = [];
+try {
+  for (const [i, tree] of positionals.entries()) {
+    const name = i === 0 ? 'A' : 'B';
+    const dir = join(work, name);
+    mkdirSync(dir);
+    const instance = await startSesameProcess({ dir, smtpPort: sink.port, build: resolve(tree, 'dist', 'server', 'main.mjs') });
+    // Registered by the tree's own CLI: the two trees' schemas may differ.
+    const client = registerWithCli(tree, instance.databaseUrl);
+    seedUsers(instance.databaseFile, 0, BASE_USERS);
+    const server = await discoverServer(instance.issuer, { ...client, redirectUri: REDIRECT_URI });
+    setups.push({ name, pid: instance.child.pid, driver: new SignInDriver(server, sink, new People(BASE_USERS)), stop: () => instance.child.stop() });
+    console.log(`${name}: ${tree} (pid ${instance.child.pid})`);
+  }
+  const results: LoadResult[][] = [];
+  for (let pair = 0; pair < slices; pair += 1) {
+    results.push(
+      await alternate(setups, (setup, warmup) =>
+        runLoad({ name: `sign-ins on ${setup.name}`, concurrency, seconds: seconds / 2, warmupSeconds: warmup ? 2 : 0, op: setup.driver.op, serverPid: setup.pid }),
+      ),
+    );
+    const line = results[pair]!.map((result, i) => `${setups[i]!.name} ${round1(result.perSecond)}/s ${round1(perOperation(result, result.serverCpuMs) ?? 0)} ms CPU`);
+    console.log(`slice pair ${pair + 1}: ${line.join(', ')}`);
+  }
+  const pooled = setups.map((_, i) => results.map((pair) => pair[i]!).reduce((a, b) => pool(a, b)));
+  const cpu = pooled.map((result) => (result.serverCpuMs ?? 0) / Math.max(1, result.ops));
+  const figures = pooled.map((result, i) => ({
+    build: setups[i]!.name,
+    tree: positionals[i],
+    signInsPerSecond: round1(result.perSecond),
+    cpuMsPerSignIn: round(cpu[i]!, 3),
+    signIns: result.ops,
+    errors: result.errors,
+  }));
+  console.log(JSON.stringify({ figures, ratio: { perSecond: round(pooled[1]!.perSecond / pooled[0]!.perSecond, 3), cpuMsPerSignIn: round(cpu[1]! / cpu[0]!, 3) } }, null, 2));
+} finally {
+  for (const setup of setups) await setup.stop().catch(() => undefined);
+  await sink.close();
+  rmSync(work, { recursive: true, force: true });
+}
+
+/** `sesame app create --json` of `tree`, on the running instance's database. */
+function registerWithCli(tree: string, databaseUrl: string): { id: string; secret: string } {
+  const args = ['--import', 'tsx', 'src/cli.ts', 'app', 'create', '--name', 'Bench', '--type', 'traditional', '--redirect-uri', REDIRECT_URI, '--json'];
+  const out = execFileSync(process.execPath, args, { cwd: tree, env: { ...process.env, DATABASE_URL: databaseUrl, NODE_ENV: 'test', LOG_LEVEL: 'silent' } });
+  const app = JSON.parse(out.toString()) as { id?: string; clientId?: string; secret?: string; clientSecret?: string };
+  return { id: String(app.id ?? app.clientId), secret: String(app.secret ?? app.clientSecret) };
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
