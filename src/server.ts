@@ -54,7 +54,9 @@ export class StartupError extends Error {}
 /** Opens the database, migrates, loads keys and builds the app; does not listen. */
 export async function createSesame(config: Readonly<Config>, options: SesameOptions = {}) {
   const now = options.now ?? Date.now;
-  const database = await openConfiguredDatabase(config);
+  // The settings feed (PostgreSQL) may have something to report once the app, and its log, exist.
+  const feedLog: { warn?: (message: string) => void } = {};
+  const database = await openConfiguredDatabase(config, feedLog);
   const { db } = database;
   try {
     await migrateDatabase(database, config.paths.migrations).catch((error: unknown) => {
@@ -114,6 +116,7 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
       logger: options.logger,
     });
     logRefusals(provider, app.log);
+    feedLog.warn = (message) => app.log.warn(message);
     auditOidcEvents(provider, db, app.log);
     oidcFaults.logTo(app.log);
     return { app, db, database, provider, keyRing, mailer, devMailbox, now };
@@ -127,11 +130,17 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
  * A database that cannot be opened is a startup error: one line that names the file (or the
  * PostgreSQL server) and what to do.
  */
-async function openConfiguredDatabase(config: Readonly<Config>): Promise<OpenDatabase> {
+async function openConfiguredDatabase(config: Readonly<Config>, feedLog: { warn?: (message: string) => void }): Promise<OpenDatabase> {
   try {
     // PostgreSQL: an idle pooled connection that fails is replaced on the next checkout, and the
     // next query reports a lasting fault (/health, 503), so the idle error itself is not logged.
-    return await openDatabase(config.database, { followSettings: true });
+    return await openDatabase(config.database, {
+      followSettings: true,
+      onSettingsNoticesMissing: () =>
+        feedLog.warn?.(
+          'settings changes made by other instances are not being announced to this one (a pooler such as PgBouncer in transaction mode between Sesame and PostgreSQL?): they now take effect within 5 s instead of at once; connect Sesame directly or through a session-mode pool to restore that',
+        ),
+    });
   } catch (error) {
     throw databaseStartupError(config, error);
   }

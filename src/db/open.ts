@@ -33,6 +33,8 @@ export interface OpenDatabaseOptions {
    * short-lived command has no use for it.
    */
   followSettings?: boolean;
+  /** With followSettings: settings-change notices were found not to arrive (see src/db/settings-feed.ts). */
+  onSettingsNoticesMissing?: () => void;
 }
 
 /**
@@ -44,7 +46,9 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
   if (config.kind === 'sqlite') return { db: openSqlite(config.file) };
   const { createPostgresDialect, openPostgres } = await postgres();
   const pool = await openPostgres(config, { onIdleError: options.onIdleError });
-  const feed = options.followSettings ? await (await import('./settings-feed.ts')).followSettingsChanges(config) : undefined;
+  const feed = options.followSettings
+    ? await (await import('./settings-feed.ts')).followSettingsChanges(config, { onMissedNotice: options.onSettingsNoticesMissing })
+    : undefined;
   // Destroying the Kysely instance ends the pool, and the feed's connection with it.
   const source = { connect: () => pool.connect(), end: async () => void (await Promise.all([feed?.close(), pool.end()])) };
   const db = new Kysely<Schema>({ dialect: createPostgresDialect(source) });

@@ -8,7 +8,8 @@ import { isPostgres } from './serialize.ts';
  * `settings.version`, in the same transaction, so a process can cache what it derived from the
  * settings and find out whether anything changed, in any process, with one read of one small row.
  */
-const VERSION_KEY = 'settings.version';
+export const SETTINGS_VERSION_KEY = 'settings.version';
+const VERSION_KEY = SETTINGS_VERSION_KEY;
 
 /** PostgreSQL: the channel every settings write notifies (see src/db/settings-feed.ts). */
 export const SETTINGS_CHANNEL = 'sesame_settings';

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type OpenDatabase } from '../../src/db/open.ts';
 import { loadExperience, saveExperience } from '../../src/sign-in/experience.ts';
+import { followSettingsFeed } from '../../src/db/settings.ts';
+import { followSettingsChanges } from '../../src/db/settings-feed.ts';
 import { createTestDatabase, describePostgres, MIGRATIONS, type TestDatabase } from '../helpers/postgres.ts';
 
 /** The settings caches' version is read at most once per event-loop turn: let a turn pass. */
@@ -87,5 +89,37 @@ describePostgres('PostgreSQL: the settings feed', () => {
     });
     await saveExperience(other.db, { verificationCode: { ttlMinutes: 6 } }, Date.now(), 10);
     await eventually(async () => (await loadExperience(server.db, 10)).verificationCode.ttlMinutes === 6);
+  });
+
+  it('notices when changes stop being announced (a pooler in transaction mode), and still applies them within the cross-check', async () => {
+    const feedDb = await openDatabase(target.config);
+    let missing = 0;
+    const feed = await followSettingsChanges(target.config, { crossCheckMs: 200, onMissedNotice: () => (missing += 1) });
+    followSettingsFeed(feedDb.db, feed);
+    try {
+      await saveExperience(other.db, { verificationCode: { ttlMinutes: 3 } }, Date.now(), 10);
+      await eventually(async () => (await loadExperience(feedDb.db, 10)).verificationCode.ttlMinutes === 3);
+      // Changes that bump the version without the notice, as through a pooler that drops it.
+      const silently = async (ttlMinutes: number) => {
+        await target.pool().query(
+          "UPDATE settings SET value = $1 WHERE key = 'sign_in_experience'",
+          [JSON.stringify({ verificationCode: { ttlMinutes } })],
+        );
+        await target.pool().query("UPDATE settings SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'settings.version'");
+      };
+      // Each change in a cross-check interval of its own (two in one interval are one miss).
+      const nextCheck = () => sleep(400);
+      await nextCheck();
+      await silently(4);
+      await eventually(async () => (await loadExperience(feedDb.db, 10)).verificationCode.ttlMinutes === 4);
+      expect(missing).toBe(0);
+      await nextCheck();
+      await silently(8);
+      await eventually(async () => (await loadExperience(feedDb.db, 10)).verificationCode.ttlMinutes === 8);
+      await eventually(async () => missing === 1);
+    } finally {
+      await feed.close();
+      await feedDb.db.destroy();
+    }
   });
 });
