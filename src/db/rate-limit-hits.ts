@@ -32,9 +32,12 @@ export async function addHits(db: Queryable, key: string, amount: number, now: n
   return { hits: Number(row.hits), windowStart: Number(row.window_start) };
 }
 
+/** Keys per statement in addHitsToMany: 3 parameters each, well under SQLite's and PostgreSQL's limits. */
+export const ADD_HITS_BATCH = 500;
+
 /**
- * addHits for many keys with one window length at once: one statement, whatever the number of keys
- * (the store's periodic flush). Keys must be distinct. Returns each key's total.
+ * addHits for many keys with one window length at once: one statement per ADD_HITS_BATCH keys (the
+ * store's periodic flush). Keys must be distinct. Returns each key's total.
  */
 export async function addHitsToMany(
   db: Queryable,
@@ -43,7 +46,19 @@ export async function addHitsToMany(
   windowMs: number,
 ): Promise<Map<string, WindowTotal>> {
   const totals = new Map<string, WindowTotal>();
-  if (additions.length === 0) return totals;
+  for (let start = 0; start < additions.length; start += ADD_HITS_BATCH) {
+    for (const [key, total] of await addBatch(db, additions.slice(start, start + ADD_HITS_BATCH), now, windowMs)) totals.set(key, total);
+  }
+  return totals;
+}
+
+async function addBatch(
+  db: Queryable,
+  additions: readonly { key: string; amount: number }[],
+  now: number,
+  windowMs: number,
+): Promise<Map<string, WindowTotal>> {
+  const totals = new Map<string, WindowTotal>();
   const rows = await db
     .insertInto('rate_limit_hits')
     .values(additions.map(({ key, amount }) => ({ key, window_start: now, hits: amount })))
