@@ -22,6 +22,7 @@ import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute } from './health.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
+import { adminConsole } from './console/index.ts';
 import { createKnownDevices } from './sign-in/known-devices.ts';
 import { liveCookieSigner } from './http/cookie-signer.ts';
 import { databaseRateLimitStore } from './http/rate-limit-store.ts';
@@ -97,6 +98,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     healthRoute(pages, { db });
 
     assetRoutes(pages, { publicDir: config.paths.public, issuer: config.issuer, views });
+
+    // The admin console: a client of /api with its own session, in this scope for its cookies and CSRF.
+    await adminConsole(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now });
 
     if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox, views));
 

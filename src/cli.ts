@@ -17,6 +17,7 @@ import { rotateKeysOf } from './management/signing-keys.ts';
 import { removeEmailConnector, saveEmailConnector } from './management/email-connector.ts';
 import { updateExperience } from './management/experience.ts';
 import { LOGS_HELP, logsCommands } from './cli/logs.ts';
+import { ADMIN_HELP, adminCommands } from './cli/admins.ts';
 import { booleanWord, mustBeTrueOrFalse, parseOr } from './lib/validation.ts';
 
 const HELP = `Usage: sesame <command>
@@ -24,6 +25,8 @@ const HELP = `Usage: sesame <command>
 ${APP_HELP}
 
 ${USER_HELP}
+
+${ADMIN_HELP}
 
 Keys
   keys rotate [--purpose signing|cookie|code-hmac]   new keys sign after the next start; old ones still verify
@@ -57,6 +60,7 @@ const commands: Record<string, Handler> = {
   ...appCommands,
   ...userCommands,
   ...logsCommands,
+  ...adminCommands,
   async 'keys rotate'(args, { config, db, io }) {
     const { values } = parse(args, { purpose: { type: 'string' } });
     const purposes = values.purpose === undefined ? (['signing', 'cookie'] as const) : [values.purpose];

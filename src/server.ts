@@ -24,6 +24,12 @@ import { purgeFailures } from './db/lockout.ts';
 import { purgeRateLimitHits } from './db/rate-limit-hits.ts';
 import { purgeAuditLogs } from './audit/log.ts';
 import { auditOidcEvents } from './audit/oidc.ts';
+import { ensureConsoleClient, hasAdministrator } from './management/admins.ts';
+import { purgeConsoleSessions } from './db/console-sessions.ts';
+import { CONSOLE_IDLE_MS } from './console/session.ts';
+
+/** Advisory lock (PostgreSQL) under which instances starting together register the console once. */
+const CONSOLE_CLIENT_LOCK = 'sesame:console-client';
 
 export interface SesameOptions {
   logger?: boolean | object;
@@ -64,6 +70,8 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     });
     // Instances starting together on an empty database: the first creates the keys, the rest read them.
     await runSerialized(database, KEYS_LOCK, () => ensureServerKeys(db, now()));
+    // The admin console is an app of Sesame's own, registered (or put back as it must be) at every start.
+    await runSerialized(database, CONSOLE_CLIENT_LOCK, () => ensureConsoleClient(db, config.endpoint, now()));
     const keyRing = await createKeyRing({ db, now, signingGraceMs: config.signingKeyGraceMs });
     const hasConnector = Boolean(await storedConnectorConfig(db));
     const wantDevMailbox = options.devMailbox ?? config.env !== 'production';
@@ -189,6 +197,7 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       await purgeRateLimitHits(db, Date.now() - 10 * 60 * 1000);
       // Audit records carry wall-clock times. In batches, at most AUDIT_PURGE_MAX_PER_ROUND rows a round.
       await purgeAuditLogs(db, Date.now() - config.auditLogRetentionDays * 24 * 60 * 60 * 1000);
+      await purgeConsoleSessions(db, at, at - CONSOLE_IDLE_MS);
     });
   const timer =
     options.purge === false
@@ -201,6 +210,10 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     failed: (error) => app.log.warn({ err: error }, 'cannot look for rotated server keys; retrying every second'),
     recovered: () => app.log.info('looking for rotated server keys again'),
   });
+  // The first start (and every start until there is one): how to make the first administrator.
+  if (options.purge !== false && !(await hasAdministrator(db).catch(() => true))) {
+    app.log.info(`no administrator yet: run \`npx sesame admin add you@example.com\`, then sign in to the admin console at ${config.endpoint}/console`);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {

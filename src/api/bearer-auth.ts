@@ -3,6 +3,8 @@ import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } f
 import type { Database } from '../db/database.ts';
 import { findApplication } from '../db/applications.ts';
 import { MANAGEMENT_SCOPE } from '../management/management-resource.ts';
+import { CONSOLE_CLIENT_ID } from '../management/admins.ts';
+import { findUserById } from '../db/users.ts';
 import { ApiError } from './errors.ts';
 
 export interface BearerAuthOptions {
@@ -14,9 +16,10 @@ export interface BearerAuthOptions {
   jwks: () => Promise<string>;
 }
 
-/** The m2m app a request acts for. */
+/** The m2m app a request acts for, or the administrator the admin console's token was issued for. */
 export interface ApiCaller {
   applicationId: string;
+  userId?: string;
 }
 
 const REALM = 'Sesame management API';
@@ -37,6 +40,11 @@ const forbidden = (description: string) =>
  * the scope `all` (403 otherwise), issued by client_credentials to a machine-to-machine app that
  * still exists (401) and still holds the management grant (403). The app is read on every request,
  * so a revoked grant or a deleted app stops its tokens at once, not when they expire.
+ *
+ * The one other kind of token accepted: the admin console's (App ID CONSOLE_CLIENT_ID), issued by
+ * authorization_code/refresh_token for a person. Its subject must still exist (401), hold the admin
+ * role and not be suspended (403), read on every request likewise: a removed administrator's token
+ * stops at their next call.
  */
 export function bearerAuth({ db, issuer, audience, jwks }: BearerAuthOptions) {
   let keySet: { body: string; get: ReturnType<typeof createLocalJWKSet> } | undefined;
@@ -63,6 +71,12 @@ export function bearerAuth({ db, issuer, audience, jwks }: BearerAuthOptions) {
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     if (!scopes.includes(MANAGEMENT_SCOPE)) throw forbidden(`the access token lacks the scope "${MANAGEMENT_SCOPE}"; ask for scope=${MANAGEMENT_SCOPE}`);
     const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
+    if (clientId === CONSOLE_CLIENT_ID && typeof payload.sub === 'string' && payload.sub !== clientId) {
+      const user = await findUserById(db, payload.sub);
+      if (!user) throw unauthorized('the account this token was issued for no longer exists');
+      if (!user.isAdmin || user.isSuspended) throw forbidden('this account is not an administrator (any more)');
+      return { applicationId: clientId, userId: user.id };
+    }
     // A client_credentials token's subject is the app itself; anything else was issued for a person.
     if (!clientId || payload.sub !== clientId) throw forbidden('only a machine-to-machine app\'s own token (client_credentials) may call this API');
     const app = await findApplication(db, clientId);

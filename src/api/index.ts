@@ -10,6 +10,7 @@ import type { ApiDeps } from './deps.ts';
 import { answerApiErrors } from './errors.ts';
 import { applicationRoutes } from './routes/applications.ts';
 import { connectorRoutes } from './routes/connectors.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { logRoutes } from './routes/logs.ts';
 import { resourceRoutes } from './routes/resources.ts';
@@ -76,6 +77,7 @@ export async function managementApi(app: FastifyInstance, deps: ApiDeps): Promis
         connectorRoutes(secured, deps);
         keyRoutes(secured, deps);
         logRoutes(secured, deps);
+        dashboardRoutes(secured, deps);
       });
     },
     { prefix: '/api' },

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Application, ApplicationType } from '../db/applications.ts';
 import type { User } from '../db/users.ts';
 import type { ApiResource, ResourceScope } from '../db/resources.ts';
-import { apiActor, type ManagementActor } from '../management/audit.ts';
+import { administratorActor, apiActor, type ManagementActor } from '../management/audit.ts';
 
 /**
  * The shapes of the management API, Logto's where Sesame has the concept: what @logto/api and
@@ -55,17 +55,20 @@ export function setTotal(reply: FastifyReply, total: number): void {
 
 // ---------- who is calling ----------
 
-/** The audit actor of an API request: the m2m app its token was issued to. */
+/**
+ * The audit actor of an API request: the m2m app its token was issued to, or the administrator the
+ * admin console's token was issued for.
+ */
 export function actorOf(request: FastifyRequest): ManagementActor {
   const caller = request.managementCaller;
   if (!caller) throw new Error('management API route without an authenticated caller');
-  const agent = request.headers['user-agent'];
-  return apiActor(caller.applicationId, request.ip, typeof agent === 'string' ? agent : null);
+  const agent = typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null;
+  return caller.userId ? administratorActor(caller.userId, request.ip, agent) : apiActor(caller.applicationId, request.ip, agent);
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    managementCaller?: { applicationId: string };
+    managementCaller?: { applicationId: string; userId?: string };
   }
 }
 
@@ -139,6 +142,7 @@ export const userSchema = z
     applicationId: z.null(),
     isSuspended: z.boolean(),
     hasPassword: z.boolean(),
+    isAdmin: z.boolean().meta({ description: 'Sesame: holds the admin role (may sign in to the admin console at /console)' }),
   })
   .meta({ id: 'User' });
 
@@ -159,6 +163,7 @@ export function toUser(user: User): z.output<typeof userSchema> {
     applicationId: null,
     isSuspended: Boolean(user.isSuspended),
     hasPassword: user.passwordHash !== null,
+    isAdmin: Boolean(user.isAdmin),
   };
 }
 

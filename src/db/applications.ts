@@ -12,6 +12,13 @@ export const APPLICATION_TYPES: readonly ApplicationType[] = ['traditional', 'ma
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
+/**
+ * The one app Sesame registers for itself: the admin console (src/management/admins.ts keeps it).
+ * oidc-provider finds it like any app (findApplication), but lists and counts leave it out and the
+ * management operations treat it as absent, so no operator edits, deletes or sees it among theirs.
+ */
+export const CONSOLE_APPLICATION_ID = 'sesame-console';
+
 export interface Application {
   id: string;
   name: string;
@@ -85,14 +92,14 @@ export async function findApplication(db: Queryable, id: string): Promise<Applic
 }
 
 export async function listApplications(db: Queryable, filter: { types?: readonly ApplicationType[]; limit?: number; offset?: number } = {}): Promise<Application[]> {
-  let query = db.selectFrom('applications').select(COLUMNS).orderBy('created_at').orderBy('id');
+  let query = db.selectFrom('applications').select(COLUMNS).where('id', '!=', CONSOLE_APPLICATION_ID).orderBy('created_at').orderBy('id');
   if (filter.types) query = query.where('type', 'in', filter.types.length ? [...filter.types] : ['' as ApplicationType]);
   if (filter.limit !== undefined) query = query.limit(filter.limit).offset(filter.offset ?? 0);
   return (await query.execute()).map(fromRow);
 }
 
 export async function countApplications(db: Queryable, filter: { types?: readonly ApplicationType[] } = {}): Promise<number> {
-  let query = db.selectFrom('applications').select((eb) => eb.fn.countAll().as('n'));
+  let query = db.selectFrom('applications').select((eb) => eb.fn.countAll().as('n')).where('id', '!=', CONSOLE_APPLICATION_ID);
   if (filter.types) query = query.where('type', 'in', filter.types.length ? [...filter.types] : ['' as ApplicationType]);
   const row = await query.executeTakeFirst();
   return Number(row?.n ?? 0);

@@ -26,6 +26,7 @@ export interface Schema {
   health_check: HealthCheckTable;
   rate_limit_hits: RateLimitHitsTable;
   audit_logs: AuditLogsTable;
+  console_sessions: ConsoleSessionsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
@@ -73,6 +74,8 @@ export interface UsersTable {
   last_sign_in_at: number | null;
   /** 1: the account may not sign in and its tokens are refused (the management API's suspend). */
   is_suspended: Generated<number>;
+  /** 1: an administrator, who may sign in to the admin console (`sesame admin add`). */
+  is_admin: Generated<number>;
 }
 
 export interface ServerKeysTable {
@@ -172,6 +175,17 @@ export interface AuditLogsTable {
   /** JSON object of non-secret details. */
   data: string;
   created_at: number;
+}
+
+/** One admin console session (src/console/session.ts); `id` is the SHA-256 of the cookie's token. */
+export interface ConsoleSessionsTable {
+  id: string;
+  user_id: string;
+  /** JSON object: the session's tokens and a one-time notice. */
+  data: Generated<string>;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
 }
 
 /** Kept by the migration runner (src/db/migrate.ts), not by a migration file. */

@@ -20,6 +20,8 @@ export interface User {
    * Always set on a user read from the database; optional on insert (absent means not suspended).
    */
   isSuspended?: boolean;
+  /** Holds the admin role (the admin console). Always set on a user read; optional on insert. */
+  isAdmin?: boolean;
 }
 
 const COLUMNS = [
@@ -34,6 +36,7 @@ const COLUMNS = [
   'updated_at',
   'last_sign_in_at',
   'is_suspended',
+  'is_admin',
 ] as const;
 
 function fromRow(row: Pick<Selectable<UsersTable>, (typeof COLUMNS)[number]>): User {
@@ -49,6 +52,7 @@ function fromRow(row: Pick<Selectable<UsersTable>, (typeof COLUMNS)[number]>): U
     updatedAt: Number(row.updated_at),
     lastSignInAt: row.last_sign_in_at === null ? null : Number(row.last_sign_in_at),
     isSuspended: row.is_suspended === 1,
+    isAdmin: row.is_admin === 1,
   };
 }
 
@@ -81,6 +85,7 @@ export async function insertUser(db: Queryable, user: User): Promise<void> {
       updated_at: user.updatedAt,
       last_sign_in_at: user.lastSignInAt,
       is_suspended: user.isSuspended ? 1 : 0,
+      is_admin: user.isAdmin ? 1 : 0,
     })
     .execute();
 }
@@ -163,6 +168,17 @@ export async function setUserSuspended(db: Queryable, id: string, suspended: boo
     .where('id', '=', id)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+export async function setUserAdmin(db: Queryable, id: string, admin: boolean, at: number): Promise<boolean> {
+  const result = await db.updateTable('users').set({ is_admin: admin ? 1 : 0, updated_at: at }).where('id', '=', id).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Every administrator, oldest first (there are few: the partial index users_admins holds only them). */
+export async function listAdminUsers(db: Queryable): Promise<User[]> {
+  const rows = await db.selectFrom('users').select(COLUMNS).where('is_admin', '=', 1).orderBy('created_at').orderBy('id').execute();
+  return rows.map(fromRow);
 }
 
 /** Whether another account already uses `email` or `username` (for a clear 422 instead of a constraint error). */

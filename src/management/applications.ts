@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
   APPLICATION_TYPES,
+  CONSOLE_APPLICATION_ID,
   TOKEN_ENDPOINT_AUTH_METHODS,
   countApplications,
   deleteApplication as deleteApplicationRow,
@@ -103,7 +104,13 @@ export async function createApplication(db: Database, input: NewApplication, who
   return app;
 }
 
+/** The admin console's own app is Sesame's to keep: to every operation here it does not exist. */
+function refuseConsoleApp(id: string): void {
+  if (id === CONSOLE_APPLICATION_ID) throw new NotFoundError('application', id);
+}
+
 export async function getApplication(db: Database, id: string): Promise<Application> {
+  refuseConsoleApp(id);
   const app = await findApplication(db, id);
   if (!app) throw new NotFoundError('application', id);
   return app;
@@ -128,6 +135,7 @@ export async function updateApplication(db: Database, id: string, input: Applica
   const parsed = applicationChangesSchema.safeParse(input);
   if (!parsed.success) throw new InvalidInputError(firstIssue(parsed.error));
   const changes = parsed.data;
+  refuseConsoleApp(id);
   return db.transaction().execute(async (tx) => {
     const app = await findApplication(tx, id);
     if (!app) throw new NotFoundError('application', id);
@@ -153,6 +161,7 @@ export async function updateApplication(db: Database, id: string, input: Applica
 
 /** Removes an app. Its clients stop working within the adapter's client cache (2 s). */
 export async function deleteApplication(db: Database, id: string, who: ManagementActor): Promise<void> {
+  refuseConsoleApp(id);
   await db.transaction().execute(async (tx) => {
     if (!(await deleteApplicationRow(tx, id))) throw new NotFoundError('application', id);
     await auditChange(tx, who, 'Application.Delete', { applicationId: id });
@@ -164,6 +173,7 @@ export async function deleteApplication(db: Database, id: string, who: Managemen
  * management API and within 2 s (the client cache) at the token endpoint.
  */
 export async function rotateApplicationSecret(db: Database, id: string, who: ManagementActor): Promise<Application> {
+  refuseConsoleApp(id);
   const secret = newSecret();
   return db.transaction().execute(async (tx) => {
     const app = await findApplication(tx, id);

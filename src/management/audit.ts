@@ -1,9 +1,12 @@
 import type { Queryable } from '../db/database.ts';
 import { recordAudit } from '../audit/log.ts';
 
-/** Who makes a management change: the `sesame` command on the server, or an m2m app through /api. */
+/**
+ * Who makes a management change: the `sesame` command on the server, an m2m app through /api, or an
+ * administrator through /api with the admin console's token (`user:<user ID>`).
+ */
 export interface ManagementActor {
-  actor: 'cli' | `app:${string}`;
+  actor: 'cli' | `app:${string}` | `user:${string}`;
   ip?: string | null;
   userAgent?: string | null;
 }
@@ -12,6 +15,12 @@ export const CLI: ManagementActor = Object.freeze({ actor: 'cli' });
 
 export const apiActor = (applicationId: string, ip: string | null, userAgent: string | null): ManagementActor => ({
   actor: `app:${applicationId}`,
+  ip,
+  userAgent,
+});
+
+export const administratorActor = (userId: string, ip: string | null, userAgent: string | null): ManagementActor => ({
+  actor: `user:${userId}`,
   ip,
   userAgent,
 });

@@ -11,6 +11,7 @@ import { firstIssue, hasControlCharacter } from '../lib/validation.ts';
 import { auditChange, type ManagementActor } from './audit.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.ts';
 import { validateCustomData } from './custom-data.ts';
+import { deleteConsoleSessionsOf } from '../db/console-sessions.ts';
 
 /** Logto's username rule: a letter or underscore, then letters, digits and underscores. */
 const USERNAME = /^[A-Z_a-z]\w*$/;
@@ -150,8 +151,11 @@ export async function replaceUserCustomData(db: Database, id: string, customData
   });
 }
 
-/** Every session, grant and refresh or opaque access token of the account. */
-const endSessionsAndTokens = (tx: Queryable, userId: string) => destroyModelsByAccountId(tx, userId);
+/** Every session, grant and refresh or opaque access token of the account, and its admin console sessions. */
+async function endSessionsAndTokens(tx: Queryable, userId: string): Promise<number> {
+  await deleteConsoleSessionsOf(tx, userId);
+  return destroyModelsByAccountId(tx, userId);
+}
 
 /**
  * Suspends (or restores) an account. Suspending also ends every session and token it holds, in the

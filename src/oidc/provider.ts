@@ -8,6 +8,7 @@ import { findResourceByIndicator } from '../db/resources.ts';
 import { findApplication } from '../db/applications.ts';
 import { isManagementIndicator, MANAGEMENT_SCOPE, MANAGEMENT_TOKEN_TTL, managementIndicator } from '../management/management-resource.ts';
 import type { KeysInUse } from './key-ring.ts';
+import { CONSOLE_CLIENT_ID, isActiveAdministrator } from '../management/admins.ts';
 // oidc-provider reads its keys once, in its constructor, through this helper; calling it again is
 // the one way to change them in a running provider (see useKeys). No `exports` map guards the path,
 // and test/integration/jwks-rotation.test.ts fails if a release moves or changes it.
@@ -51,7 +52,10 @@ export function createProvider({ config, db, keys, pages, now = Date.now }: Prov
     // token is detected by oidc-provider and revokes the whole grant.
     rotateRefreshToken: async (ctx) => {
       await refuseBadRefreshTarget(ctx, db, config.endpoint);
-      return true;
+      // Except the admin console's: it keeps its refresh token on the server (never in a browser), and
+      // two of its requests (two tabs, two instances) may refresh at once; with rotation the second
+      // would look like reuse and revoke the administrator's whole grant.
+      return ctx.oidc.client?.clientId !== CONSOLE_CLIENT_ID;
     },
     ttl: {
       // An API resource's token lives as long as that resource says; the userinfo token an hour.
@@ -158,11 +162,30 @@ function providerFeatures(db: Database, pages: OidcPages, endpoint: string): Con
 const managementOnly = (indicator: string) =>
   `${indicator} is Sesame's management API: only machine-to-machine apps get tokens for it, by client_credentials`;
 
+/** The refusal the admin console recognises (src/console/) to show its "not an administrator" page. */
+export const NOT_AN_ADMINISTRATOR = 'this account is not an administrator of this Sesame';
+
+/**
+ * The admin console may ask for the management API for a person: at the authorization endpoint (who
+ * signs in is not known yet) and at the token endpoint by authorization_code or refresh_token, when
+ * the person holds the admin role and is not suspended (read now, so a removed administrator gets no
+ * new token). Every other app, and any other grant, is refused as before.
+ */
+async function refuseConsoleNonAdministrator(ctx: KoaContextWithOIDC, db: Database, indicator: string): Promise<void> {
+  const grantType = ctx.oidc.params?.grant_type;
+  if (grantType === undefined) return;
+  if (grantType !== 'authorization_code' && grantType !== 'refresh_token') throw new errors.InvalidTarget(managementOnly(indicator));
+  const { AuthorizationCode: code, RefreshToken: refresh } = ctx.oidc.entities;
+  const accountId = (grantType === 'authorization_code' ? code : refresh)?.accountId;
+  if (!accountId || !(await isActiveAdministrator(db, accountId))) throw new errors.InvalidTarget(NOT_AN_ADMINISTRATOR);
+}
+
 /**
  * The management API (`${ENDPOINT}/api`, also named https://default.logto.app/api for @logto/api) as a
  * resource server: only for client_credentials, and only to a machine-to-machine app an operator
  * granted it (read from the database on every request, so a grant or revocation applies at once).
- * A person's sign-in never gets a token for it, whatever the app asks for.
+ * A person's sign-in never gets a token for it, whatever the app asks for, except through the admin
+ * console, for an administrator (refuseConsoleNonAdministrator).
  */
 async function managementResourceServer(
   ctx: KoaContextWithOIDC,
@@ -171,6 +194,16 @@ async function managementResourceServer(
   indicator: string,
   endpoint: string,
 ): Promise<ResourceServer> {
+  if (client.clientId === CONSOLE_CLIENT_ID) {
+    await refuseConsoleNonAdministrator(ctx, db, indicator);
+    return {
+      scope: MANAGEMENT_SCOPE,
+      audience: managementIndicator(endpoint),
+      accessTokenTTL: MANAGEMENT_TOKEN_TTL,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'RS256' } },
+    };
+  }
   if (ctx.oidc.params?.grant_type !== 'client_credentials') {
     throw new errors.InvalidTarget(managementOnly(indicator));
   }
@@ -201,8 +234,13 @@ async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database, end
   if (typeof requested !== 'string') {
     throw new errors.InvalidTarget('only a single resource indicator value must be requested during Access Token Request');
   }
-  if (isManagementIndicator(requested, endpoint)) throw new errors.InvalidTarget(managementOnly(requested));
   const token = ctx.oidc.entities.RefreshToken;
+  if (isManagementIndicator(requested, endpoint)) {
+    if (ctx.oidc.client?.clientId !== CONSOLE_CLIENT_ID) throw new errors.InvalidTarget(managementOnly(requested));
+    await refuseConsoleNonAdministrator(ctx, db, requested);
+    if (!token?.resourceIndicators.has(requested)) throw new errors.InvalidTarget(resourceNotRequestedDescription(requested, true));
+    return;
+  }
   const registered = Boolean(await findResourceByIndicator(db, requested));
   if (!token?.resourceIndicators.has(requested)) {
     throw new errors.InvalidTarget(resourceNotRequestedDescription(requested, registered));

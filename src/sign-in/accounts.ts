@@ -1,6 +1,7 @@
 import { isUniqueViolation, type Database } from '../db/database.ts';
 import { deleteUserRow, findUserByEmail, findUserById, insertUser, markSignedIn, type User } from '../db/users.ts';
 import { destroyModelsByAccountId } from '../db/oidc-models.ts';
+import { deleteConsoleSessionsOf } from '../db/console-sessions.ts';
 import { clearFailures, deleteLocksOf } from '../db/lockout.ts';
 import { normalizeEmail } from './email.ts';
 import { randomId } from '../lib/random.ts';
@@ -82,6 +83,7 @@ export async function findUserByIdOrEmail(db: Database, who: string): Promise<Us
 export async function deleteAccount(db: Database, user: User): Promise<void> {
   await db.transaction().execute(async (tx) => {
     await destroyModelsByAccountId(tx, user.id);
+    await deleteConsoleSessionsOf(tx, user.id);
     await clearFailures(tx, user.email);
     await deleteLocksOf(tx, user.email);
     await deleteUserRow(tx, user.id);

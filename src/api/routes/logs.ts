@@ -21,7 +21,7 @@ const logSchema = z
       userAgent: z.string().optional(),
       userId: z.string().optional(),
       applicationId: z.string().optional(),
-      actor: z.string().optional().meta({ description: "Who made a management change: 'cli' or 'app:<m2m app id>'" }),
+      actor: z.string().optional().meta({ description: "Who made a management change: 'cli', 'app:<m2m app id>' or 'user:<administrator's user id>' (the admin console)" }),
       params: z.record(z.string(), z.unknown()).optional(),
     }),
     createdAt: z.number(),

@@ -12,6 +12,7 @@ import {
   setSuspended,
   updateUserProfile,
 } from '../../management/users.ts';
+import { setAdministrator } from '../../management/admins.ts';
 import { actorOf, customDataSchema, errorResponses, pageOf, paginationQuery, setTotal, toUser, userSchema } from '../schemas.ts';
 
 const TAG = 'Users';
@@ -153,6 +154,23 @@ export function userRoutes(scope: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request) => toUser(await setSuspended(db, request.params.userId, request.body.isSuspended, actorOf(request), deps.now())),
+  );
+
+  api.patch(
+    '/users/:userId/is-admin',
+    {
+      schema: {
+        tags: [TAG],
+        operationId: 'UpdateUserIsAdmin',
+        summary: 'Grant or take back the admin role (Sesame)',
+        description:
+          'An administrator may sign in to the admin console at /console. Taking the role back ends their console sessions, and the console tokens they hold are refused from their next call. Same as `sesame admin add|remove`.',
+        params: userParams,
+        body: z.strictObject({ isAdmin: z.boolean({ error: 'isAdmin must be true or false' }) }),
+        response: { 200: userSchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => toUser(await setAdministrator(db, request.params.userId, request.body.isAdmin, actorOf(request), deps.now())),
   );
 
   api.delete(
