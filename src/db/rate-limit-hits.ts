@@ -1,12 +1,23 @@
-import { sql } from 'kysely';
+import { sql, type OnConflictBuilder } from 'kysely';
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
+import type { Schema } from './schema.ts';
 
 /** A key's count in its current window, as the database holds it after an addition. */
 export interface WindowTotal {
   hits: number;
   windowStart: number;
 }
+
+/**
+ * On a key that has a row: add the new hits to its window, or start a new window with them once the
+ * stored one (`windowMs` long) has passed. `windowMs` is a value or a prepared() placeholder.
+ */
+const addOrRestart = (windowMs: unknown) => (conflict: OnConflictBuilder<Schema, 'rate_limit_hits'>) =>
+  conflict.column('key').doUpdateSet({
+    hits: sql<number>`CASE WHEN rate_limit_hits.window_start + ${windowMs} <= excluded.window_start THEN excluded.hits ELSE rate_limit_hits.hits + excluded.hits END`,
+    window_start: sql<number>`CASE WHEN rate_limit_hits.window_start + ${windowMs} <= excluded.window_start THEN excluded.window_start ELSE rate_limit_hits.window_start END`,
+  });
 
 /**
  * Adds `amount` hits to `key` in its fixed window of `windowMs` and returns the window's total and
@@ -17,12 +28,7 @@ const addToWindow = prepared((db, p: { key: string; amount: number; now: number;
   db
     .insertInto('rate_limit_hits')
     .values({ key: p.key, window_start: p.now, hits: p.amount })
-    .onConflict((conflict) =>
-      conflict.column('key').doUpdateSet({
-        hits: sql<number>`CASE WHEN rate_limit_hits.window_start + ${p.windowMs} <= excluded.window_start THEN excluded.hits ELSE rate_limit_hits.hits + excluded.hits END`,
-        window_start: sql<number>`CASE WHEN rate_limit_hits.window_start + ${p.windowMs} <= excluded.window_start THEN excluded.window_start ELSE rate_limit_hits.window_start END`,
-      }),
-    )
+    .onConflict(addOrRestart(p.windowMs))
     .returning(['hits', 'window_start']),
 );
 
@@ -62,12 +68,7 @@ async function addBatch(
   const rows = await db
     .insertInto('rate_limit_hits')
     .values(additions.map(({ key, amount }) => ({ key, window_start: now, hits: amount })))
-    .onConflict((conflict) =>
-      conflict.column('key').doUpdateSet({
-        hits: sql<number>`CASE WHEN rate_limit_hits.window_start + ${windowMs} <= excluded.window_start THEN excluded.hits ELSE rate_limit_hits.hits + excluded.hits END`,
-        window_start: sql<number>`CASE WHEN rate_limit_hits.window_start + ${windowMs} <= excluded.window_start THEN excluded.window_start ELSE rate_limit_hits.window_start END`,
-      }),
-    )
+    .onConflict(addOrRestart(windowMs))
     .returning(['key', 'hits', 'window_start'])
     .execute();
   for (const row of rows) totals.set(row.key, { hits: Number(row.hits), windowStart: Number(row.window_start) });

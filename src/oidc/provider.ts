@@ -196,13 +196,7 @@ async function managementResourceServer(
 ): Promise<ResourceServer> {
   if (client.clientId === CONSOLE_CLIENT_ID) {
     await refuseConsoleNonAdministrator(ctx, db, indicator);
-    return {
-      scope: MANAGEMENT_SCOPE,
-      audience: managementIndicator(endpoint),
-      accessTokenTTL: MANAGEMENT_TOKEN_TTL,
-      accessTokenFormat: 'jwt',
-      jwt: { sign: { alg: 'RS256' } },
-    };
+    return managementApiServer(endpoint);
   }
   if (ctx.oidc.params?.grant_type !== 'client_credentials') {
     throw new errors.InvalidTarget(managementOnly(indicator));
@@ -213,6 +207,11 @@ async function managementResourceServer(
       `this app may not use the management API; an operator grants it with \`sesame app grant-management ${client.clientId}\``,
     );
   }
+  return managementApiServer(endpoint);
+}
+
+/** The management API as a resource server: its tokens are JWTs for `${ENDPOINT}/api` with the scope `all`. */
+function managementApiServer(endpoint: string): ResourceServer {
   return {
     scope: MANAGEMENT_SCOPE,
     audience: managementIndicator(endpoint),
