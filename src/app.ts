@@ -2,7 +2,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type Provider from 'oidc-provider';
@@ -17,7 +16,7 @@ import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { interactionRoutes } from './sign-in/routes/index.ts';
 import { mountOidc } from './http/oidc.ts';
 import { managementApi } from './api/index.ts';
-import { helmetOptions } from './http/security-headers.ts';
+import { addSecurityHeaders } from './http/security-headers.ts';
 import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute } from './health.ts';
 import { answerErrors } from './http/errors.ts';
@@ -86,7 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // plumbing on every call. Their security headers come from the same definition as those mountOidc
   // gives /oidc and the 404 page (src/http/security-headers.ts).
   await app.register(async (pages) => {
-    await pages.register(helmet, helmetOptions(config));
+    addSecurityHeaders(pages, config);
     await pages.register(cookie, { secret: liveCookieSigner(deps.cookieKeys) });
     await pages.register(formbody);
     await pages.register(csrf, {

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { helmetOptions } from '../http/security-headers.ts';
+import { addSecurityHeaders } from '../http/security-headers.ts';
 import { managementIndicator, MANAGEMENT_SCOPE } from '../management/management-resource.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import type { ApiDeps } from './deps.ts';
@@ -33,7 +32,7 @@ export async function managementApi(app: FastifyInstance, deps: ApiDeps): Promis
       api.setSerializerCompiler(serializerCompiler);
       answerApiErrors(api);
       // The reference page is HTML: it gets the same headers (CSP: scripts and styles from here only) as every page.
-      await api.register(helmet, helmetOptions(config));
+      addSecurityHeaders(api, config);
 
       await api.register(swagger, {
         openapi: {

@@ -37,7 +37,7 @@ export async function mountOidc(app: FastifyInstance, { config, provider, keyRin
 
   // Added before middie registers its own onRequest hook, so it runs first. Requests without a fastify
   // route (everything under /oidc, and unknown addresses) get the security headers here; the routes in
-  // the pages scope get the same from @fastify/helmet.
+  // the pages scope get the same from addSecurityHeaders.
   app.addHook('onRequest', async (request, reply) => {
     if (!request.is404) return;
     setSecurityHeaders(request.raw, reply.raw);

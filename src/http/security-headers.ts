@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 import type { Config } from '../config/index.ts';
 
 /**
- * The one definition of Sesame's security headers. @fastify/helmet applies it to Sesame's own pages;
- * securityHeaders() applies the same to everything else Sesame answers (oidc-provider's pages under
- * /oidc, the 404 page), so every HTML response carries the same CSP, frame-ancestors/X-Frame-Options,
- * Referrer-Policy, nosniff and the rest.
+ * The one definition of Sesame's security headers, applied by securityHeaders(): to Sesame's own
+ * pages, the console and the API (addSecurityHeaders, per scope) and to everything else Sesame answers
+ * (oidc-provider's pages under /oidc, the 404 page), so every HTML response carries the same CSP,
+ * frame-ancestors/X-Frame-Options, Referrer-Policy, nosniff and the rest.
  *
  * script-src is 'self' only: our pages load /assets/sesame.js and have no inline script.
  * oidc-provider's self-submitting pages (form_post, sign-out without a session) each carry one inline
@@ -60,4 +61,13 @@ function computeHeaders(options: ReturnType<typeof helmetOptions>): [string, str
   });
   if (failure) throw failure;
   return [...headers];
+}
+
+/** The security headers on every response of a fastify scope (what @fastify/helmet would do, computed once). */
+export function addSecurityHeaders(scope: FastifyInstance, config: Readonly<Config>): void {
+  const setHeaders = securityHeaders(config);
+  scope.addHook('onRequest', (request, reply, done) => {
+    setHeaders(request.raw, reply.raw);
+    done();
+  });
 }
