@@ -1,9 +1,11 @@
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
 
-/** Tables that log timed events per address and per IP, for sliding-window limits. */
+/**
+ * Tables that log timed events per address and per IP, for sliding-window limits (the send caps read
+ * verification_sends in one statement of their own: countSendsForCaps in verification.ts).
+ */
 const EVENT_LOGS = {
-  verification_sends: 'sent_at',
   sign_in_failures: 'failed_at',
 } as const;
 

@@ -53,25 +53,14 @@ export async function addHitsToMany(
 ): Promise<Map<string, WindowTotal>> {
   const totals = new Map<string, WindowTotal>();
   for (let start = 0; start < additions.length; start += ADD_HITS_BATCH) {
-    for (const [key, total] of await addBatch(db, additions.slice(start, start + ADD_HITS_BATCH), now, windowMs)) totals.set(key, total);
+    const rows = await db
+      .insertInto('rate_limit_hits')
+      .values(additions.slice(start, start + ADD_HITS_BATCH).map(({ key, amount }) => ({ key, window_start: now, hits: amount })))
+      .onConflict(addOrRestart(windowMs))
+      .returning(['key', 'hits', 'window_start'])
+      .execute();
+    for (const row of rows) totals.set(row.key, { hits: Number(row.hits), windowStart: Number(row.window_start) });
   }
-  return totals;
-}
-
-async function addBatch(
-  db: Queryable,
-  additions: readonly { key: string; amount: number }[],
-  now: number,
-  windowMs: number,
-): Promise<Map<string, WindowTotal>> {
-  const totals = new Map<string, WindowTotal>();
-  const rows = await db
-    .insertInto('rate_limit_hits')
-    .values(additions.map(({ key, amount }) => ({ key, window_start: now, hits: amount })))
-    .onConflict(addOrRestart(windowMs))
-    .returning(['key', 'hits', 'window_start'])
-    .execute();
-  for (const row of rows) totals.set(row.key, { hits: Number(row.hits), windowStart: Number(row.window_start) });
   return totals;
 }
 

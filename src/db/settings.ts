@@ -9,7 +9,6 @@ import { isPostgres } from './serialize.ts';
  * settings and find out whether anything changed, in any process, with one read of one small row.
  */
 export const SETTINGS_VERSION_KEY = 'settings.version';
-const VERSION_KEY = SETTINGS_VERSION_KEY;
 
 /** PostgreSQL: the channel every settings write notifies (see src/db/settings-feed.ts). */
 export const SETTINGS_CHANNEL = 'sesame_settings';
@@ -67,7 +66,7 @@ async function changing(db: Queryable, at: number, change: (tx: Queryable) => Pr
     if (changed) {
       await tx
         .insertInto('settings')
-        .values({ key: VERSION_KEY, value: '1', updated_at: at })
+        .values({ key: SETTINGS_VERSION_KEY, value: '1', updated_at: at })
         .onConflict((conflict) =>
           conflict.column('key').doUpdateSet((eb) => ({
             value: sql<string>`CAST(CAST(${eb.ref('settings.value')} AS INTEGER) + 1 AS TEXT)`,
@@ -92,7 +91,7 @@ async function changing(db: Queryable, at: number, change: (tx: Queryable) => Pr
 
 /** 0 until the first setting is written. */
 async function readVersion(db: Queryable): Promise<number> {
-  const [row] = (await selectSetting(db, { key: VERSION_KEY })).rows;
+  const [row] = (await selectSetting(db, { key: SETTINGS_VERSION_KEY })).rows;
   return row ? Number(row.value) : 0;
 }
 
