@@ -43,6 +43,8 @@ export type DatabaseResults =
   | {
       /** The database created for the run (dropped at its end). */
       database: string;
+      /** How the PostgreSQL server was reached: `127.0.0.1:5432` (TCP) or `socket /var/run/postgresql`. */
+      server: string;
       signIn: Record<Setup, SetupSignIns>;
       tokens: Record<DatabaseTokenScenario, Record<Setup, Throughput>>;
       ratios: {
@@ -104,7 +106,7 @@ export async function runDatabaseScenarios(options: BenchOptions, sink: MailSink
       tokens: Object.fromEntries(DATABASE_TOKEN_SCENARIOS.map((scenario) => [scenario, ratiosOf(tokens[scenario])])) as Record<DatabaseTokenScenario, Ratios>,
     };
     options.log(`  PostgreSQL/SQLite sign-ins ${ratios.signIn.postgresVsSqlite}, 2 vs 1 instance ${ratios.signIn.twoVsOne}`);
-    return { database: database.name, signIn, tokens, ratios };
+    return { database: database.name, server: database.server, signIn, tokens, ratios };
   } finally {
     for (const child of running.reverse()) await child.stop().catch(() => undefined);
     await database.drop().catch((error: Error) => options.log(`could not drop ${database.name}: ${error.message}`));
@@ -228,7 +230,7 @@ export function formatDatabases(r: DatabaseResults): string[] {
   const lines: string[] = [];
   const row = (...cells: Array<string | number | undefined>) =>
     lines.push(cells.map((cell, i) => String(cell ?? '-').padEnd(i === 0 ? 30 : 11)).join(' ').trimEnd());
-  lines.push(`SQLite vs PostgreSQL (database ${r.database}; PG proxy = 1 instance behind the round-robin proxy, PG 2 proxy = 2 behind it)`);
+  lines.push(`SQLite vs PostgreSQL (database ${r.database} on ${r.server}; PG proxy = 1 instance behind the round-robin proxy, PG 2 proxy = 2 behind it)`);
   row('  sign-ins (CPU: ms/sign-in)', 'per s', 'p95 ms', 'vs SQLite', 'Sesame CPU', 'PG CPU', 'proxy CPU');
   for (const setup of SETUPS) {
     const s = r.signIn[setup];

@@ -1,14 +1,28 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { redactDatabaseUrl, type PostgresDatabaseConfig } from '../../src/config/database.ts';
-import { connectionOptions, describePostgresStartupFault } from '../../src/db/postgres.ts';
+import { connectionOptions, describePostgresStartupFault, describeServer } from '../../src/db/postgres.ts';
 import { benchDatabaseConfig } from './sesame.ts';
 
-/** The admin connection the bench creates its database through (any database its user may CREATE DATABASE from). */
-export const DEFAULT_BENCH_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Where Debian's PostgreSQL listens locally besides 127.0.0.1:5432. */
+const LOCAL_SOCKET_DIRECTORY = '/var/run/postgresql';
+
+/**
+ * The admin connection the bench creates its database through (any database its user may CREATE
+ * DATABASE from). A PostgreSQL on the same machine is reached over its Unix socket when it has one, as
+ * a same-box deployment would connect (psql's default too): on this VM a loopback TCP round trip costs
+ * the client several times the CPU of a socket one, and a sign-in makes some 40 of them. The table
+ * says which was used; BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres measures TCP.
+ */
+export const DEFAULT_BENCH_DATABASE_URL = existsSync(`${LOCAL_SOCKET_DIRECTORY}/.s.PGSQL.5432`)
+  ? `postgres://postgres@${encodeURIComponent(LOCAL_SOCKET_DIRECTORY)}/postgres`
+  : 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface BenchDatabase {
   name: string;
+  /** How the server is reached, for the table: `127.0.0.1:5432` or `socket /var/run/postgresql`. */
+  server: string;
   /** DATABASE_URL of the new database (holds the password, if the admin URL has one). */
   url: string;
   /** Adds users seed-<from>..seed-<to-1>@example.com (as seed.ts seedUsers does on SQLite); returns seconds taken. */
@@ -48,6 +62,7 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   const url = databaseUrl(config, name);
   return {
     name,
+    server: describeServer(config).replace(/\/[^/]*$/, ''),
     url,
     seedUsers: (from, to) => seedUsers(url, from, to),
     async serverPids() {
