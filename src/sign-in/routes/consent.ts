@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Interaction } from 'oidc-provider';
-import { findApplication } from '../../db/applications.ts';
+import { findApplicationCached } from '../../oidc/application-cache.ts';
 import { findUserById } from '../../db/users.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { grantRequested } from '../grant.ts';
@@ -18,7 +18,7 @@ export function consentRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps) {
   /** GET /interaction/:uid when the prompt is consent. */
   async function consentStep(request: FastifyRequest, reply: FastifyReply, interaction: Interaction) {
     const accountId = interaction.session?.accountId;
-    const application = await findApplication(db, String(interaction.params.client_id));
+    const application = await findApplicationCached(db, String(interaction.params.client_id));
     if (!accountId || !application) {
       return kit.finish(request, reply, { error: 'access_denied', error_description: 'unknown account or application' });
     }
