@@ -23,3 +23,25 @@ document.addEventListener('click', async (event) => {
     label.textContent = original;
   }, 2000);
 });
+
+// The sign-in experience's preview follows the form as it changes (the "Update preview" button does
+// the same without JavaScript): the frame loads the preview route with the draft settings.
+for (const form of document.querySelectorAll('form[data-preview]')) {
+  const frame = document.getElementById(form.getAttribute('data-preview'));
+  if (!frame) continue;
+  let timer;
+  const update = () => {
+    const params = new URLSearchParams(new FormData(form));
+    params.delete('_csrf');
+    const url = `${form.querySelector('[data-preview-button]').getAttribute('formaction')}?${params}`;
+    if (frame.getAttribute('src') !== url) frame.setAttribute('src', url);
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(update, 250);
+  };
+  form.addEventListener('input', schedule);
+  form.addEventListener('change', schedule);
+  // The step select sits outside the form element (form="..."): it does not bubble to the form.
+  for (const outside of document.querySelectorAll(`[form="${form.id}"]`)) outside.addEventListener('change', schedule);
+}

@@ -13,6 +13,8 @@ import { consoleSessions, cookieOptions, PENDING_COOKIE } from './session.ts';
 import { overviewRoutes } from './pages/overview.ts';
 import { applicationRoutes } from './pages/applications.ts';
 import { userRoutes } from './pages/users.ts';
+import { resourceRoutes } from './pages/resources.ts';
+import { experienceRoutes } from './pages/experience.ts';
 
 export interface AdminConsoleDeps {
   config: Readonly<Config>;
@@ -158,5 +160,7 @@ export async function adminConsole(pages: FastifyInstance, deps: AdminConsoleDep
     overviewRoutes(scope, page);
     applicationRoutes(scope, page, config);
     userRoutes(scope, page);
+    resourceRoutes(scope, page);
+    experienceRoutes(scope, page, views);
   });
 }

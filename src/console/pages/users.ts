@@ -24,14 +24,35 @@ interface Log {
   createdAt: number;
 }
 
+interface Session {
+  id: string;
+  active: boolean;
+  signedInAt: number | null;
+  expiresAt: number | null;
+  lastActiveAt: number | null;
+  signInMethods: string[];
+  ip: string | null;
+  userAgent: string | null;
+  applications: { id: string; name: string | null; refreshTokenExpiresAt: number | null }[];
+}
+
 const PAGE_SIZE = 20;
+const METHODS: Record<string, string> = { email: 'emailed code', pwd: 'password', otp: 'one-time code', hwk: 'passkey', mfa: 'second factor' };
+
+/** "Firefox on Linux" from a user agent, for a person; the whole string stays in a title. */
+export function describeAgent(agent: string | null): string {
+  if (!agent) return 'Unknown browser';
+  const browser = /Edg\//.test(agent) ? 'Edge' : /OPR\//.test(agent) ? 'Opera' : /Firefox\//.test(agent) ? 'Firefox' : /Chrom(e|ium)\//.test(agent) ? 'Chrome' : /Safari\//.test(agent) ? 'Safari' : /curl|node|undici|python|Go-http/i.test(agent) ? 'A program' : 'A browser';
+  const system = /Android/.test(agent) ? 'Android' : /iPhone|iPad|iOS/.test(agent) ? 'iOS' : /Mac OS X|Macintosh/.test(agent) ? 'macOS' : /Windows/.test(agent) ? 'Windows' : /CrOS/.test(agent) ? 'ChromeOS' : /Linux/.test(agent) ? 'Linux' : undefined;
+  return system ? `${browser} on ${system}` : browser;
+}
 const PROFILE_FIELDS = { email: /primaryEmail|email/i, username: /username/i, name: /\bname\b/i };
 
 const idOf = (request: FastifyRequest) => encodeURIComponent((request.params as { id: string }).id);
 const userUrl = (request: FastifyRequest) => `/console/users/${idOf(request)}`;
 
 /** What an audit event means, for a person (the raw key stays visible beside it). */
-function describeEvent(log: Log): string {
+export function describeEvent(log: Log): string {
   const known: Record<string, string> = {
     'Interaction.SignIn.Submit': 'Signed in',
     'Interaction.Register.Submit': 'Signed up',
@@ -78,9 +99,10 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
     kept: { profile?: Record<string, string>; customData?: string } = {},
     errors: FieldErrors = {},
   ) {
-    const [{ body: user }, { body: logs }] = await Promise.all([
+    const [{ body: user }, { body: logs, total: eventTotal = 0 }, { body: sessions }] = await Promise.all([
       ctx.api.ok<User>('GET', `/users/${idOf(request)}`),
       ctx.api.ok<Log[]>('GET', `/logs?userId=${idOf(request)}&page_size=20`),
+      ctx.api.ok<Session[]>('GET', `/users/${idOf(request)}/sessions`),
     ]);
     return ctx.render(
       reply,
@@ -92,6 +114,12 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
         profile: kept.profile ?? { email: user.primaryEmail ?? '', name: user.name ?? '', username: user.username ?? '' },
         customData: kept.customData ?? JSON.stringify(user.customData, null, 2),
         events: logs.map((log) => ({ ...log, description: describeEvent(log), failed: log.payload.result === 'Error' })),
+        eventTotal,
+        sessions: sessions.map((session) => ({
+          ...session,
+          device: describeAgent(session.userAgent),
+          methods: session.signInMethods.map((method) => METHODS[method] ?? method).join(' + ') || 'unknown',
+        })),
         errors,
       },
       Object.keys(errors).length ? 400 : 200,
