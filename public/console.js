@@ -45,3 +45,15 @@ for (const form of document.querySelectorAll('form[data-preview]')) {
   // The step select sits outside the form element (form="..."): it does not bubble to the form.
   for (const outside of document.querySelectorAll(`[form="${form.id}"]`)) outside.addEventListener('change', schedule);
 }
+
+// The Email page's TLS line follows the port as it is typed (the server words it, in data-tls-*).
+for (const form of document.querySelectorAll('form[data-tls]')) {
+  const port = form.querySelector('[data-tls-port]');
+  const note = form.querySelector('[data-tls-other]');
+  const line = form.querySelector('[data-tls-text]');
+  if (!port || !note || !line) continue;
+  port.addEventListener('input', () => {
+    const n = Number(port.value);
+    line.textContent = n === 465 || n === 587 ? note.getAttribute(`data-tls-${n}`) : note.getAttribute('data-tls-other').replace('{port}', port.value || '…');
+  });
+}

@@ -15,6 +15,7 @@ import { applicationRoutes } from './pages/applications.ts';
 import { userRoutes } from './pages/users.ts';
 import { resourceRoutes } from './pages/resources.ts';
 import { experienceRoutes } from './pages/experience.ts';
+import { emailRoutes } from './pages/email.ts';
 
 export interface AdminConsoleDeps {
   config: Readonly<Config>;
@@ -162,5 +163,6 @@ export async function adminConsole(pages: FastifyInstance, deps: AdminConsoleDep
     userRoutes(scope, page);
     resourceRoutes(scope, page);
     experienceRoutes(scope, page, views);
+    emailRoutes(scope, page, { views, config });
   });
 }

@@ -2,15 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { signedInBrowser } from '../helpers/session.ts';
-import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
+import { findForm, HttpBrowser, type PageResponse } from '../helpers/browser.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 import { setAdministrator } from '../../src/management/admins.ts';
 import { CLI } from '../../src/management/audit.ts';
 import { createApplication, setManagementAccess } from '../../src/management/applications.ts';
-import { createPasswordHasher } from '../../src/sign-in/passwords.ts';
 import { loadExperience } from '../../src/sign-in/experience.ts';
 import { findResourceById, listScopes } from '../../src/db/resources.ts';
-import { listAuditLogs, recordAudit } from '../../src/audit/log.ts';
+import { readSetting } from '../../src/db/settings.ts';
+import { SMTP_CONNECTOR_SETTING } from '../../src/mail/mail-source.ts';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 
@@ -200,5 +200,114 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     // Only for a signed-in administrator.
     const stranger = await new HttpBrowser().request(`${endpoint}${query({})}`);
     expect(stranger.status).toBe(303);
+  });
+
+  const storedSmtp = async () => (await readSetting<Record<string, any>>(sesame.db, SMTP_CONNECTOR_SETTING))?.value;
+
+  it('stores the SMTP connector from a form (TLS from the port, the password kept when unchanged) and sends a test mail showing the answer or the exact error', async () => {
+    const page = await get('/console/email');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('SMTP_* variables');
+    expect(page.body).toContain('Port 587: STARTTLS, required.');
+
+    const refused = await browser.submit(page, '/console/email', { host: 'smtp example', port: '70000', user: '', pass: '', fromEmail: '' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/id="f-host-error">A host name or IP address/);
+    expect(refused.body).toMatch(/id="f-port-error">A port from 1 to 65535/);
+    expect(refused.body).toMatch(/id="f-fromEmail-error">Enter the sender/);
+    expect(refused.body).toContain('value="smtp example"');
+    const badFrom = await browser.submit(page, '/console/email', { host: '127.0.0.1', port: String(sesame.smtp.port), user: '', pass: '', fromEmail: 'not an address' });
+    expect(badFrom.status).toBe(400);
+    expect(badFrom.body).toMatch(/id="f-fromEmail-error">FromEmail must be one email address/);
+
+    const implicit = await browser.submit(page, '/console/email', { host: '127.0.0.1', port: '465', user: 'mailer', pass: 'secret', fromEmail: 'Ops <ops@example.com>' });
+    expect(implicit.body).toContain('Saved.');
+    expect(implicit.body).toContain('Port 465: implicit TLS.');
+    expect(await storedSmtp()).toMatchObject({ host: '127.0.0.1', port: 465, secure: true, requireTLS: false, auth: { user: 'mailer', pass: 'secret' } });
+    // The password reads as ******** and, sent back unchanged, stays.
+    expect(implicit.body).toMatch(/name="pass" type="password" value="\*\*\*\*\*\*\*\*"/);
+    expect(implicit.body).not.toContain('secret');
+    const saved = await browser.submit(implicit, '/console/email', { host: '127.0.0.1', port: String(sesame.smtp.port), user: 'mailer', pass: '********', fromEmail: 'Ops <ops@example.com>' });
+    expect(saved.body).toContain(`Port ${sesame.smtp.port}: STARTTLS when the server offers it.`);
+    expect(await storedSmtp()).toMatchObject({ port: sesame.smtp.port, secure: false, requireTLS: false, auth: { user: 'mailer', pass: 'secret' } });
+    expect(saved.body).toContain('SMTP connector</span> Through the connector below');
+
+    const before = sesame.smtp.countFor('ops-check@example.com');
+    const tested = await browser.submit(saved, '/console/email/test', { to: 'ops-check@example.com' });
+    expect(tested.body).toMatch(/Sent\. The SMTP server answered:<\/strong>\s*<pre class="smtp-answer">250 /);
+    const mail = await sesame.smtp.waitForMail('ops-check@example.com', { after: before });
+    expect(mail.subject).toBe('Sesame test email');
+    expect(mail.from).toContain('ops@example.com');
+
+    sesame.smtp.refuse = 'permanent';
+    try {
+      const failed = await browser.submit(saved, '/console/email/test', { to: 'ops-check@example.com' });
+      expect(failed.body).toMatch(/Sending failed:<\/strong>\s*<pre class="smtp-answer">The mail server at 127\.0\.0\.1:\d+ refused the recipient: 550 5\.1\.1/);
+    } finally {
+      sesame.smtp.refuse = false;
+    }
+  });
+
+  it('edits the raw JSON in Logto\'s format, keeping the text on a refusal', async () => {
+    const page = await get('/console/email');
+    expect(page.body).toContain('&quot;fromEmail&quot;: &quot;Ops &lt;ops@example.com&gt;&quot;');
+    expect(page.body).toContain('&quot;pass&quot;: &quot;********&quot;');
+    const broken = await browser.submit(page, '/console/email/raw', { raw: '{"host": "127.0.0.1",' });
+    expect(broken.status).toBe(400);
+    expect(broken.body).toMatch(/id="f-raw-error">This is not valid JSON/);
+    expect(broken.body).toContain('{&quot;host&quot;: &quot;127.0.0.1&quot;,</textarea>');
+    expect(broken.body).toMatch(/<details class="panel raw" open>/);
+    const config = { ...(await storedSmtp()), auth: { user: 'mailer', pass: '********' }, replyTo: 'help@example.com', port: 'many' };
+    const invalid = await browser.submit(page, '/console/email/raw', { raw: JSON.stringify(config) });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatch(/id="f-raw-error">Port must be an integer/);
+    const ok = await browser.submit(page, '/console/email/raw', { raw: JSON.stringify({ ...config, port: sesame.smtp.port }) });
+    expect(ok.body).toContain('Saved the connector config.');
+    expect(await storedSmtp()).toMatchObject({ replyTo: 'help@example.com', auth: { pass: 'secret' } });
+  });
+
+  it('edits templates per usage type with a rendered preview, the draft previewed without saving', async () => {
+    const builtIn = await get('/console/email/templates/Register');
+    expect(builtIn.status).toBe(200);
+    expect(builtIn.body).toContain('Built-in</span>');
+    const builtInPreview = await get('/console/email/templates/Register/preview');
+    expect(builtInPreview.headers.get('content-security-policy')).toContain("frame-ancestors 'self'");
+    expect(builtInPreview.body).toContain('123456');
+    expect(builtInPreview.body).toContain('<iframe class="mail-body"');
+
+    // "Preview draft" posts the template form to the preview route (formaction), into the frame.
+    const { fields } = findForm(builtIn.body, '/console/email/templates/Register');
+    const draft = await browser.request(`${endpoint}/console/email/templates/Register/preview`, { form: { ...fields, subject: 'Welcome to {{application.name}}', contentType: 'text/plain', content: 'Code: {{code}}' } });
+    expect(draft.body).toContain('<strong>Welcome to Your app</strong>');
+    expect(draft.body).toContain('<pre class="mail-plain">Code: 123456</pre>');
+    expect((await storedSmtp())!.templates ?? []).toEqual([]);
+
+    const refused = await browser.submit(builtIn, '/console/email/templates/Register', { subject: 'Two\nlines', contentType: 'text/plain', content: '' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/id="f-subject-error">A subject is one line/);
+    expect(refused.body).toMatch(/id="f-content-error">Write the body/);
+    const saved = await browser.submit(await get('/console/email/templates/Generic'), '/console/email/templates/Generic', { subject: 'Notice: {{subject}}', contentType: 'text/html', content: '<p>{{message}}</p>' });
+    expect(saved.body).toContain('Custom</span> This template is in use.');
+    expect((await storedSmtp())!.templates).toEqual([{ usageType: 'Generic', contentType: 'text/html', subject: 'Notice: {{subject}}', content: '<p>{{message}}</p>' }]);
+    // The register email now falls back to the Generic template.
+    expect((await get('/console/email/templates/Register')).body).toContain('the Generic template is used');
+    // A test mail (a Generic notice) goes out with it.
+    const before = sesame.smtp.countFor('ops-check@example.com');
+    await browser.submit(await get('/console/email'), '/console/email/test', { to: 'ops-check@example.com' });
+    expect((await sesame.smtp.waitForMail('ops-check@example.com', { after: before })).subject).toBe('Notice: Sesame test email');
+
+    const reset = await browser.submit(saved, '/console/email/templates/Generic/reset');
+    expect(reset.body).toContain('Built-in</span>');
+    expect((await storedSmtp())!.templates).toEqual([]);
+    expect((await get('/console/email/templates/Nope')).status).toBe(404);
+  });
+
+  it('removes the connector after confirmation, handing back to the SMTP_* variables', async () => {
+    const confirm = await get('/console/email/remove');
+    expect(confirm.body).toContain('cannot be undone');
+    const removed = await browser.submit(confirm, '/console/email/remove');
+    expect(removed.body).toContain('Removed the stored SMTP connector.');
+    expect(await storedSmtp()).toBeUndefined();
+    expect(removed.body).toContain('SMTP_* variables');
   });
 });
