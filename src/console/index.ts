@@ -16,6 +16,7 @@ import { userRoutes } from './pages/users.ts';
 import { resourceRoutes } from './pages/resources.ts';
 import { experienceRoutes } from './pages/experience.ts';
 import { emailRoutes } from './pages/email.ts';
+import { logRoutes } from './pages/logs.ts';
 
 export interface AdminConsoleDeps {
   config: Readonly<Config>;
@@ -164,5 +165,6 @@ export async function adminConsole(pages: FastifyInstance, deps: AdminConsoleDep
     resourceRoutes(scope, page);
     experienceRoutes(scope, page, views);
     emailRoutes(scope, page, { views, config });
+    logRoutes(scope, page);
   });
 }

@@ -11,6 +11,9 @@ import { loadExperience } from '../../src/sign-in/experience.ts';
 import { findResourceById, listScopes } from '../../src/db/resources.ts';
 import { readSetting } from '../../src/db/settings.ts';
 import { SMTP_CONNECTOR_SETTING } from '../../src/mail/mail-source.ts';
+import { AuditType, recordAudit } from '../../src/audit/log.ts';
+import { createUser } from '../../src/management/users.ts';
+import { createPasswordHasher } from '../../src/sign-in/passwords.ts';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 
@@ -309,5 +312,56 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     expect(removed.body).toContain('Removed the stored SMTP connector.');
     expect(await storedSmtp()).toBeUndefined();
     expect(removed.body).toContain('SMTP_* variables');
+  });
+
+  it('filters the audit log by user (email or ID), app, event type (exact or prefix) and time, pages through it, and shows one event', async () => {
+    const user = await createUser(sesame.db, { primaryEmail: 'audited@example.com' }, { passwords: createPasswordHasher() }, CLI);
+    const app = await sesame.registerApp({ name: 'Audited app' });
+    const base = Date.UTC(2026, 0, 15, 10, 0);
+    for (let i = 0; i < 25; i++) {
+      await recordAudit(sesame.db, { type: AuditType.SignIn, result: 'success', userId: user.id, applicationId: app.id, ip: '203.0.113.9', userAgent: FIREFOX, data: { method: 'VerificationCode' } }, base + i * 60_000);
+    }
+    await recordAudit(sesame.db, { type: AuditType.PasswordSubmit, result: 'failure', userId: user.id, data: { reason: 'wrong_password' } }, base + 30 * 60_000);
+
+    const byEmail = await get('/console/logs?user=audited@example.com');
+    expect(byEmail.status).toBe(200);
+    // 25 sign-ins, a wrong password, and the account's creation.
+    expect(byEmail.body).toContain('27 event(s) match.');
+    expect(byEmail.body).toContain('Page 1 of 2');
+    expect(byEmail.body).toContain('Wrong password');
+    const second = await get(`/console/logs?user=audited%40example.com&page=2`);
+    expect(second.body).toContain('Page 2 of 2');
+    expect((await get(`/console/logs?userId=${user.id}`)).body).toContain('27 event(s) match.');
+
+    const exact = await get(`/console/logs?user=${user.id}&type=Interaction.SignIn.Submit`);
+    expect(exact.body).toContain('25 event(s) match.');
+    const prefix = await get(`/console/logs?user=${user.id}&type=Interaction.SignIn.*`);
+    expect(prefix.body).toContain('26 event(s) match.');
+    const byApp = await get(`/console/logs?applicationId=${app.id}`);
+    expect(byApp.body).toContain('25 event(s) match.');
+    expect(byApp.body).toMatch(new RegExp(`<option value="${app.id}" selected>Audited app</option>`));
+    // 10:00 to 10:04 UTC, the last minute whole.
+    const window = await get(`/console/logs?user=${user.id}&from=2026-01-15T10:00&to=2026-01-15T10:04`);
+    expect(window.body).toContain('5 event(s) match.');
+
+    const backwards = await get('/console/logs?from=2026-01-15T10:00&to=2026-01-14T10:00');
+    expect(backwards.status).toBe(400);
+    expect(backwards.body).toMatch(/id="f-to-error">The end is before the start/);
+    expect(backwards.body).toContain('value="2026-01-14T10:00"');
+    const nobody = await get('/console/logs?user=ghost@example.com');
+    expect(nobody.body).toMatch(/id="f-user-error">Nobody has the email address ghost@example.com/);
+
+    const id = /href="\/console\/logs\/([^"]+)">Wrong password/.exec(byEmail.body)![1]!;
+    const detail = await get(`/console/logs/${id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toContain('Interaction.SignIn.Verification.Password.Submit');
+    expect(detail.body).toContain(`<a href="/console/users/${user.id}">audited@example.com</a>`);
+    expect(detail.body).toContain('&quot;reason&quot;: &quot;wrong_password&quot;');
+    expect((await get('/console/logs/no-such-record')).status).toBe(404);
+
+    // A change made in this console names the administrator who made it.
+    const changes = await get('/console/logs?type=Management.Resource.*');
+    const change = /href="\/console\/logs\/([^"]+)"/.exec(changes.body)![1]!;
+    expect((await get(`/console/logs/${change}`)).body).toContain(`<a href="/console/users/${adminId}">administrator root@example.com</a>`);
   });
 });
