@@ -35,7 +35,7 @@ export const USAGE_LABELS: Record<UsageType, { label: string; when: string }> = 
   Register: { label: 'Sign-up code', when: 'sent to a new address to verify it' },
   SignIn: { label: 'Sign-in code', when: 'sent to an existing account to sign in' },
   ForgotPassword: { label: 'Password reset code', when: 'sent when someone resets their password' },
-  Generic: { label: 'Notices', when: 'everything else, e.g. "your password was changed", and the fallback for any type without its own template' },
+  Generic: { label: 'Notices', when: 'sent for everything else (e.g. "your password was changed"), and for any type without a template of its own' },
 };
 
 /**

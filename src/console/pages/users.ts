@@ -63,11 +63,21 @@ export function describeEvent(log: Log): string {
     'Interaction.Register.Verification.EmailVerificationCode.Submit': 'Wrong sign-up code',
     'Interaction.SignIn.Verification.Password.Submit': 'Wrong password',
     'Interaction.Lockout': 'Locked out for a while',
+    'Interaction.ForgotPassword.Verification.EmailVerificationCode.Create': 'Password reset code sent',
+    'Interaction.ForgotPassword.Verification.EmailVerificationCode.Submit': 'Wrong password reset code',
+    'ExchangeTokenBy.ClientCredentials': 'Token for a machine-to-machine app',
     SignOut: 'Signed out',
   };
   if (known[log.key]) return known[log.key]!;
-  const management = /^Management\.User\.(\w+)$/.exec(log.key);
-  if (management) return `Changed by an administrator: ${management[1]!.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`;
+  const words = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  const user = /^Management\.User\.(\w+)$/.exec(log.key);
+  if (user) return `Changed by an administrator: ${words(user[1]!)}`;
+  // Management.<Entity>[.<Part>].<Action>: "Resource scope: create", "Sign-in experience: update".
+  const management = /^Management\.([\w.]+)\.(\w+)$/.exec(log.key);
+  if (management) {
+    const what = words(management[1]!.replace(/\./g, ' ')).replace('sign in', 'sign-in');
+    return `${what[0]!.toUpperCase()}${what.slice(1)}: ${words(management[2]!)}`;
+  }
   return log.key;
 }
 
