@@ -180,6 +180,11 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     const query = (fields: Record<string, string>, step = 'email') => `/console/sign-in-experience/preview?${new URLSearchParams({ ...experienceFields, ...fields, step })}`;
     const both = await get(query({}));
     expect(both.status).toBe(200);
+    // The console's own pages may be framed by nobody; the preview by the console only.
+    const form = await get('/console/sign-in-experience');
+    expect(form.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(form.headers.get('x-frame-options')).toBe('DENY');
+    expect(both.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     expect(both.headers.get('content-security-policy')).toContain("frame-ancestors 'self'");
     expect(both.headers.get('content-security-policy')).toContain('sandbox');
     expect(both.headers.get('content-security-policy')).toContain("form-action 'none'");
