@@ -89,6 +89,10 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     expect(revoked.body).toContain('Not signed in anywhere');
     await expect(client.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await api('GET', `/api/users/${userId}/sessions`)).json).toEqual([]);
+    // The administrator's own sessions include the console's app, which has no page of its own.
+    const own = await get(`/console/users/${adminId}`);
+    expect(/id="sessions-heading"[\s\S]*?<\/section>/.exec(own.body)![0]).toContain('Sesame admin console');
+    expect(own.body).not.toContain('href="/console/applications/sesame-console"');
   });
 
   it('registers an API resource, edits it (the identifier stays), adds and removes scopes, and deletes it after confirmation', async () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sectionOf, type ConsoleContext, type PageRoute } from '../context.ts';
 import { apiErrors, sentence, text, type FieldErrors } from '../forms.ts';
 import { pager } from './applications.ts';
+import { CONSOLE_CLIENT_ID } from '../../management/admins.ts';
 
 interface User {
   id: string;
@@ -129,6 +130,8 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
           ...session,
           device: describeAgent(session.userAgent),
           methods: session.signInMethods.map((method) => METHODS[method] ?? method).join(' + ') || 'unknown',
+          // The console's own app has no page (the API does not list or change it).
+          applications: session.applications.map((app) => ({ ...app, page: app.id !== CONSOLE_CLIENT_ID })),
         })),
         errors,
       },
