@@ -24,7 +24,7 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
   let browser: HttpBrowser;
   let adminId: string;
   /** The management API as a script calls it: a machine-to-machine app's token. */
-  let api: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }>;
+  let api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any }>;
 
   beforeAll(async () => {
     sesame = await startSesameWithMail();
@@ -36,10 +36,10 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: automation.id, client_secret: automation.secret, resource: `${sesame.config.endpoint}/api`, scope: 'all' }),
     });
     const token = ((await issued.json()) as { access_token: string }).access_token;
-    api = async (method, path, body) => {
+    api = async (method, path, body, headers = {}) => {
       const response = await fetch(`${sesame.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();
@@ -250,6 +250,12 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     const mail = await sesame.smtp.waitForMail('ops-check@example.com', { after: before });
     expect(mail.subject).toBe('Sesame test email');
     expect(mail.from).toContain('ops@example.com');
+
+    // The API route itself: 204 as in Logto, or the server's reply when asked for it.
+    expect((await api('POST', '/api/connectors/simple-mail-transfer-protocol/test', { email: 'ops-check@example.com' })).status).toBe(204);
+    const answered = await api('POST', '/api/connectors/simple-mail-transfer-protocol/test', { email: 'ops-check@example.com' }, { prefer: 'return=representation' });
+    expect(answered.status).toBe(200);
+    expect(answered.json.response).toMatch(/^250 /);
 
     sesame.smtp.refuse = 'permanent';
     try {
