@@ -41,6 +41,7 @@ describe('management API: OpenAPI document and reference page', () => {
         'PATCH /api/users/{userId} UpdateUser',
         'DELETE /api/users/{userId} DeleteUser',
         'GET /api/users/{userId}/custom-data ListUserCustomData',
+        'GET /api/users/{userId}/sessions ListUserSessions',
         'PATCH /api/users/{userId}/custom-data UpdateUserCustomData',
         'PATCH /api/users/{userId}/is-admin UpdateUserIsAdmin',
         'PATCH /api/users/{userId}/is-suspended UpdateUserIsSuspended',
