@@ -22,6 +22,11 @@ import { healthRoute } from './health.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
 import { adminConsole } from './console/index.ts';
+import { accountPages } from './account/index.ts';
+import type { AccountSection } from './account/context.ts';
+import { mfaSection } from './account/mfa.ts';
+import { passkeyAssetRoutes } from './passkeys/assets.ts';
+import { relyingParty } from './passkeys/webauthn.ts';
 import { createKnownDevices } from './sign-in/known-devices.ts';
 import { liveCookieSigner } from './http/cookie-signer.ts';
 import { databaseRateLimitStore } from './http/rate-limit-store.ts';
@@ -101,6 +106,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The admin console: a client of /api with its own session, in this scope for its cookies and CSRF.
     await adminConsole(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now });
 
+    // The person's own account page (/account): passkeys, and the sections other modules plug in.
+    passkeyAssetRoutes(pages, config.paths.public);
+    // Sections other modules add to the account page (src/account/context.ts: AccountSection).
+    const accountSections: AccountSection[] = [mfaSection()];
+    await accountPages(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now, sections: accountSections });
+
     if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox, views));
 
     // The sign-in routes' schemas are zod: they validate and type each route's params, query and body.
@@ -119,7 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         passwords: deps.passwords,
         codeTtlMinutes: config.codeTtlMinutes,
         logCodes: config.env !== 'production',
-      });
+      }, { relyingParty: relyingParty(config.endpoint) });
     });
   });
 

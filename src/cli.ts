@@ -44,7 +44,8 @@ Sign-in experience
                  [--sign-in-methods verificationCode,password]
                  [--code-ttl-minutes 1-60] [--code-max-attempts 1-5]
                  [--password-min-length 8-256] [--reject-common-passwords true|false]
-                 [--reject-email-as-password true|false]      changes apply at once
+                 [--reject-email-as-password true|false]
+                 [--mfa-policy off|optional|required]         changes apply at once
 
 ${DB_HELP}
 
@@ -165,6 +166,7 @@ const commands: Record<string, Handler> = {
       'password-min-length': { type: 'string' },
       'reject-common-passwords': { type: 'string' },
       'reject-email-as-password': { type: 'string' },
+      'mfa-policy': { type: 'string' },
     });
     // A whole number (negative too) goes to the experience schema as a number; anything else as
     // the text typed, so the one message naming the allowed range comes from the schema.
@@ -190,6 +192,7 @@ const commands: Record<string, Handler> = {
         ...(rejectEmail !== undefined && { rejectEmail }),
       };
     }
+    if (values['mfa-policy'] !== undefined) changes.mfa = { policy: values['mfa-policy'] };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to set; run `sesame help` for the experience options');
     try {
       io.out(JSON.stringify(await updateExperience(await db(), changes, CLI, config.codeTtlMinutes), null, 2));
@@ -213,6 +216,7 @@ const EXPERIENCE_FLAGS: Record<string, string> = {
   signInMode: '--sign-in-mode',
   passwordAtSignUp: '--password-at-sign-up',
   signInMethods: '--sign-in-methods',
+  'mfa.policy': '--mfa-policy',
 };
 const EXPERIENCE_FIELD = new RegExp(`(?<![\\w.-])(${Object.keys(EXPERIENCE_FLAGS).map((k) => k.replace('.', '\\.')).join('|')})(?![\\w.])`, 'g');
 

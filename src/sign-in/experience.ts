@@ -7,6 +7,9 @@ export const SIGN_IN_MODES = ['SignIn', 'Register', 'SignInAndRegister'] as cons
 export const PASSWORD_AT_SIGN_UP = ['off', 'optional', 'required'] as const;
 export const SIGN_IN_METHODS = ['verificationCode', 'password'] as const;
 export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
+/** The second factor: off, optional (a person may turn it on, on their account page), required (set up at next sign-in). */
+export const MFA_POLICIES = ['off', 'optional', 'required'] as const;
+export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
 const intBetween = (name: string, min: number, max: number) => integerIn(min, max, mustBeIntegerBetween(name, min, max));
 
@@ -29,6 +32,7 @@ export const experienceSchema = z
       rejectEmail: z.boolean({ error: 'passwordPolicy.rejectEmail must be true or false' }),
       rejectCommon: z.boolean({ error: 'passwordPolicy.rejectCommon must be true or false' }),
     }),
+    mfa: z.object({ policy: oneOf('mfa.policy', MFA_POLICIES) }),
   })
   .superRefine((experience, ctx) => {
     const passwordOnly = experience.signInMethods.length === 1 && experience.signInMethods[0] === 'password';
@@ -52,6 +56,7 @@ export function defaultExperience(codeTtlMinutes = 10): Experience {
     signInMethods: ['verificationCode'],
     verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5 },
     passwordPolicy: { minLength: 8, rejectEmail: true, rejectCommon: true },
+    mfa: { policy: 'off' },
   };
 }
 
@@ -63,6 +68,7 @@ export interface ExperienceChanges {
   signInMethods?: unknown;
   verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown };
   passwordPolicy?: { minLength?: unknown; rejectEmail?: unknown; rejectCommon?: unknown };
+  mfa?: { policy?: unknown };
 }
 
 function merge(base: Experience, changes: ExperienceChanges | undefined): Record<string, unknown> {
@@ -71,6 +77,7 @@ function merge(base: Experience, changes: ExperienceChanges | undefined): Record
     ...changes,
     verificationCode: { ...base.verificationCode, ...changes?.verificationCode },
     passwordPolicy: { ...base.passwordPolicy, ...changes?.passwordPolicy },
+    mfa: { ...base.mfa, ...changes?.mfa },
   };
 }
 
@@ -84,7 +91,7 @@ const cachedExperience = cachedFromSettings(async (db: Queryable, codeTtlMinutes
   const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored));
   const experience = parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
   // Shared by every caller until a setting changes, so nobody may modify it.
-  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience]) Object.freeze(part);
+  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience.mfa, experience]) Object.freeze(part);
   return experience;
 });
 

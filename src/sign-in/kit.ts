@@ -18,6 +18,8 @@ import type { PasswordHasher } from './passwords.ts';
 import type { PageData, Views } from '../http/views.ts';
 import { grantRequested, missingAtSignIn } from './grant.ts';
 import { message } from './messages.ts';
+import { createSecondFactor } from '../mfa/second-factor.ts';
+import { purgePending, savePending } from '../db/mfa.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -135,6 +137,12 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
     // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
     if (user.isSuspended) return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
+    // A second factor still to prove (or, when required, to set up): nothing below happens yet, so the
+    // first factor alone neither clears the lockout nor marks this browser as known (routes/mfa.ts).
+    if (!amr.includes('mfa')) {
+      const next = await secondFactor.needed(user.id, (await experience()).mfa.policy);
+      if (next) return toSecondFactor(reply, interaction, user, amr, next);
+    }
     const checked = checks.get(request);
     await deps.lockout.succeed(attempt(request, user.email), checked?.email === user.email ? checked.state : undefined);
     deps.knownDevices.remember(request, reply, user.email);
@@ -145,6 +153,16 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
         ? { grantId: await grantRequested(provider, interaction, user.id, await missingAtSignIn(db, interaction)) }
         : undefined;
     return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) }, interaction);
+  }
+
+  const secondFactor = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
+
+  /** Remembers, on the server and for this interaction only, who passed the first factor and how. */
+  async function toSecondFactor(reply: FastifyReply, interaction: Interaction, user: User, amr: string[], next: 'verify' | 'setup') {
+    const at = deps.now();
+    await purgePending(db, at);
+    await savePending(db, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
+    return reply.redirect(`${base(interaction.uid)}/mfa${next === 'setup' ? '/setup' : ''}`, 303);
   }
 
   /** Who is trying to sign in with `email`, for the lockout and the send caps. */
@@ -159,7 +177,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return page(reply, 'error', { title: message('methodOff.title'), message: message('methodOff.message'), details: 'method_disabled' }, 404);
   }
 
-  return { page, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, csrf: app.csrfProtection };
+  return { page, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor, csrf: app.csrfProtection };
 }
 
 export type Kit = ReturnType<typeof createKit>;

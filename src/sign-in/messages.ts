@@ -63,6 +63,18 @@ const MESSAGES = {
     return scope === 'address' ? `${paused} A browser where you signed in before can still sign in.` : paused;
   },
 
+  // The second factor (routes/mfa.ts, the account page's security section).
+  'title.mfa': 'Two-step verification',
+  'title.mfaSetup': 'Set up two-step verification',
+  'title.backupCodes': 'Save your backup codes',
+  'mfa.totpMalformed': 'Enter the 6-digit code from your authenticator app.',
+  'mfa.totpWrong': 'That code is not right. Check the time on your phone and try the current code.',
+  'mfa.totpReused': 'That code was already used. Wait for the next one in your app.',
+  'mfa.backupMalformed': 'Enter one of your backup codes, like abcde-23456.',
+  'mfa.backupWrong': 'That backup code is not right, or was already used.',
+  'mfa.setupWrong': 'That code does not match. Make sure you scanned this QR code, then type the code your app shows now.',
+  'mfa.setupGone': 'This setup was finished or reset elsewhere. Start again.',
+
   // Whole-page refusals.
   'expired.title': 'This sign-in has expired',
   'expired.message': 'The sign-in took too long or was already finished. Go back to the app and start again.',

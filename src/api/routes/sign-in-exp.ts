@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.ts';
-import { InvalidExperienceError, loadExperience, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
+import { InvalidExperienceError, loadExperience, type MfaPolicy, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
 import { updateExperience } from '../../management/experience.ts';
 import { InvalidInputError } from '../../management/errors.ts';
 import { actorOf, errorResponses, TENANT_ID } from '../schemas.ts';
@@ -20,6 +20,16 @@ const signInMethod = z.object({
   isPasswordPrimary: z.boolean(),
 });
 
+/**
+ * Logto's MFA settings onto Sesame's three policies: no factors is off, UserControlled is optional,
+ * Mandatory is required. Sesame's second factor is an authenticator app with backup codes; a passkey
+ * is a way to sign in (counting as both factors), not a second factor, and Logto's prompt-only
+ * policies have no equivalent.
+ */
+const MFA_FACTORS = ['Totp', 'BackupCode'] as const;
+const MFA_API_POLICIES = ['UserControlled', 'Mandatory'] as const;
+const mfaToLogto = (policy: MfaPolicy) => ({ factors: policy === 'off' ? [] : [...MFA_FACTORS], policy: policy === 'required' ? ('Mandatory' as const) : ('UserControlled' as const) });
+
 const experienceSchema = z
   .object({
     tenantId: z.string(),
@@ -36,6 +46,9 @@ const experienceSchema = z
       expirationDuration: z.number().meta({ description: 'Seconds a code stays valid' }),
       maxRetryAttempts: z.number(),
     }),
+    mfa: z
+      .object({ factors: z.array(z.enum(MFA_FACTORS)), policy: z.enum(MFA_API_POLICIES) })
+      .meta({ description: 'The second factor: factors [] is off; UserControlled: people may turn it on (account page); Mandatory: set up at next sign-in' }),
   })
   .meta({ id: 'SignInExperience' });
 
@@ -54,6 +67,7 @@ function toLogto(experience: Experience): z.output<typeof experienceSchema> {
       rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail },
     },
     verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts },
+    mfa: mfaToLogto(experience.mfa.policy),
   };
 }
 
@@ -81,6 +95,14 @@ const patchBody = z.strictObject({
         .refine((seconds) => Number.isInteger(seconds / 60), 'verificationCodePolicy.expirationDuration must be whole minutes in seconds (60 to 3600)')
         .optional(),
       maxRetryAttempts: z.number().optional(),
+    })
+    .optional(),
+  mfa: z
+    .strictObject({
+      factors: z
+        .array(z.enum(MFA_FACTORS, { error: 'mfa.factors may hold Totp and BackupCode (a passkey is a way to sign in, not a second factor)' }))
+        .refine((factors) => factors.length === 0 || factors.includes('Totp'), 'mfa.factors needs Totp (backup codes come with it), or [] to turn the second factor off'),
+      policy: z.enum(MFA_API_POLICIES, { error: 'mfa.policy must be UserControlled or Mandatory' }),
     })
     .optional(),
 });
@@ -115,6 +137,8 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
       ...(codes.maxRetryAttempts !== undefined && { maxAttempts: codes.maxRetryAttempts }),
     };
   }
+  // As in Logto, mfa is given whole: its factors and its policy.
+  if (body.mfa) changes.mfa = { policy: body.mfa.factors.length === 0 ? 'off' : body.mfa.policy === 'Mandatory' ? 'required' : 'optional' };
   return changes;
 }
 

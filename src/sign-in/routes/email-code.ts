@@ -5,6 +5,7 @@ import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
 import { message } from '../messages.ts';
 import { signInAudit } from '../../audit/sign-in.ts';
+import { passkeyUrls } from './passkey.ts';
 
 const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
 
@@ -23,6 +24,8 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
     restartUrl: base,
     emailPage: (uid, experience: Experience) => ({
       cancelAction: `${base(uid)}/cancel`,
+      // "Sign in with a passkey" (and the address field's passkey autofill) wherever signing in is open.
+      ...(allowsSignIn(experience) && { passkey: passkeyUrls(uid) }),
       ...(offersCode(experience)
         ? { passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }
         : { hint: message('hint.passwordNext') }),
