@@ -151,6 +151,7 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     passwordMinLength: '12',
     rejectCommon: 'on',
     rejectEmail: '',
+    mfaPolicy: 'optional',
   };
 
   it('saves every sign-in experience setting, and refuses an impossible combination next to its field, keeping the form', async () => {
@@ -165,6 +166,7 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
       signInMethods: ['verificationCode', 'password'],
       verificationCode: { ttlMinutes: 15, maxAttempts: 4 },
       passwordPolicy: { minLength: 12, rejectCommon: true, rejectEmail: false },
+      mfa: { policy: 'optional' },
     });
     expect(saved.body).toMatch(/name="passwordAtSignUp" value="optional" checked/);
 

@@ -15,6 +15,7 @@ interface LogtoExperience {
   passwordAtSignUp: Experience['passwordAtSignUp'];
   passwordPolicy: { length: { min: number; max: number }; rejects: { pwned: boolean; userInfo: boolean } };
   verificationCodePolicy: { expirationDuration: number; maxRetryAttempts: number };
+  mfa: { factors: string[]; policy: 'UserControlled' | 'Mandatory' };
 }
 
 /** The form's fields as typed (strings; a checkbox is 'on' or ''). */
@@ -29,9 +30,10 @@ export interface ExperienceForm {
   passwordMinLength: string;
   rejectCommon: string;
   rejectEmail: string;
+  mfaPolicy: string;
 }
 
-const FIELDS: (keyof ExperienceForm)[] = ['signInMode', 'methodCode', 'methodPassword', 'primaryMethod', 'passwordAtSignUp', 'codeTtlMinutes', 'codeMaxAttempts', 'passwordMinLength', 'rejectCommon', 'rejectEmail'];
+const FIELDS: (keyof ExperienceForm)[] = ['signInMode', 'methodCode', 'methodPassword', 'primaryMethod', 'passwordAtSignUp', 'codeTtlMinutes', 'codeMaxAttempts', 'passwordMinLength', 'rejectCommon', 'rejectEmail', 'mfaPolicy'];
 export const experienceForm = (body: unknown): ExperienceForm => Object.fromEntries(FIELDS.map((name) => [name, text(body, name)])) as unknown as ExperienceForm;
 
 /** The stored experience as the form shows it. */
@@ -48,6 +50,7 @@ function formOf(stored: LogtoExperience): ExperienceForm {
     passwordMinLength: String(stored.passwordPolicy.length.min),
     rejectCommon: stored.passwordPolicy.rejects.pwned ? 'on' : '',
     rejectEmail: stored.passwordPolicy.rejects.userInfo ? 'on' : '',
+    mfaPolicy: stored.mfa.factors.length === 0 ? 'off' : stored.mfa.policy === 'Mandatory' ? 'required' : 'optional',
   };
 }
 
@@ -71,6 +74,7 @@ export function readExperienceForm(form: ExperienceForm): { experience?: Experie
   };
   if (!['SignInAndRegister', 'SignIn', 'Register'].includes(form.signInMode)) errors.signInMode = 'Choose who may use the sign-in page.';
   if (!['off', 'optional', 'required'].includes(form.passwordAtSignUp)) errors.passwordAtSignUp = 'Choose whether sign-up asks for a password.';
+  if (!['off', 'optional', 'required'].includes(form.mfaPolicy)) errors.mfaPolicy = 'Choose whether people use a second factor.';
   const methods: Experience['signInMethods'] = [...(form.methodCode ? ['verificationCode' as const] : []), ...(form.methodPassword ? ['password' as const] : [])];
   if (methods.length === 0) errors.signInMethods = 'Offer at least one way to sign in.';
   if (methods.length === 2 && form.primaryMethod === 'password') methods.reverse();
@@ -80,6 +84,7 @@ export function readExperienceForm(form: ExperienceForm): { experience?: Experie
     signInMethods: methods,
     verificationCode: { ttlMinutes: whole('codeTtlMinutes', 'Code lifetime'), maxAttempts: whole('codeMaxAttempts', 'Tries per code') },
     passwordPolicy: { minLength: whole('passwordMinLength', 'Minimum length'), rejectCommon: Boolean(form.rejectCommon), rejectEmail: Boolean(form.rejectEmail) },
+    mfa: { policy: form.mfaPolicy },
   };
   if (!clean(errors)) return { errors };
   const parsed = experienceSchema.safeParse(draft);
@@ -109,6 +114,11 @@ function patchOf(experience: Experience) {
     passwordAtSignUp: experience.passwordAtSignUp,
     passwordPolicy: { length: { min: experience.passwordPolicy.minLength }, rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail } },
     verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts },
+    // Logto's shape: no factors is off; otherwise the policy says whether everyone must set one up.
+    mfa:
+      experience.mfa.policy === 'off'
+        ? { factors: [], policy: 'UserControlled' }
+        : { factors: ['Totp', 'BackupCode'], policy: experience.mfa.policy === 'required' ? 'Mandatory' : 'UserControlled' },
   };
 }
 
@@ -120,6 +130,7 @@ const API_FIELDS = {
   passwordAtSignUp: /passwordAtSignUp|signUp\.password/,
   signInMethods: /signIn\.methods|signInMethods/,
   signInMode: /signInMode/,
+  mfaPolicy: /mfa/,
 };
 
 /** The steps the preview can show, in the order a person meets them. */
@@ -173,9 +184,14 @@ function previewPage(step: Step, experience: Experience): { page: string; data: 
   }
 }
 
-/** Links in the preview go nowhere: `#...` (the flows build /interaction/preview/... addresses). */
+/** Links in the preview go nowhere: `#...` (the flows build /interaction/preview/... addresses, some in nested groups such as the passkey's). */
 const inert = (data: PageData): PageData =>
-  Object.fromEntries(Object.entries(data).map(([key, value]) => [key, typeof value === 'string' && value.startsWith('/interaction/') ? '#' : value])) as PageData;
+  Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [
+      key,
+      typeof value === 'string' && value.startsWith('/interaction/') ? '#' : value && typeof value === 'object' && !Array.isArray(value) ? inert(value as PageData) : value,
+    ]),
+  ) as PageData;
 
 /**
  * The preview's own headers: it may be framed by the console's pages (same origin) and by nothing
