@@ -51,6 +51,8 @@ const MESSAGES = {
   'link.elsewhere.title': 'Finish in your other browser',
   'link.expired.title': 'This link has expired',
   'link.expired.message': 'Sign-in links work for as long as their code, and this one has run out. Go back to the app and ask for a new email.',
+  'link.dead.title': 'This link no longer works',
+  'link.dead.message': 'Too many wrong tries were made with its code, so it was stopped for your security. Go back to the app and ask for a new email.',
   'link.used.title': 'This link was already used',
   'link.used.message': 'Each link works once, together with its code. If that was you, you are done. If not, go back to the app and start again.',
   'link.invalid.title': 'This link does not work',

@@ -186,6 +186,7 @@ describe('the sign-in link in the code email', () => {
     // Elsewhere the dead link says so, and shows no code.
     const elsewhere = await new HttpBrowser().request(link);
     expect(elsewhere.status).toBe(410);
+    expect(elsewhere.body).toContain('This link no longer works');
     expect(elsewhere.body).not.toContain(code);
 
     const refusals = await sesame.db.selectFrom('audit_logs').selectAll().where('result', '=', 'failure').execute();

@@ -11,10 +11,11 @@ import type { CodeFlow, FlowPages } from './code-flow.ts';
 /** `?t=` the link's token; anything else in the query is ignored (mail clients add tracking parameters). */
 const linkQuery = z.object({ t: z.string().max(200).optional() }).loose();
 
-type Refusal = 'expired' | 'used' | 'invalid' | 'off';
+type Refusal = 'expired' | 'dead' | 'used' | 'invalid' | 'off';
 
 const REFUSALS: Record<Refusal, { title: MessageKey; message: MessageKey; status: number }> = {
   expired: { title: 'link.expired.title', message: 'link.expired.message', status: 410 },
+  dead: { title: 'link.dead.title', message: 'link.dead.message', status: 410 },
   used: { title: 'link.used.title', message: 'link.used.message', status: 410 },
   invalid: { title: 'link.invalid.title', message: 'link.invalid.message', status: 400 },
   off: { title: 'link.off.title', message: 'link.off.message', status: 404 },
@@ -84,7 +85,7 @@ export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: 
         return refusal(reply, 'used');
       case 'expired':
       case 'dead':
-        return refusal(reply, 'expired');
+        return refusal(reply, peek.status);
       case 'invalid':
         return refusal(reply, 'invalid');
     }
@@ -92,7 +93,8 @@ export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: 
 
   app.get(at(':uid', '/link'), { schema: { params: uidParams, querystring: linkQuery }, attachValidation: true }, async (request, reply) => {
     const experience = await kit.experience();
-    if (!experience.verificationCode.link || !flow.enabled(experience)) return refusal(reply, 'off');
+    if (!flow.enabled(experience)) return kit.methodOff(reply);
+    if (!experience.verificationCode.link) return refusal(reply, 'off');
     const token = request.query?.t;
     if (request.validationError || typeof token !== 'string' || !LINK_TOKEN.test(token)) return refusal(reply, 'invalid');
     const { uid } = request.params;
