@@ -19,6 +19,7 @@ import { managementApi } from './api/index.ts';
 import { addSecurityHeaders } from './http/security-headers.ts';
 import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute } from './health.ts';
+import { withRedactedRequests } from './http/log-redaction.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
 import { adminConsole } from './console/index.ts';
@@ -54,7 +55,8 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, provider, views } = deps;
   const app = Fastify({
-    logger: deps.logger ?? false,
+    // Request lines without secrets carried in URLs (the sign-in link's token).
+    logger: withRedactedRequests(deps.logger ?? false),
     trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: 64 * 1024,
   });
@@ -125,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         codes: deps.codes,
         mailer: deps.mailer,
         now: deps.now ?? Date.now,
+        endpoint: config.endpoint,
         lockout: deps.lockout,
         knownDevices: createKnownDevices(deps.cookieKeys, config.secureCookies),
         passwords: deps.passwords,

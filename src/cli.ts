@@ -43,6 +43,7 @@ Sign-in experience
                  [--password-at-sign-up off|optional|required]
                  [--sign-in-methods verificationCode,password]
                  [--code-ttl-minutes 1-60] [--code-max-attempts 1-5]
+                 [--code-link true|false]  (a sign-in link in the code's email; lives as long as the code)
                  [--password-min-length 8-256] [--reject-common-passwords true|false]
                  [--reject-email-as-password true|false]
                  [--mfa-policy off|optional|required]         changes apply at once
@@ -163,6 +164,7 @@ const commands: Record<string, Handler> = {
       'sign-in-methods': { type: 'string' },
       'code-ttl-minutes': { type: 'string' },
       'code-max-attempts': { type: 'string' },
+      'code-link': { type: 'string' },
       'password-min-length': { type: 'string' },
       'reject-common-passwords': { type: 'string' },
       'reject-email-as-password': { type: 'string' },
@@ -179,8 +181,13 @@ const commands: Record<string, Handler> = {
     if (values['sign-in-methods'] !== undefined) changes.signInMethods = values['sign-in-methods'].split(',').map((m) => m.trim()).filter(Boolean);
     const ttl = number(values['code-ttl-minutes']);
     const attempts = number(values['code-max-attempts']);
-    if (ttl !== undefined || attempts !== undefined) {
-      changes.verificationCode = { ...(ttl !== undefined && { ttlMinutes: ttl }), ...(attempts !== undefined && { maxAttempts: attempts }) };
+    const link = bool('code-link', values['code-link']);
+    if (ttl !== undefined || attempts !== undefined || link !== undefined) {
+      changes.verificationCode = {
+        ...(ttl !== undefined && { ttlMinutes: ttl }),
+        ...(attempts !== undefined && { maxAttempts: attempts }),
+        ...(link !== undefined && { link }),
+      };
     }
     const minLength = number(values['password-min-length']);
     const rejectCommon = bool('reject-common-passwords', values['reject-common-passwords']);
@@ -210,6 +217,7 @@ const usage = (message: string) => new UsageError(message);
 const EXPERIENCE_FLAGS: Record<string, string> = {
   'verificationCode.ttlMinutes': '--code-ttl-minutes',
   'verificationCode.maxAttempts': '--code-max-attempts',
+  'verificationCode.link': '--code-link',
   'passwordPolicy.minLength': '--password-min-length',
   'passwordPolicy.rejectCommon': '--reject-common-passwords',
   'passwordPolicy.rejectEmail': '--reject-email-as-password',

@@ -105,6 +105,10 @@ export interface VerificationCodesTable {
   last_sent_at: number;
   consumed_at: number | null;
   created_at: number;
+  /** The sign-in link's token as an HMAC (migration 0012); null when the code went out without a link. */
+  link_hmac: string | null;
+  /** The code encrypted under a key derived from the link's token (see src/sign-in/links.ts). */
+  link_code: string | null;
 }
 
 export interface VerificationSendsTable {

@@ -7,6 +7,8 @@ import { InvalidMailError } from './errors.ts';
 
 export interface MailData {
   code?: string;
+  /** The sign-in link sent with the code (`{{link}}` in connector templates). */
+  link?: string;
   application?: { name: string };
   user?: { primaryEmail?: string };
   expiresInMinutes?: number;
@@ -157,15 +159,19 @@ function viewModel(data: MailData) {
       ? `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`
       : undefined;
   const code = typeof data.code === 'string' && data.code !== '' ? data.code : undefined;
+  // The sign-in link goes out only beside its code, and only as an absolute http(s) URL.
+  const link = code && typeof data.link === 'string' && /^https?:\/\/\S+$/.test(data.link) ? data.link : undefined;
+  const secret = link ? 'code and link' : 'code';
   const customSubject = stringField(data, 'subject');
   const message = stringField(data, 'message');
   return {
     data,
     appName,
     code,
+    link,
     email: data.user?.primaryEmail,
     expiry,
-    expiryLine: expiry ? `This code expires in ${expiry} and can be used only once.` : 'This code can be used only once.',
+    expiryLine: `${expiry ? `This ${secret} ${link ? 'expire' : 'expires'} in ${expiry} and can` : `This ${secret} can`} be used only once${link ? ': using either one uses both' : ''}.`,
     customSubject,
     heading: customSubject ?? (code ? 'Your verification code' : `A message from ${appName}`),
     paragraphs: message ? message.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s*\r?\n\s*/g, ' ').trim()).filter(Boolean) : [],

@@ -26,6 +26,8 @@ export const experienceSchema = z
       // The security floor: at most 60 minutes and at most 5 tries.
       ttlMinutes: intBetween('verificationCode.ttlMinutes', 1, 60),
       maxAttempts: intBetween('verificationCode.maxAttempts', 1, 5),
+      // The code's email also carries a sign-in link (the same secret, same lifetime and tries).
+      link: z.boolean({ error: 'verificationCode.link must be true or false' }),
     }),
     passwordPolicy: z.object({
       minLength: intBetween('passwordPolicy.minLength', 8, 256),
@@ -54,7 +56,7 @@ export function defaultExperience(codeTtlMinutes = 10): Experience {
     signInMode: 'SignInAndRegister',
     passwordAtSignUp: 'off',
     signInMethods: ['verificationCode'],
-    verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5 },
+    verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5, link: true },
     passwordPolicy: { minLength: 8, rejectEmail: true, rejectCommon: true },
     mfa: { policy: 'off' },
   };
@@ -66,7 +68,7 @@ export interface ExperienceChanges {
   signInMode?: unknown;
   passwordAtSignUp?: unknown;
   signInMethods?: unknown;
-  verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown };
+  verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown; link?: unknown };
   passwordPolicy?: { minLength?: unknown; rejectEmail?: unknown; rejectCommon?: unknown };
   mfa?: { policy?: unknown };
 }

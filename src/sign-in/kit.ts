@@ -31,6 +31,8 @@ export interface InteractionDeps {
   passwords: PasswordHasher;
   mailer: () => Mailer;
   now: () => number;
+  /** ENDPOINT: the public base URL, for the sign-in links mailed with codes. */
+  endpoint: string;
   /** CODE_TTL_MINUTES: the code lifetime unless the sign-in experience sets one. */
   codeTtlMinutes: number;
   /** Development only: print codes to the log so a developer without a mailbox can sign in. */

@@ -46,6 +46,20 @@ const MESSAGES = {
   'code.dead': 'That code can no longer be used. Send a new one.',
   'code.usedUp': 'Too many wrong tries: that code no longer works. Send a new one.',
 
+  // The sign-in link in the code's email (src/sign-in/routes/link.ts).
+  'link.wrong': 'That sign-in link does not match your latest code. Use the newest email, or type its code.',
+  'link.elsewhere.title': 'Finish in your other browser',
+  'link.expired.title': 'This link has expired',
+  'link.expired.message': 'Sign-in links work for as long as their code, and this one has run out. Go back to the app and ask for a new email.',
+  'link.dead.title': 'This link no longer works',
+  'link.dead.message': 'Too many wrong tries were made with its code, so it was stopped for your security. Go back to the app and ask for a new email.',
+  'link.used.title': 'This link was already used',
+  'link.used.message': 'Each link works once, together with its code. If that was you, you are done. If not, go back to the app and start again.',
+  'link.invalid.title': 'This link does not work',
+  'link.invalid.message': 'It may be incomplete, or a newer email replaced it. Open the link from the newest email, or type its code where you started.',
+  'link.off.title': 'Sign-in links are turned off',
+  'link.off.message': 'Type the code from the email in the browser where you started signing in.',
+
   // Passwords.
   'password.malformed': 'Enter your password (at most 256 characters).',
   'password.mismatch': 'That email and password do not match. Check them and try again.',

@@ -148,6 +148,7 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     passwordAtSignUp: 'optional',
     codeTtlMinutes: '15',
     codeMaxAttempts: '4',
+    codeLink: '',
     passwordMinLength: '12',
     rejectCommon: 'on',
     rejectEmail: '',
@@ -164,7 +165,7 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
       signInMode: 'SignInAndRegister',
       passwordAtSignUp: 'optional',
       signInMethods: ['verificationCode', 'password'],
-      verificationCode: { ttlMinutes: 15, maxAttempts: 4 },
+      verificationCode: { ttlMinutes: 15, maxAttempts: 4, link: false },
       passwordPolicy: { minLength: 12, rejectCommon: true, rejectEmail: false },
       mfa: { policy: 'optional' },
     });

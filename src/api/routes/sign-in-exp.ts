@@ -45,6 +45,7 @@ const experienceSchema = z
     verificationCodePolicy: z.object({
       expirationDuration: z.number().meta({ description: 'Seconds a code stays valid' }),
       maxRetryAttempts: z.number(),
+      link: z.boolean().meta({ description: "Sesame: the code's email also carries a sign-in link, valid as long as the code and spent with it" }),
     }),
     mfa: z
       .object({ factors: z.array(z.enum(MFA_FACTORS)), policy: z.enum(MFA_API_POLICIES) })
@@ -66,7 +67,7 @@ function toLogto(experience: Experience): z.output<typeof experienceSchema> {
       length: { min: experience.passwordPolicy.minLength, max: PASSWORD_MAX_LENGTH },
       rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail },
     },
-    verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts },
+    verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts, link: experience.verificationCode.link },
     mfa: mfaToLogto(experience.mfa.policy),
   };
 }
@@ -95,6 +96,7 @@ const patchBody = z.strictObject({
         .refine((seconds) => Number.isInteger(seconds / 60), 'verificationCodePolicy.expirationDuration must be whole minutes in seconds (60 to 3600)')
         .optional(),
       maxRetryAttempts: z.number().optional(),
+      link: z.boolean({ error: 'verificationCodePolicy.link must be true or false' }).optional(),
     })
     .optional(),
   mfa: z
@@ -135,6 +137,7 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
     changes.verificationCode = {
       ...(codes.expirationDuration !== undefined && { ttlMinutes: codes.expirationDuration / 60 }),
       ...(codes.maxRetryAttempts !== undefined && { maxAttempts: codes.maxRetryAttempts }),
+      ...(codes.link !== undefined && { link: codes.link }),
     };
   }
   // As in Logto, mfa is given whole: its factors and its policy.
@@ -146,6 +149,7 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
 const FIELDS: Record<string, string> = {
   'verificationCode.ttlMinutes': 'verificationCodePolicy.expirationDuration (in minutes)',
   'verificationCode.maxAttempts': 'verificationCodePolicy.maxRetryAttempts',
+  'verificationCode.link': 'verificationCodePolicy.link',
   'passwordPolicy.minLength': 'passwordPolicy.length.min',
   signInMethods: 'signIn.methods (password or verificationCode)',
 };

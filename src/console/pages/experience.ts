@@ -14,7 +14,7 @@ interface LogtoExperience {
   signIn: { methods: { identifier: 'email'; password: boolean; verificationCode: boolean; isPasswordPrimary: boolean }[] };
   passwordAtSignUp: Experience['passwordAtSignUp'];
   passwordPolicy: { length: { min: number; max: number }; rejects: { pwned: boolean; userInfo: boolean } };
-  verificationCodePolicy: { expirationDuration: number; maxRetryAttempts: number };
+  verificationCodePolicy: { expirationDuration: number; maxRetryAttempts: number; link: boolean };
   mfa: { factors: string[]; policy: 'UserControlled' | 'Mandatory' };
 }
 
@@ -27,13 +27,14 @@ export interface ExperienceForm {
   passwordAtSignUp: string;
   codeTtlMinutes: string;
   codeMaxAttempts: string;
+  codeLink: string;
   passwordMinLength: string;
   rejectCommon: string;
   rejectEmail: string;
   mfaPolicy: string;
 }
 
-const FIELDS: (keyof ExperienceForm)[] = ['signInMode', 'methodCode', 'methodPassword', 'primaryMethod', 'passwordAtSignUp', 'codeTtlMinutes', 'codeMaxAttempts', 'passwordMinLength', 'rejectCommon', 'rejectEmail', 'mfaPolicy'];
+const FIELDS: (keyof ExperienceForm)[] = ['signInMode', 'methodCode', 'methodPassword', 'primaryMethod', 'passwordAtSignUp', 'codeTtlMinutes', 'codeMaxAttempts', 'codeLink', 'passwordMinLength', 'rejectCommon', 'rejectEmail', 'mfaPolicy'];
 export const experienceForm = (body: unknown): ExperienceForm => Object.fromEntries(FIELDS.map((name) => [name, text(body, name)])) as unknown as ExperienceForm;
 
 /** The stored experience as the form shows it. */
@@ -47,6 +48,7 @@ function formOf(stored: LogtoExperience): ExperienceForm {
     passwordAtSignUp: stored.passwordAtSignUp,
     codeTtlMinutes: String(stored.verificationCodePolicy.expirationDuration / 60),
     codeMaxAttempts: String(stored.verificationCodePolicy.maxRetryAttempts),
+    codeLink: stored.verificationCodePolicy.link ? 'on' : '',
     passwordMinLength: String(stored.passwordPolicy.length.min),
     rejectCommon: stored.passwordPolicy.rejects.pwned ? 'on' : '',
     rejectEmail: stored.passwordPolicy.rejects.userInfo ? 'on' : '',
@@ -82,7 +84,7 @@ export function readExperienceForm(form: ExperienceForm): { experience?: Experie
     signInMode: form.signInMode,
     passwordAtSignUp: form.passwordAtSignUp,
     signInMethods: methods,
-    verificationCode: { ttlMinutes: whole('codeTtlMinutes', 'Code lifetime'), maxAttempts: whole('codeMaxAttempts', 'Tries per code') },
+    verificationCode: { ttlMinutes: whole('codeTtlMinutes', 'Code lifetime'), maxAttempts: whole('codeMaxAttempts', 'Tries per code'), link: Boolean(form.codeLink) },
     passwordPolicy: { minLength: whole('passwordMinLength', 'Minimum length'), rejectCommon: Boolean(form.rejectCommon), rejectEmail: Boolean(form.rejectEmail) },
     mfa: { policy: form.mfaPolicy },
   };
@@ -113,7 +115,7 @@ function patchOf(experience: Experience) {
     },
     passwordAtSignUp: experience.passwordAtSignUp,
     passwordPolicy: { length: { min: experience.passwordPolicy.minLength }, rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail } },
-    verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts },
+    verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts, link: experience.verificationCode.link },
     // Logto's shape: no factors is off; otherwise the policy says whether everyone must set one up.
     mfa:
       experience.mfa.policy === 'off'

@@ -36,7 +36,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       if (!offersCode(experience)) return reply.redirect(passwordUrl(interaction.uid, email), 303);
       return undefined;
     },
-    async verified(request, reply, interaction, email) {
+    async verified(request, reply, interaction, email, via) {
       const experience = await kit.experience();
       const existing = await findUserByEmail(deps.db, email);
       if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
@@ -45,7 +45,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       const outcome = await signInVerifiedEmail(deps.db, email, {
         allowSignUp: allowsSignUp(experience),
         now: deps.now(),
-        audit: signInAudit(request, interaction, 'VerificationCode'),
+        audit: signInAudit(request, interaction, 'VerificationCode', via),
         lookedUp: { user: existing },
       });
       if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
