@@ -14,6 +14,8 @@ import { SMTP_CONNECTOR_SETTING } from '../../src/mail/mail-source.ts';
 import { AuditType, recordAudit } from '../../src/audit/log.ts';
 import { createUser } from '../../src/management/users.ts';
 import { createPasswordHasher } from '../../src/sign-in/passwords.ts';
+import { insertPasskey } from '../../src/db/passkeys.ts';
+import { confirmTotp, findBackupCodeSet, findTotp, replaceBackupCodes, startTotpEnrolment } from '../../src/db/mfa.ts';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 
@@ -138,6 +140,47 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     const deleted = await browser.submit(confirm, `/console/resources/${id}/delete`);
     expect(deleted.url).toBe(`${endpoint}/console/resources`);
     expect(await findResourceById(sesame.db, id)).toBeUndefined();
+  });
+
+  it("shows a user's passkeys and second factor, removes a passkey and resets the second factor after confirmation", async () => {
+    const user = await createUser(sesame.db, { primaryEmail: 'factors@example.com' }, { passwords: createPasswordHasher() }, CLI);
+    const at = Date.now();
+    await insertPasskey(sesame.db, {
+      id: 'pk-console-test', userId: user.id, credentialId: 'Y3JlZGVudGlhbC1jb25zb2xl', publicKey: 'cHVibGljLWtleQ', counter: 0, transports: ['internal'],
+      deviceType: 'multiDevice', backedUp: true, name: 'Work laptop', createdAt: at, lastUsedAt: null,
+    });
+    await startTotpEnrolment(sesame.db, { id: 'totp-console-test', userId: user.id, secret: 'JBSWY3DPEHPK3PXP', createdAt: at });
+    expect(await confirmTotp(sesame.db, user.id, 'JBSWY3DPEHPK3PXP', Math.floor(at / 30_000), at)).toBe(true);
+    await replaceBackupCodes(sesame.db, user.id, { setId: 'set-console-test', codes: [{ id: 'b1', hash: 'h1' }, { id: 'b2', hash: 'h2' }], at });
+
+    const page = await get(`/console/users/${user.id}`);
+    const panel = /id="factors-heading"[\s\S]*?<\/section>/.exec(page.body)![0];
+    expect(panel).toContain('Passkey “Work laptop”');
+    expect(panel).toContain('Authenticator app');
+    expect(panel).toContain('2 backup codes left');
+    expect(panel).not.toContain('JBSWY3DPEHPK3PXP'); // never the secret
+
+    // A passkey: confirmation first (a GET changes nothing), then removal.
+    const confirm = await get(`/console/users/${user.id}/factors/pk-console-test/remove`);
+    expect(confirm.body).toContain('Remove the passkey “Work laptop” of factors@example.com?');
+    expect((await get(`/console/users/${user.id}`)).body).toContain('Work laptop');
+    const removed = await browser.submit(confirm, `/console/users/${user.id}/factors/pk-console-test/remove`, {});
+    expect(removed.body).toContain('Removed. It no longer signs them in.');
+    expect(removed.body).not.toContain('Work laptop');
+
+    // The second factor: the authenticator and its backup codes together, audit-logged with the administrator.
+    const reset = await get(`/console/users/${user.id}/factors/totp-console-test/remove`);
+    expect(reset.body).toContain('Reset the second factor of factors@example.com?');
+    const done = await browser.submit(reset, `/console/users/${user.id}/factors/totp-console-test/remove`, {});
+    expect(done.body).toContain('No passkey and no second factor');
+    expect(await findTotp(sesame.db, user.id)).toBeUndefined();
+    expect(await findBackupCodeSet(sesame.db, user.id)).toBeUndefined();
+    const { json: logs } = await api('GET', `/api/logs?userId=${user.id}&logKey=Management.User.*`);
+    expect((logs as { key: string; payload: { actor?: string } }[]).map((log) => log.key)).toEqual(expect.arrayContaining(['Management.User.MfaVerification.Delete']));
+
+    // Gone already: a readable notice, not an error page.
+    const again = await browser.submit(reset, `/console/users/${user.id}/factors/totp-console-test/remove`, {});
+    expect(again.body).toContain('removed already');
   });
 
   const experienceFields = {

@@ -51,6 +51,17 @@ const PROFILE_FIELDS = { email: /primaryEmail|email/i, username: /username/i, na
 
 const idOf = (request: FastifyRequest) => encodeURIComponent((request.params as { id: string }).id);
 const userUrl = (request: FastifyRequest) => `/console/users/${idOf(request)}`;
+const factorIdOf = (request: FastifyRequest) => (request.params as { factorId: string }).factorId;
+
+/** GET /api/users/{userId}/mfa-verifications: passkeys (WebAuthn), the authenticator app (Totp), backup codes. */
+interface MfaVerification {
+  id: string;
+  type: 'Totp' | 'BackupCode' | 'WebAuthn';
+  createdAt: string;
+  remainCodes?: number;
+  name?: string;
+  lastUsedAt?: string | null;
+}
 
 /** What an audit event means, for a person (the raw key stays visible beside it). */
 export function describeEvent(log: Log): string {
@@ -110,10 +121,11 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
     kept: { profile?: Record<string, string>; customData?: string } = {},
     errors: FieldErrors = {},
   ) {
-    const [{ body: user }, { body: logs, total: eventTotal = 0 }, { body: sessions }] = await Promise.all([
+    const [{ body: user }, { body: logs, total: eventTotal = 0 }, { body: sessions }, { body: factors }] = await Promise.all([
       ctx.api.ok<User>('GET', `/users/${idOf(request)}`),
       ctx.api.ok<Log[]>('GET', `/logs?userId=${idOf(request)}&page_size=20`),
       ctx.api.ok<Session[]>('GET', `/users/${idOf(request)}/sessions`),
+      ctx.api.ok<MfaVerification[]>('GET', `/users/${idOf(request)}/mfa-verifications`),
     ]);
     return ctx.render(
       reply,
@@ -133,6 +145,10 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
           // The console's own app has no page (the API does not list or change it).
           applications: session.applications.map((app) => ({ ...app, page: app.id !== CONSOLE_CLIENT_ID })),
         })),
+        // Passkeys first (ways in), then the second factor; backup codes go with the authenticator.
+        passkeys: factors.filter((factor) => factor.type === 'WebAuthn'),
+        totp: factors.find((factor) => factor.type === 'Totp'),
+        backupCodes: factors.find((factor) => factor.type === 'BackupCode'),
         errors,
       },
       Object.keys(errors).length ? 400 : 200,
@@ -206,6 +222,46 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
     page(async (request, reply, ctx) => {
       await ctx.api.ok('DELETE', `/users/${idOf(request)}/sessions`);
       return ctx.redirect(reply, userUrl(request), { kind: 'notice', text: 'Signed out everywhere: every session and refresh token of theirs has ended. Access tokens already issued run out within their lifetime (an hour at most by default).' });
+    }),
+  );
+
+  // One of the user's passkeys or their second factor (the authenticator and its backup codes), after a
+  // confirmation: the administrator's recovery for a person who lost their authenticator.
+  scope.get(
+    '/console/users/:id/factors/:factorId/remove',
+    section,
+    page(async (request, reply, ctx) => {
+      const { body: user } = await ctx.api.ok<User>('GET', `/users/${idOf(request)}`);
+      const { body: factors } = await ctx.api.ok<MfaVerification[]>('GET', `/users/${idOf(request)}/mfa-verifications`);
+      const factor = factors.find((entry) => entry.id === factorIdOf(request) && entry.type !== 'BackupCode');
+      if (!factor) return ctx.redirect(reply, userUrl(request), { kind: 'notice', text: 'That passkey or authenticator was removed already.' });
+      const who = user.primaryEmail ?? user.id;
+      const passkey = factor.type === 'WebAuthn';
+      return ctx.render(reply, 'confirm-delete', {
+        title: passkey ? `Remove the passkey “${factor.name}” of ${who}?` : `Reset the second factor of ${who}?`,
+        what: passkey ? `the passkey “${factor.name}”` : 'their authenticator app and backup codes',
+        consequences: passkey
+          ? ['They can no longer sign in with this passkey; their email code still works.']
+          : [
+              'Their authenticator app and every backup code stop working.',
+              'If the sign-in experience requires a second factor, they set up a new authenticator at their next sign-in; otherwise they sign in without one until they turn it on again.',
+              'The reset is recorded in the audit log with your name.',
+            ],
+        action: `${userUrl(request)}/factors/${encodeURIComponent(factor.id)}/remove`,
+        cancel: userUrl(request),
+        confirmLabel: passkey ? 'Remove passkey' : 'Reset second factor',
+      });
+    }),
+  );
+
+  scope.post(
+    '/console/users/:id/factors/:factorId/remove',
+    { ...section, preHandler: scope.csrfProtection },
+    page(async (request, reply, ctx) => {
+      const answer = await ctx.api.call('DELETE', `/users/${idOf(request)}/mfa-verifications/${encodeURIComponent(factorIdOf(request))}`);
+      if (answer.status === 404) return ctx.redirect(reply, userUrl(request), { kind: 'notice', text: 'That passkey or authenticator was removed already.' });
+      if (answer.status !== 204) return ctx.redirect(reply, userUrl(request), { kind: 'notice', text: sentence((answer.body as { message?: string }).message ?? 'Sesame refused the change.') });
+      return ctx.redirect(reply, userUrl(request), { kind: 'notice', text: 'Removed. It no longer signs them in.' });
     }),
   );
 
