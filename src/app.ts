@@ -21,6 +21,8 @@ import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute } from './health.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
+import { languageRoutes } from './http/language.ts';
+import { loadExperience } from './sign-in/experience.ts';
 import { adminConsole } from './console/index.ts';
 import { createKnownDevices } from './sign-in/known-devices.ts';
 import { liveCookieSigner } from './http/cookie-signer.ts';
@@ -55,7 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Set before any plugin scope is created so every route inherits them.
-  answerErrors(app, views);
+  answerErrors(app, views, async () => (await loadExperience(db, config.codeTtlMinutes)).languageInfo);
 
   await app.register(rateLimit, {
     global: true,
@@ -97,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     healthRoute(pages, { db });
 
     assetRoutes(pages, { publicDir: config.paths.public, issuer: config.issuer, views });
+    languageRoutes(pages, { secureCookies: config.secureCookies });
 
     // The admin console: a client of /api with its own session, in this scope for its cookies and CSRF.
     await adminConsole(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now });

@@ -7,6 +7,7 @@ import { InvalidInputError } from './management/errors.ts';
 import { ensureServerKeys, KEY_PROPAGATION_MS, KEYS_RECHECK_MS } from './oidc/keys.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { normalizeEmail } from './sign-in/email.ts';
+import { english } from './sign-in/messages.ts';
 import { InvalidExperienceError, loadExperience, type ExperienceChanges } from './sign-in/experience.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
 import { DB_HELP, dbCommands } from './cli/db.ts';
@@ -128,7 +129,7 @@ const commands: Record<string, Handler> = {
   async 'connector test'(args, { config, db, io }) {
     const { values } = parse(args, { to: { type: 'string' } });
     const to = normalizeEmail(values.to);
-    if (!to.ok) throw new UsageError(`--to: ${to.error}`);
+    if (!to.ok) throw new UsageError(`--to: ${english(to.error)}`);
     const mailer = new SwitchingMailer({ db: await db(), templatesDir: config.paths.email, envSmtp: config.smtp });
     if (!(await mailer.hasConfiguration())) {
       io.err('No SMTP server is configured: set SMTP_* variables or run `sesame connector set smtp --file cfg.json`.');

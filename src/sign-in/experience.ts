@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { cachedFromSettings, readSetting, writeSetting } from '../db/settings.ts';
 import { firstIssue, integerIn, mustBeIntegerBetween, oneOf } from '../lib/validation.ts';
+import { DEFAULT_LANGUAGE_INFO, LANGUAGES } from '../i18n/index.ts';
 
 export const SIGN_IN_MODES = ['SignIn', 'Register', 'SignInAndRegister'] as const;
 export const PASSWORD_AT_SIGN_UP = ['off', 'optional', 'required'] as const;
@@ -29,6 +30,12 @@ export const experienceSchema = z
       rejectEmail: z.boolean({ error: 'passwordPolicy.rejectEmail must be true or false' }),
       rejectCommon: z.boolean({ error: 'passwordPolicy.rejectCommon must be true or false' }),
     }),
+    // Logto's shape. autoDetect: follow the browser's Accept-Language; the app's ui_locales and the
+    // person's own pick on the switcher are honoured either way (src/i18n chooseLanguage).
+    languageInfo: z.object({
+      autoDetect: z.boolean({ error: 'languageInfo.autoDetect must be true or false' }),
+      fallbackLanguage: oneOf('languageInfo.fallbackLanguage', LANGUAGES),
+    }),
   })
   .superRefine((experience, ctx) => {
     const passwordOnly = experience.signInMethods.length === 1 && experience.signInMethods[0] === 'password';
@@ -52,6 +59,7 @@ export function defaultExperience(codeTtlMinutes = 10): Experience {
     signInMethods: ['verificationCode'],
     verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5 },
     passwordPolicy: { minLength: 8, rejectEmail: true, rejectCommon: true },
+    languageInfo: { ...DEFAULT_LANGUAGE_INFO },
   };
 }
 
@@ -63,6 +71,7 @@ export interface ExperienceChanges {
   signInMethods?: unknown;
   verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown };
   passwordPolicy?: { minLength?: unknown; rejectEmail?: unknown; rejectCommon?: unknown };
+  languageInfo?: { autoDetect?: unknown; fallbackLanguage?: unknown };
 }
 
 function merge(base: Experience, changes: ExperienceChanges | undefined): Record<string, unknown> {
@@ -71,6 +80,7 @@ function merge(base: Experience, changes: ExperienceChanges | undefined): Record
     ...changes,
     verificationCode: { ...base.verificationCode, ...changes?.verificationCode },
     passwordPolicy: { ...base.passwordPolicy, ...changes?.passwordPolicy },
+    languageInfo: { ...base.languageInfo, ...changes?.languageInfo },
   };
 }
 
@@ -84,7 +94,7 @@ const cachedExperience = cachedFromSettings(async (db: Queryable, codeTtlMinutes
   const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored));
   const experience = parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
   // Shared by every caller until a setting changes, so nobody may modify it.
-  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience]) Object.freeze(part);
+  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience.languageInfo, experience]) Object.freeze(part);
   return experience;
 });
 
