@@ -45,7 +45,9 @@ Sign-in experience
                  [--sign-in-methods verificationCode,password]
                  [--code-ttl-minutes 1-60] [--code-max-attempts 1-5]
                  [--password-min-length 8-256] [--reject-common-passwords true|false]
-                 [--reject-email-as-password true|false]      changes apply at once
+                 [--reject-email-as-password true|false]
+                 [--auto-detect-language true|false]           follow the browser's Accept-Language
+                 [--fallback-language en|de|fr|es|ja|zh-CN|ar] changes apply at once
 
 ${DB_HELP}
 
@@ -166,6 +168,8 @@ const commands: Record<string, Handler> = {
       'password-min-length': { type: 'string' },
       'reject-common-passwords': { type: 'string' },
       'reject-email-as-password': { type: 'string' },
+      'auto-detect-language': { type: 'string' },
+      'fallback-language': { type: 'string' },
     });
     // A whole number (negative too) goes to the experience schema as a number; anything else as
     // the text typed, so the one message naming the allowed range comes from the schema.
@@ -191,6 +195,11 @@ const commands: Record<string, Handler> = {
         ...(rejectEmail !== undefined && { rejectEmail }),
       };
     }
+    const autoDetect = bool('auto-detect-language', values['auto-detect-language']);
+    const fallbackLanguage = values['fallback-language'];
+    if (autoDetect !== undefined || fallbackLanguage !== undefined) {
+      changes.languageInfo = { ...(autoDetect !== undefined && { autoDetect }), ...(fallbackLanguage !== undefined && { fallbackLanguage }) };
+    }
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to set; run `sesame help` for the experience options');
     try {
       io.out(JSON.stringify(await updateExperience(await db(), changes, CLI, config.codeTtlMinutes), null, 2));
@@ -214,6 +223,8 @@ const EXPERIENCE_FLAGS: Record<string, string> = {
   signInMode: '--sign-in-mode',
   passwordAtSignUp: '--password-at-sign-up',
   signInMethods: '--sign-in-methods',
+  'languageInfo.autoDetect': '--auto-detect-language',
+  'languageInfo.fallbackLanguage': '--fallback-language',
 };
 const EXPERIENCE_FIELD = new RegExp(`(?<![\\w.-])(${Object.keys(EXPERIENCE_FLAGS).map((k) => k.replace('.', '\\.')).join('|')})(?![\\w.])`, 'g');
 

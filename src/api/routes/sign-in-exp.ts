@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.ts';
+import { LANGUAGES } from '../../i18n/index.ts';
 import { InvalidExperienceError, loadExperience, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
 import { updateExperience } from '../../management/experience.ts';
 import { InvalidInputError } from '../../management/errors.ts';
@@ -36,6 +37,9 @@ const experienceSchema = z
       expirationDuration: z.number().meta({ description: 'Seconds a code stays valid' }),
       maxRetryAttempts: z.number(),
     }),
+    languageInfo: z
+      .object({ autoDetect: z.boolean(), fallbackLanguage: z.enum(LANGUAGES) })
+      .meta({ description: "The pages' and emails' language: the app's ui_locales, then (autoDetect) the browser's Accept-Language, then fallbackLanguage" }),
   })
   .meta({ id: 'SignInExperience' });
 
@@ -54,6 +58,7 @@ function toLogto(experience: Experience): z.output<typeof experienceSchema> {
       rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail },
     },
     verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts },
+    languageInfo: { ...experience.languageInfo },
   };
 }
 
@@ -81,6 +86,12 @@ const patchBody = z.strictObject({
         .refine((seconds) => Number.isInteger(seconds / 60), 'verificationCodePolicy.expirationDuration must be whole minutes in seconds (60 to 3600)')
         .optional(),
       maxRetryAttempts: z.number().optional(),
+    })
+    .optional(),
+  languageInfo: z
+    .strictObject({
+      autoDetect: z.boolean({ error: 'languageInfo.autoDetect must be true or false' }).optional(),
+      fallbackLanguage: z.enum(LANGUAGES, { error: `languageInfo.fallbackLanguage must be one of ${LANGUAGES.join(', ')}` }).optional(),
     })
     .optional(),
 });
@@ -115,6 +126,7 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
       ...(codes.maxRetryAttempts !== undefined && { maxAttempts: codes.maxRetryAttempts }),
     };
   }
+  if (body.languageInfo) changes.languageInfo = { ...body.languageInfo };
   return changes;
 }
 
