@@ -55,6 +55,6 @@ async function send(request: FastifyRequest, reply: FastifyReply, views: Views, 
   if (jsonRoute || asksJson) return reply.send({ error: render(title, 'en'), message: render(message, 'en') });
   const info = languageInfo ? await languageInfo().catch(() => DEFAULT_LANGUAGE_INFO) : DEFAULT_LANGUAGE_INFO;
   const lang = requestLanguage(request, info);
-  const here = request.method === 'GET' ? request.url : undefined;
-  return reply.type('text/html; charset=utf-8').send(views.render('error', { title, message, lang, here }));
+  // No switcher on these dead ends (a wrong address, a refused request): the language is still the person's.
+  return reply.type('text/html; charset=utf-8').send(views.render('error', { title, message, lang }));
 }

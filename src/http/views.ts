@@ -38,7 +38,8 @@ function switcher(current: Language, here: string | undefined) {
     code: language,
     name: LANGUAGE_NAMES[language],
     current: language === current,
-    href: `/language/${language}?return=${encodeURIComponent(here)}`,
+    // Slashes may stay as they are in a query (RFC 3986): the link reads as the page it returns to.
+    href: `/language/${language}?return=${encodeURIComponent(here).replaceAll('%2F', '/')}`,
   }));
 }
 

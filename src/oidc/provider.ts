@@ -30,7 +30,7 @@ interface ProviderDeps {
   now?: () => number;
 }
 
-type PageLanguage = (ctx: KoaContextWithOIDC) => Promise<{ lang: Language; here?: string }>;
+type PageLanguage = (ctx: KoaContextWithOIDC, switcher?: boolean) => Promise<{ lang: Language; here?: string }>;
 
 /**
  * The language of a page oidc-provider answers with, chosen as the sign-in pages choose theirs: the
@@ -38,7 +38,7 @@ type PageLanguage = (ctx: KoaContextWithOIDC) => Promise<{ lang: Language; here?
  * read (the database is down) leaves the defaults: an error page must still render.
  */
 function pageLanguageFrom(languageInfo?: () => Promise<LanguageInfo>): PageLanguage {
-  return async (ctx) => {
+  return async (ctx, switcher = true) => {
     const info = languageInfo ? await languageInfo().catch(() => DEFAULT_LANGUAGE_INFO) : DEFAULT_LANGUAGE_INFO;
     const lang = chooseLanguage({
       uiLocales: ctx.oidc?.params?.ui_locales,
@@ -46,7 +46,7 @@ function pageLanguageFrom(languageInfo?: () => Promise<LanguageInfo>): PageLangu
       cookie: ctx.cookies.get(LANGUAGE_COOKIE, { signed: false }),
       info,
     });
-    return { lang, here: ctx.method === 'GET' ? ctx.originalUrl : undefined };
+    return { lang, here: switcher && ctx.method === 'GET' ? ctx.originalUrl : undefined };
   };
 }
 
@@ -96,7 +96,9 @@ export function createProvider({ config, db, keys, pages, languageInfo, now = Da
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       const { title, message } = describeOidcError(out.error, out.error_description);
-      ctx.body = pages.render('error', { title, message, details: out.error, ...(await pageLanguage(ctx)) });
+      // No switcher on an error page: it is a dead end, and its address carries what the app sent
+      // (a refused redirect_uri, say), which the page must not repeat.
+      ctx.body = pages.render('error', { title, message, details: out.error, ...(await pageLanguage(ctx, false)) });
     },
   };
 

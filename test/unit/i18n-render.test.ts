@@ -130,7 +130,7 @@ describe('every page in every language', () => {
           if (lang !== 'en') expect(englishLeft(html, english)).toEqual([]);
           // The switcher: every language, the current one marked, each link back to this page.
           expect(html).toContain(`<span class="language language-current" lang="${lang}" aria-current="true">`);
-          expect(html.match(/href="\/language\/[\w-]+\?return=%2Finteraction%2Fu1%2Fcode"/g)).toHaveLength(LANGUAGES.length - 1);
+          expect(html.match(/href="\/language\/[\w-]+\?return=\/interaction\/u1\/code"/g)).toHaveLength(LANGUAGES.length - 1);
         });
       }
     });
