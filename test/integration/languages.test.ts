@@ -61,6 +61,12 @@ describe('pages and emails in the reader’s language', () => {
     const done = await browser.submit(wrong, '/code', { code: fullWidth }, REDIRECT);
     expect(done.location?.startsWith(REDIRECT)).toBe(true);
     expect((await exchange(config, done.location!, start)).claims()!.email).toBe(email);
+
+    // Signed in, the sign-out question follows the request's own ui_locales (RP-initiated logout carries it too).
+    const signOut = await browser.request(`${sesame.issuer}/session/end?ui_locales=fr`);
+    expect(signOut.status).toBe(200);
+    expect(htmlTag(signOut.body)).toEqual(['fr', 'ltr']);
+    expect(h1(signOut.body)).toBe('Se déconnecter\u00a0?');
   });
 
   it('uses Accept-Language by q-value without ui_locales, right to left for Arabic', async () => {
