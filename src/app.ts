@@ -19,11 +19,17 @@ import { managementApi } from './api/index.ts';
 import { addSecurityHeaders } from './http/security-headers.ts';
 import { fastifyTrustProxy } from './lib/request.ts';
 import { healthRoute } from './health.ts';
+import { withRedactedRequests } from './http/log-redaction.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
 import { languageRoutes } from './http/language.ts';
 import { loadExperience } from './sign-in/experience.ts';
 import { adminConsole } from './console/index.ts';
+import { accountPages } from './account/index.ts';
+import type { AccountSection } from './account/context.ts';
+import { mfaSection } from './account/mfa.ts';
+import { passkeyAssetRoutes } from './passkeys/assets.ts';
+import { relyingParty } from './passkeys/webauthn.ts';
 import { createKnownDevices } from './sign-in/known-devices.ts';
 import { liveCookieSigner } from './http/cookie-signer.ts';
 import { databaseRateLimitStore } from './http/rate-limit-store.ts';
@@ -51,7 +57,8 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, provider, views } = deps;
   const app = Fastify({
-    logger: deps.logger ?? false,
+    // Request lines without secrets carried in URLs (the sign-in link's token).
+    logger: withRedactedRequests(deps.logger ?? false),
     trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: 64 * 1024,
   });
@@ -104,6 +111,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The admin console: a client of /api with its own session, in this scope for its cookies and CSRF.
     await adminConsole(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now });
 
+    // The person's own account page (/account): passkeys, and the sections other modules plug in.
+    passkeyAssetRoutes(pages, config.paths.public);
+    // Sections other modules add to the account page (src/account/context.ts: AccountSection).
+    const accountSections: AccountSection[] = [mfaSection()];
+    await accountPages(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now, sections: accountSections });
+
     if (deps.devMailbox) await pages.register((await import('./mail/dev-mailbox-routes.ts')).devMailboxRoutes(deps.devMailbox, views));
 
     // The sign-in routes' schemas are zod: they validate and type each route's params, query and body.
@@ -117,12 +130,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         codes: deps.codes,
         mailer: deps.mailer,
         now: deps.now ?? Date.now,
+        endpoint: config.endpoint,
         lockout: deps.lockout,
         knownDevices: createKnownDevices(deps.cookieKeys, config.secureCookies),
         passwords: deps.passwords,
         codeTtlMinutes: config.codeTtlMinutes,
         logCodes: config.env !== 'production',
-      });
+      }, { relyingParty: relyingParty(config.endpoint) });
     });
   });
 

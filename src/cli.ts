@@ -44,10 +44,12 @@ Sign-in experience
                  [--password-at-sign-up off|optional|required]
                  [--sign-in-methods verificationCode,password]
                  [--code-ttl-minutes 1-60] [--code-max-attempts 1-5]
+                 [--code-link true|false]  (a sign-in link in the code's email; lives as long as the code)
                  [--password-min-length 8-256] [--reject-common-passwords true|false]
                  [--reject-email-as-password true|false]
                  [--auto-detect-language true|false]           follow the browser's Accept-Language
-                 [--fallback-language en|de|fr|es|ja|zh-CN|ar] changes apply at once
+                 [--fallback-language en|de|fr|es|ja|zh-CN|ar]
+                 [--mfa-policy off|optional|required]         changes apply at once
 
 ${DB_HELP}
 
@@ -165,11 +167,13 @@ const commands: Record<string, Handler> = {
       'sign-in-methods': { type: 'string' },
       'code-ttl-minutes': { type: 'string' },
       'code-max-attempts': { type: 'string' },
+      'code-link': { type: 'string' },
       'password-min-length': { type: 'string' },
       'reject-common-passwords': { type: 'string' },
       'reject-email-as-password': { type: 'string' },
       'auto-detect-language': { type: 'string' },
       'fallback-language': { type: 'string' },
+      'mfa-policy': { type: 'string' },
     });
     // A whole number (negative too) goes to the experience schema as a number; anything else as
     // the text typed, so the one message naming the allowed range comes from the schema.
@@ -182,8 +186,13 @@ const commands: Record<string, Handler> = {
     if (values['sign-in-methods'] !== undefined) changes.signInMethods = values['sign-in-methods'].split(',').map((m) => m.trim()).filter(Boolean);
     const ttl = number(values['code-ttl-minutes']);
     const attempts = number(values['code-max-attempts']);
-    if (ttl !== undefined || attempts !== undefined) {
-      changes.verificationCode = { ...(ttl !== undefined && { ttlMinutes: ttl }), ...(attempts !== undefined && { maxAttempts: attempts }) };
+    const link = bool('code-link', values['code-link']);
+    if (ttl !== undefined || attempts !== undefined || link !== undefined) {
+      changes.verificationCode = {
+        ...(ttl !== undefined && { ttlMinutes: ttl }),
+        ...(attempts !== undefined && { maxAttempts: attempts }),
+        ...(link !== undefined && { link }),
+      };
     }
     const minLength = number(values['password-min-length']);
     const rejectCommon = bool('reject-common-passwords', values['reject-common-passwords']);
@@ -200,6 +209,7 @@ const commands: Record<string, Handler> = {
     if (autoDetect !== undefined || fallbackLanguage !== undefined) {
       changes.languageInfo = { ...(autoDetect !== undefined && { autoDetect }), ...(fallbackLanguage !== undefined && { fallbackLanguage }) };
     }
+    if (values['mfa-policy'] !== undefined) changes.mfa = { policy: values['mfa-policy'] };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to set; run `sesame help` for the experience options');
     try {
       io.out(JSON.stringify(await updateExperience(await db(), changes, CLI, config.codeTtlMinutes), null, 2));
@@ -217,6 +227,7 @@ const usage = (message: string) => new UsageError(message);
 const EXPERIENCE_FLAGS: Record<string, string> = {
   'verificationCode.ttlMinutes': '--code-ttl-minutes',
   'verificationCode.maxAttempts': '--code-max-attempts',
+  'verificationCode.link': '--code-link',
   'passwordPolicy.minLength': '--password-min-length',
   'passwordPolicy.rejectCommon': '--reject-common-passwords',
   'passwordPolicy.rejectEmail': '--reject-email-as-password',
@@ -225,6 +236,7 @@ const EXPERIENCE_FLAGS: Record<string, string> = {
   signInMethods: '--sign-in-methods',
   'languageInfo.autoDetect': '--auto-detect-language',
   'languageInfo.fallbackLanguage': '--fallback-language',
+  'mfa.policy': '--mfa-policy',
 };
 const EXPERIENCE_FIELD = new RegExp(`(?<![\\w.-])(${Object.keys(EXPERIENCE_FLAGS).map((k) => k.replace('.', '\\.')).join('|')})(?![\\w.])`, 'g');
 

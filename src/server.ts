@@ -27,6 +27,10 @@ import { auditOidcEvents } from './audit/oidc.ts';
 import { ensureConsoleClient, hasAdministrator } from './management/admins.ts';
 import { purgeConsoleSessions } from './db/console-sessions.ts';
 import { CONSOLE_IDLE_MS } from './console/session.ts';
+import { ensureAccountClient } from './account/oidc.ts';
+import { ACCOUNT_IDLE_MS } from './account/session.ts';
+import { purgeAccountSessions } from './db/account-sessions.ts';
+import { purgeChallenges } from './db/passkeys.ts';
 
 /** Advisory lock (PostgreSQL) under which instances starting together register the console once. */
 const CONSOLE_CLIENT_LOCK = 'sesame:console-client';
@@ -72,6 +76,8 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     await runSerialized(database, KEYS_LOCK, () => ensureServerKeys(db, now()));
     // The admin console is an app of Sesame's own, registered (or put back as it must be) at every start.
     await runSerialized(database, CONSOLE_CLIENT_LOCK, () => ensureConsoleClient(db, config.endpoint, now()));
+    // So is the account page (/account: a person's passkeys and second factor), under the same lock.
+    await runSerialized(database, CONSOLE_CLIENT_LOCK, () => ensureAccountClient(db, config.endpoint, now()));
     const keyRing = await createKeyRing({ db, now, signingGraceMs: config.signingKeyGraceMs });
     const hasConnector = Boolean(await storedConnectorConfig(db));
     const wantDevMailbox = options.devMailbox ?? config.env !== 'production';
@@ -205,6 +211,8 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       // Audit records carry wall-clock times. In batches, at most AUDIT_PURGE_MAX_PER_ROUND rows a round.
       await purgeAuditLogs(db, Date.now() - config.auditLogRetentionDays * 24 * 60 * 60 * 1000);
       await purgeConsoleSessions(db, at, at - CONSOLE_IDLE_MS);
+      await purgeAccountSessions(db, at, at - ACCOUNT_IDLE_MS);
+      await purgeChallenges(db, at);
     });
   const timer =
     options.purge === false

@@ -15,6 +15,8 @@ import { logRoutes } from './routes/logs.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { signInExperienceRoutes } from './routes/sign-in-exp.ts';
 import { userRoutes } from './routes/users.ts';
+import { mfaVerificationRoutes } from './routes/mfa-verifications.ts';
+import { passkeyRoutes } from './routes/passkeys.ts';
 
 export type { ApiDeps } from './deps.ts';
 
@@ -71,6 +73,8 @@ export async function managementApi(app: FastifyInstance, deps: ApiDeps): Promis
         });
         applicationRoutes(secured, deps);
         userRoutes(secured, deps);
+        mfaVerificationRoutes(secured, deps);
+        passkeyRoutes(secured, deps);
         resourceRoutes(secured, deps);
         signInExperienceRoutes(secured, deps);
         connectorRoutes(secured, deps);

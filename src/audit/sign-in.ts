@@ -32,7 +32,12 @@ export interface AuditRequestContext {
 /** For signInVerifiedEmail (src/sign-in/accounts.ts), which records the sign-in or sign-up in its transaction. */
 export interface SignInAudit extends AuditRequestContext {
   method: SignInMethod;
+  /** `link`: the code's secret came from the email's sign-in link rather than typed (data.via). */
+  via?: CodeVia;
 }
+
+/** Which form of the emailed secret was used: typed code, or the email's sign-in link. */
+export type CodeVia = 'code' | 'link';
 
 export function auditContext(request: FastifyRequest, interaction: Pick<Interaction, 'params'>): AuditRequestContext {
   const agent = request.headers['user-agent'];
@@ -44,8 +49,8 @@ export function auditContext(request: FastifyRequest, interaction: Pick<Interact
   };
 }
 
-export function signInAudit(request: FastifyRequest, interaction: Pick<Interaction, 'params'>, method: SignInMethod): SignInAudit {
-  return { ...auditContext(request, interaction), method };
+export function signInAudit(request: FastifyRequest, interaction: Pick<Interaction, 'params'>, method: SignInMethod, via: CodeVia = 'code'): SignInAudit {
+  return { ...auditContext(request, interaction), method, ...(via === 'link' && { via }) };
 }
 
 /** The code flows' purposes (src/sign-in/routes/email-code.ts, recovery.ts) as Logto's interaction events. */
@@ -117,9 +122,9 @@ export async function auditCodeRefused(
   db: Queryable,
   request: FastifyRequest,
   interaction: Pick<Interaction, 'params'>,
-  refused: { purpose: string; email: string; result: Extract<VerifyResult, { status: 'wrong' | 'dead' }> | { status: 'locked' }; lock: LockState },
+  refused: { purpose: string; email: string; result: Extract<VerifyResult, { status: 'wrong' | 'dead' }> | { status: 'locked' }; lock: LockState; via?: CodeVia },
 ): Promise<void> {
-  const { purpose, email, result, lock } = refused;
+  const { purpose, email, result, lock, via } = refused;
   const context = auditContext(request, interaction);
   let user: User | undefined;
   try {
@@ -130,6 +135,7 @@ export async function auditCodeRefused(
   const event = eventOf(purpose, user);
   const userId = user?.id ?? null;
   const data: Record<string, unknown> = { email, reason: result.status === 'dead' ? 'used_up' : result.status };
+  if (via === 'link') data.via = 'link';
   if (result.status === 'wrong') data.attemptsLeft = result.attemptsLeft;
   if (result.status === 'locked' && lock.locked) Object.assign(data, { scope: lock.scope, retryAfterSeconds: lock.retryAfterSeconds });
   await write(db, request, [
@@ -169,7 +175,8 @@ export async function auditPasswordRefused(
 
 /** The sign-in or sign-up record signInVerifiedEmail writes in its transaction (errors propagate). */
 export function recordSignIn(tx: Queryable, audit: SignInAudit, user: User, created: boolean): Promise<void> {
-  const { method, ...context } = audit;
+  const { method, via, ...context } = audit;
+  const how = via ? { method, via } : { method };
   return recordAudit(
     tx,
     {
@@ -177,7 +184,7 @@ export function recordSignIn(tx: Queryable, audit: SignInAudit, user: User, crea
       type: created ? AuditType.Register : AuditType.SignIn,
       result: 'success',
       userId: user.id,
-      data: created ? { email: user.email, method, passwordSet: user.passwordHash !== null } : { email: user.email, method },
+      data: created ? { email: user.email, ...how, passwordSet: user.passwordHash !== null } : { email: user.email, ...how },
     },
   );
 }

@@ -3,6 +3,7 @@ import { countUsers, listUsers } from '../db/users.ts';
 import { findUserByIdOrEmail } from '../sign-in/accounts.ts';
 import { deleteUser, revokeUserSessions, setSuspended } from '../management/users.ts';
 import { CLI } from '../management/audit.ts';
+import { resetSecondFactor } from '../mfa/admin.ts';
 import { integerIn, parseOr } from '../lib/validation.ts';
 
 export const USER_HELP = `Users
@@ -10,7 +11,8 @@ export const USER_HELP = `Users
   user delete ID_OR_EMAIL                 remove an account and end its sessions and tokens
   user suspend ID_OR_EMAIL                keep the account but refuse its sign-ins; ends its sessions and tokens
   user unsuspend ID_OR_EMAIL
-  user sign-out ID_OR_EMAIL               end every session and refresh token of the account`;
+  user sign-out ID_OR_EMAIL               end every session and refresh token of the account
+  user reset-mfa ID_OR_EMAIL              remove the authenticator app and backup codes (lost phone); audit-logged`;
 
 const usage = (message: string) => new UsageError(message);
 
@@ -68,6 +70,17 @@ export const userCommands: Record<string, Handler> = {
     const { database, user } = await named(args, 'sign-out', db);
     const ended = await revokeUserSessions(database, user.id, CLI);
     io.out(`Signed ${user.email} out everywhere (${ended} session(s), grant(s) and token(s) ended).`);
+    return 0;
+  },
+
+  async 'user reset-mfa'(args, { db, io }) {
+    const { database, user } = await named(args, 'reset-mfa', db);
+    const had = await resetSecondFactor(database, user.id, CLI);
+    io.out(
+      had
+        ? `Removed the authenticator app and backup codes of ${user.email} (${user.id}). If the sign-in experience requires a second factor, they set up a new one at their next sign-in.`
+        : `${user.email} (${user.id}) had no authenticator app or backup codes; nothing changed.`,
+    );
     return 0;
   },
 };

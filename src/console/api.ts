@@ -42,7 +42,7 @@ export class ApiFailure extends Error {
  */
 export function apiClient(app: FastifyInstance, request: FastifyRequest, accessToken: string) {
   const agent = request.headers['user-agent'];
-  async function call<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<ApiAnswer<T>> {
+  async function call<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown, extra: Record<string, string> = {}): Promise<ApiAnswer<T>> {
     const response = await app.inject({
       method,
       url: `/api${path}`,
@@ -51,6 +51,7 @@ export function apiClient(app: FastifyInstance, request: FastifyRequest, accessT
         authorization: `Bearer ${accessToken}`,
         ...(typeof agent === 'string' && { 'user-agent': agent }),
         ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...extra,
       },
       ...(body !== undefined && { payload: JSON.stringify(body) }),
     });

@@ -26,12 +26,16 @@ export interface ConsoleDeps {
 }
 
 /** Which nav entry a page belongs to (the layout marks it as the current page). */
-export type Section = 'overview' | 'applications' | 'users';
+export type Section = 'overview' | 'applications' | 'users' | 'resources' | 'experience' | 'email' | 'logs';
 
 export const NAV: { section: Section; href: string; label: string }[] = [
   { section: 'overview', href: '/console', label: 'Overview' },
   { section: 'applications', href: '/console/applications', label: 'Applications' },
   { section: 'users', href: '/console/users', label: 'Users' },
+  { section: 'resources', href: '/console/resources', label: 'API resources' },
+  { section: 'experience', href: '/console/sign-in-experience', label: 'Sign-in experience' },
+  { section: 'email', href: '/console/email', label: 'Email' },
+  { section: 'logs', href: '/console/logs', label: 'Audit log' },
 ];
 
 /** Refresh the management API token this long before it expires. */

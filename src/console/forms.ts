@@ -9,6 +9,15 @@ export const text = (body: unknown, name: string): string => {
   return typeof value === 'string' ? value : '';
 };
 
+/** A `?page=` number from 1 (anything else reads as the first page). */
+export const pageNumber = (value: unknown) => {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
+};
+
+/** True when the form has no error to show. */
+export const clean = (errors: FieldErrors) => Object.keys(errors).length === 0;
+
 /** One URI per line, blank lines dropped. */
 export const lines = (value: string): string[] =>
   value

@@ -13,6 +13,10 @@ import { consoleSessions, cookieOptions, PENDING_COOKIE } from './session.ts';
 import { overviewRoutes } from './pages/overview.ts';
 import { applicationRoutes } from './pages/applications.ts';
 import { userRoutes } from './pages/users.ts';
+import { resourceRoutes } from './pages/resources.ts';
+import { experienceRoutes } from './pages/experience.ts';
+import { emailRoutes } from './pages/email.ts';
+import { logRoutes } from './pages/logs.ts';
 
 export interface AdminConsoleDeps {
   config: Readonly<Config>;
@@ -77,6 +81,14 @@ export async function adminConsole(pages: FastifyInstance, deps: AdminConsoleDep
     };
 
   await pages.register(async (scope) => {
+    // No site frames the console, not even this one (clickjacking): only the two preview routes,
+    // which set their own CSP, may be framed, by the console's own pages.
+    scope.addHook('onRequest', (_request, reply, done) => {
+      const csp = reply.raw.getHeader('content-security-policy');
+      if (typeof csp === 'string') reply.raw.setHeader('content-security-policy', csp.replace(/frame-ancestors [^;]*/, "frame-ancestors 'none'"));
+      reply.raw.setHeader('x-frame-options', 'DENY');
+      done();
+    });
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       if (error.code?.startsWith('FST_CSRF')) {
         return standalone(reply, 'problem', { title: 'This form has expired', message: 'The page was open too long or the cookies were cleared. Go back, reload the page and try again.', backUrl: '/console' }, 403);
@@ -158,5 +170,9 @@ export async function adminConsole(pages: FastifyInstance, deps: AdminConsoleDep
     overviewRoutes(scope, page);
     applicationRoutes(scope, page, config);
     userRoutes(scope, page);
+    resourceRoutes(scope, page);
+    experienceRoutes(scope, page, views);
+    emailRoutes(scope, page, { views, config });
+    logRoutes(scope, page);
   });
 }

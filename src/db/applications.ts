@@ -18,6 +18,10 @@ export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[numbe
  * management operations treat it as absent, so no operator edits, deletes or sees it among theirs.
  */
 export const CONSOLE_APPLICATION_ID = 'sesame-console';
+/** The account page's app (src/account/oidc.ts), hidden the same way. */
+export const ACCOUNT_APPLICATION_ID = 'sesame-account';
+/** Sesame's own apps: never listed, counted, edited or deleted as an operator's. */
+export const OWN_APPLICATION_IDS: readonly string[] = [CONSOLE_APPLICATION_ID, ACCOUNT_APPLICATION_ID];
 
 export interface Application {
   id: string;
@@ -92,14 +96,14 @@ export async function findApplication(db: Queryable, id: string): Promise<Applic
 }
 
 export async function listApplications(db: Queryable, filter: { types?: readonly ApplicationType[]; limit?: number; offset?: number } = {}): Promise<Application[]> {
-  let query = db.selectFrom('applications').select(COLUMNS).where('id', '!=', CONSOLE_APPLICATION_ID).orderBy('created_at').orderBy('id');
+  let query = db.selectFrom('applications').select(COLUMNS).where('id', 'not in', [...OWN_APPLICATION_IDS]).orderBy('created_at').orderBy('id');
   if (filter.types) query = query.where('type', 'in', filter.types.length ? [...filter.types] : ['' as ApplicationType]);
   if (filter.limit !== undefined) query = query.limit(filter.limit).offset(filter.offset ?? 0);
   return (await query.execute()).map(fromRow);
 }
 
 export async function countApplications(db: Queryable, filter: { types?: readonly ApplicationType[] } = {}): Promise<number> {
-  let query = db.selectFrom('applications').select((eb) => eb.fn.countAll().as('n')).where('id', '!=', CONSOLE_APPLICATION_ID);
+  let query = db.selectFrom('applications').select((eb) => eb.fn.countAll().as('n')).where('id', 'not in', [...OWN_APPLICATION_IDS]);
   if (filter.types) query = query.where('type', 'in', filter.types.length ? [...filter.types] : ['' as ApplicationType]);
   const row = await query.executeTakeFirst();
   return Number(row?.n ?? 0);

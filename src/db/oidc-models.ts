@@ -120,3 +120,24 @@ export async function destroyModelsByAccountId(db: Queryable, accountId: string)
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** One stored oidc-provider model of an account, for listing what it holds (sessions, refresh tokens). */
+export interface AccountModelRow {
+  model: string;
+  id: string;
+  payload: string;
+  expiresAt: number | null;
+}
+
+/** The account's stored models of the given kinds (its sessions, its refresh tokens), unconsumed and unexpired. */
+export async function listModelsOfAccount(db: Queryable, accountId: string, models: string[], now: number): Promise<AccountModelRow[]> {
+  const rows = await db
+    .selectFrom('oidc_model_instances')
+    .select(['model', 'id', 'payload', 'expires_at'])
+    .where('account_id', '=', accountId)
+    .where('model', 'in', models)
+    .where('consumed_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+  return rows.map((row) => ({ model: row.model, id: row.id, payload: row.payload, expiresAt: row.expires_at === null ? null : Number(row.expires_at) }));
+}

@@ -27,6 +27,14 @@ export interface Schema {
   rate_limit_hits: RateLimitHitsTable;
   audit_logs: AuditLogsTable;
   console_sessions: ConsoleSessionsTable;
+  // Passkeys and the account page (migration 0013).
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  account_sessions: AccountSessionsTable;
+  // A second factor: TOTP, backup codes, sign-ins between their two factors (migration 0014).
+  mfa_totp: MfaTotpTable;
+  mfa_backup_codes: MfaBackupCodesTable;
+  mfa_pending: MfaPendingTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
@@ -97,6 +105,10 @@ export interface VerificationCodesTable {
   last_sent_at: number;
   consumed_at: number | null;
   created_at: number;
+  /** The sign-in link's token as an HMAC (migration 0012); null when the code went out without a link. */
+  link_hmac: string | null;
+  /** The code encrypted under a key derived from the link's token (see src/sign-in/links.ts). */
+  link_code: string | null;
 }
 
 export interface VerificationSendsTable {
@@ -186,6 +198,81 @@ export interface ConsoleSessionsTable {
   created_at: number;
   last_seen_at: number;
   expires_at: number;
+}
+
+/** One WebAuthn credential (passkey) of an account (src/db/passkeys.ts; see migration 0013). */
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  /** base64url, unique. */
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  counter: Generated<number>;
+  /** JSON list of strings ('internal', 'hybrid', 'usb', ...). */
+  transports: Generated<string>;
+  /** The backup-eligible flag: 'multiDevice' when set. */
+  device_type: 'singleDevice' | 'multiDevice';
+  /** The backup-state flag as last seen. */
+  backed_up: Generated<number>;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** A single-use WebAuthn challenge; `id` is 'signin:<interaction uid>' or 'register:<account session id>'. */
+export interface WebauthnChallengesTable {
+  id: string;
+  challenge: string;
+  user_id: string | null;
+  expires_at: number;
+}
+
+/** One account page session (src/account/session.ts); `id` is the SHA-256 of the cookie's token. */
+export interface AccountSessionsTable {
+  id: string;
+  user_id: string;
+  /** JSON object: a one-time notice. */
+  data: Generated<string>;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+/** An account's authenticator app (src/db/mfa.ts; see migration 0014). */
+export interface MfaTotpTable {
+  user_id: string;
+  /** The public ID (the management API's Totp entry). */
+  id: string;
+  /** RFC 6238 shared secret, base32. */
+  secret: string;
+  /** Time step of the last accepted code. */
+  last_step: number | null;
+  created_at: number;
+  /** null: enrolment started, not confirmed by a code yet. */
+  confirmed_at: number | null;
+}
+
+/** One single-use backup code, as the SHA-256 of user ID and code. */
+export interface MfaBackupCodesTable {
+  id: string;
+  user_id: string;
+  set_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** A sign-in that passed its first factor and waits for its second, keyed by interaction uid. */
+export interface MfaPendingTable {
+  interaction_uid: string;
+  user_id: string;
+  /** JSON list: the first factor's amr. */
+  amr: string;
+  created_at: number;
+  expires_at: number;
+  /** The second factor was set up in this interaction. */
+  second_at: number | null;
 }
 
 /** Kept by the migration runner (src/db/migrate.ts), not by a migration file. */

@@ -15,6 +15,10 @@ export interface CodeRecord {
   lastSentAt: number;
   consumedAt: number | null;
   createdAt: number;
+  /** The sign-in link's token as an HMAC; null when the mail carried no link. */
+  linkHmac: string | null;
+  /** The code sealed under the link's token, for the page of a link opened in another browser. */
+  linkCode: string | null;
 }
 
 const COLUMNS = [
@@ -27,6 +31,8 @@ const COLUMNS = [
   'last_sent_at',
   'consumed_at',
   'created_at',
+  'link_hmac',
+  'link_code',
 ] as const;
 
 const fromRow = (row: Selectable<VerificationCodesTable>): CodeRecord => ({
@@ -39,6 +45,8 @@ const fromRow = (row: Selectable<VerificationCodesTable>): CodeRecord => ({
   lastSentAt: Number(row.last_sent_at),
   consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
   createdAt: Number(row.created_at),
+  linkHmac: row.link_hmac,
+  linkCode: row.link_code,
 });
 
 const codeOf = (db: Queryable, p: { interactionUid: string; purpose: string }) =>
@@ -76,6 +84,8 @@ const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) =>
       last_sent_at: p.last_sent_at,
       consumed_at: p.consumed_at,
       created_at: p.created_at,
+      link_hmac: p.link_hmac,
+      link_code: p.link_code,
     })
     .onConflict((conflict) =>
       conflict.columns(['interaction_uid', 'purpose']).doUpdateSet((eb) => ({
@@ -86,6 +96,8 @@ const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) =>
         last_sent_at: eb.ref('excluded.last_sent_at'),
         consumed_at: eb.ref('excluded.consumed_at'),
         created_at: eb.ref('excluded.created_at'),
+        link_hmac: eb.ref('excluded.link_hmac'),
+        link_code: eb.ref('excluded.link_code'),
       })),
     ),
 );
@@ -102,6 +114,8 @@ export async function saveCode(db: Queryable, code: CodeRecord): Promise<void> {
     last_sent_at: code.lastSentAt,
     consumed_at: code.consumedAt,
     created_at: code.createdAt,
+    link_hmac: code.linkHmac,
+    link_code: code.linkCode,
   });
 }
 

@@ -23,9 +23,14 @@ function findCode(mail: ReceivedMail): string | undefined {
   return /(?<![\d-])\d{6}(?![\d-])/.exec(`${mail.subject}\n${mail.text}`)?.[0];
 }
 
+/** The sign-in link sent with a code (src/sign-in/routes/link.ts), so a developer can open it in this browser. */
+function findSignInLink(mail: ReceivedMail): string | undefined {
+  return /https?:\/\/[^\s"<>]+\/link\?t=[A-Za-z0-9_-]+/.exec(mail.text)?.[0];
+}
+
 /** What templates/pages/dev-mail.eta shows of one mail; the template escapes every field. */
 function mailView(mail: ReceivedMail) {
-  return { ...mail, to: mail.to.join(', '), received: formatTime(mail.date), code: findCode(mail) };
+  return { ...mail, to: mail.to.join(', '), received: formatTime(mail.date), code: findCode(mail), signInLink: findSignInLink(mail) };
 }
 
 /** The dev mailbox's inbox page and JSON. Register only when the dev mailbox is in use. */

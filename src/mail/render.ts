@@ -10,6 +10,8 @@ export interface MailData {
   code?: string;
   /** The person's language (a BCP 47 tag; Logto's payload field), which picks the template and its words. */
   locale?: string;
+  /** The sign-in link sent with the code (`{{link}}` in connector templates). */
+  link?: string;
   application?: { name: string };
   user?: { primaryEmail?: string };
   expiresInMinutes?: number;
@@ -182,6 +184,8 @@ function viewModel(data: MailData, words: Speech) {
   const expiry =
     typeof minutes === 'number' && Number.isFinite(minutes) && minutes > 0 ? t('mail.minutes', { count: minutes }) : undefined;
   const code = typeof data.code === 'string' && data.code !== '' ? data.code : undefined;
+  // The sign-in link goes out only beside its code, and only as an absolute http(s) URL.
+  const link = code && typeof data.link === 'string' && /^https?:\/\/\S+$/.test(data.link) ? data.link : undefined;
   const customSubject = stringField(data, 'subject');
   const message = stringField(data, 'message');
   return {
@@ -189,9 +193,12 @@ function viewModel(data: MailData, words: Speech) {
     data,
     appName,
     code,
+    link,
     email: data.user?.primaryEmail,
     expiry,
-    expiryLine: expiry ? t('mail.expiresIn', { minutes: expiry }) : t('mail.singleUse'),
+    expiryLine: link
+      ? expiry ? t('mail.expiresInLink', { minutes: expiry }) : t('mail.singleUseLink')
+      : expiry ? t('mail.expiresIn', { minutes: expiry }) : t('mail.singleUse'),
     customSubject,
     heading: customSubject ?? (code ? t('mail.Generic.headingCode') : t('mail.Generic.subjectMessage', { app: appName })),
     paragraphs: message ? message.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s*\r?\n\s*/g, ' ').trim()).filter(Boolean) : [],

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
   APPLICATION_TYPES,
-  CONSOLE_APPLICATION_ID,
+  OWN_APPLICATION_IDS,
   TOKEN_ENDPOINT_AUTH_METHODS,
   countApplications,
   deleteApplication as deleteApplicationRow,
@@ -104,9 +104,9 @@ export async function createApplication(db: Database, input: NewApplication, who
   return app;
 }
 
-/** The admin console's own app is Sesame's to keep: to every operation here it does not exist. */
+/** Sesame's own apps (the admin console, the account page) are Sesame's to keep: to every operation here they do not exist. */
 function refuseConsoleApp(id: string): void {
-  if (id === CONSOLE_APPLICATION_ID) throw new NotFoundError('application', id);
+  if (OWN_APPLICATION_IDS.includes(id)) throw new NotFoundError('application', id);
 }
 
 export async function getApplication(db: Database, id: string): Promise<Application> {

@@ -13,6 +13,7 @@ import { auditChange, type ManagementActor } from './audit.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.ts';
 import { validateCustomData } from './custom-data.ts';
 import { deleteConsoleSessionsOf } from '../db/console-sessions.ts';
+import { deleteAccountSessionsOf } from '../db/account-sessions.ts';
 
 /** Logto's username rule: a letter or underscore, then letters, digits and underscores. */
 const USERNAME = /^[A-Z_a-z]\w*$/;
@@ -152,9 +153,10 @@ export async function replaceUserCustomData(db: Database, id: string, customData
   });
 }
 
-/** Every session, grant and refresh or opaque access token of the account, and its admin console sessions. */
+/** Every session, grant and refresh or opaque access token of the account, and its admin console and account page sessions. */
 async function endSessionsAndTokens(tx: Queryable, userId: string): Promise<number> {
   await deleteConsoleSessionsOf(tx, userId);
+  await deleteAccountSessionsOf(tx, userId);
   return destroyModelsByAccountId(tx, userId);
 }
 

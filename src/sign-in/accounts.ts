@@ -1,4 +1,5 @@
 import { isUniqueViolation, type Database } from '../db/database.ts';
+import { deleteSecondFactorsOf } from '../db/mfa.ts';
 import { deleteUserRow, findUserByEmail, findUserById, insertUser, markSignedIn, type User } from '../db/users.ts';
 import { destroyModelsByAccountId } from '../db/oidc-models.ts';
 import { deleteConsoleSessionsOf } from '../db/console-sessions.ts';
@@ -84,6 +85,7 @@ export async function deleteAccount(db: Database, user: User): Promise<void> {
   await db.transaction().execute(async (tx) => {
     await destroyModelsByAccountId(tx, user.id);
     await deleteConsoleSessionsOf(tx, user.id);
+    await deleteSecondFactorsOf(tx, user.id);
     await clearFailures(tx, user.email);
     await deleteLocksOf(tx, user.email);
     await deleteUserRow(tx, user.id);

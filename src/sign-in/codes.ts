@@ -15,6 +15,7 @@ import {
 import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
 import type { LockState } from './lockout.ts';
+import { linkMac, linkMatches, newLinkToken, openCode, sealCode } from './link-token.ts';
 
 export interface CodePolicy {
   ttlMs: number;
@@ -62,6 +63,19 @@ export type VerifyResult =
   /** No live code: never sent, replaced by nothing, or already used. */
   | { status: 'missing' };
 
+/** A verdict on a sign-in link used in the browser that started the sign-in: a code's, or "already used". */
+export type LinkVerifyResult = VerifyResult | { status: 'used' };
+
+/**
+ * What a link says when opened without the sign-in's browser (nothing is written): `valid` carries
+ * the code to type in the browser where the sign-in started.
+ */
+export type LinkPeek =
+  | { status: 'valid'; code: string; email: string; expiresAt: number }
+  | { status: 'used' | 'expired' | 'dead'; email: string }
+  /** No such link: mangled, replaced by a newer email, or so old its code was purged. */
+  | { status: 'invalid' };
+
 /**
  * Asked before a guess is checked, with the code's address and the transaction the check runs in:
  * the lockout, which keys on the address the code was sent to.
@@ -82,8 +96,13 @@ export interface IssueRequest {
   purpose: string;
   email: string;
   ip: string;
-  /** Sends the code. Not called for a phantom code (no account and sign-up closed). */
-  deliver: (code: string, expiresAt: number) => Promise<void>;
+  /**
+   * Sends the code (and, with `link`, the sign-in link's token). Not called for a phantom code (no
+   * account and sign-up closed).
+   */
+  deliver: (code: string, expiresAt: number, linkToken?: string) => Promise<void>;
+  /** Issue a sign-in link with the code: the same secret in a second form (the experience's verificationCode.link). */
+  link?: boolean;
   phantom?: boolean;
   /** The browser has signed in with this address before: the per-address cap does not apply to it. */
   knownDevice?: boolean;
@@ -149,7 +168,7 @@ async function reserve(
   request: IssueRequest,
   rules: CodePolicy,
   at: number,
-  stored: { codeHmac: (record: Binding) => string; sendId: string },
+  stored: { codeHmac: (record: Binding) => string; link?: (record: Binding) => { hmac: string; sealedCode: string }; sendId: string },
 ): Promise<Reservation> {
   // Counting and then adding a send must be one step for each address and IP, across instances: the
   // locks are taken in one statement before anything is read, and held to the commit. (Many people
@@ -186,6 +205,7 @@ async function reserve(
   const keepFailures =
     previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
   const binding = { interactionUid: request.interactionUid, purpose: request.purpose, email: request.email };
+  const link = stored.link?.(binding);
   const record: CodeRecord = {
     ...binding,
     codeHmac: stored.codeHmac(binding),
@@ -194,6 +214,9 @@ async function reserve(
     lastSentAt: at,
     consumedAt: null,
     createdAt: at,
+    // A resend replaces the token too: only the newest email's link works, as only its code does.
+    linkHmac: link?.hmac ?? null,
+    linkCode: link?.sealedCode ?? null,
   };
   await saveCode(tx, record);
   await insertSend(tx, { id: stored.sendId, email: request.email, ip: request.ip, sentAt: at });
@@ -206,8 +229,8 @@ type DeliveryOutcome = { ok: true } | { ok: false; error: unknown } | 'late';
  * Step 2: deliver, but answer the person by the deadline whatever the SMTP server does. A delivery
  * still running then keeps going; its later failure goes to `onLateFailure` (for the log).
  */
-async function deliverWithin(request: IssueRequest, code: string, expiresAt: number, answerWithinMs: number): Promise<DeliveryOutcome> {
-  const delivery = request.deliver(code, expiresAt).then(
+async function deliverWithin(request: IssueRequest, code: string, expiresAt: number, linkToken: string | undefined, answerWithinMs: number): Promise<DeliveryOutcome> {
+  const delivery = request.deliver(code, expiresAt, linkToken).then(
     () => ({ ok: true as const }),
     (error: unknown) => ({ ok: false as const, error }),
   );
@@ -234,14 +257,20 @@ async function refund(db: Database, request: IssueRequest, reservation: Extract<
   });
 }
 
-/** The check itself, in the caller's transaction: a wrong guess counts, a right one is consumed. */
-async function checkCode(
+/**
+ * The check itself, in the caller's transaction: a wrong guess counts, a right one is consumed. One
+ * check for both forms of the secret: `matches` tells whether the typed code or the link's token is
+ * the row's, everything else (gate, tries, expiry, single use) is the same row's.
+ */
+async function checkSecret(
   tx: Queryable,
-  { interactionUid, purpose, code, at, rules, hmacKeys, gate }: { interactionUid: string; purpose: string; code: string; at: number; rules: CodePolicy; hmacKeys: readonly Buffer[]; gate?: VerifyGate },
-): Promise<VerifyResult> {
+  { interactionUid, purpose, matches, at, rules, gate }: { interactionUid: string; purpose: string; matches: (record: CodeRecord) => boolean; at: number; rules: CodePolicy; gate?: VerifyGate },
+): Promise<LinkVerifyResult> {
   // Two guesses at one code at once (two instances, two tabs) must not both see attempts left.
   const record = await findCodeForUpdate(tx, interactionUid, purpose);
-  if (!record || record.consumedAt !== null) return { status: 'missing' };
+  if (!record) return { status: 'missing' };
+  // Nothing counts once the row is used; the secret is compared only to tell the link's "already used" page.
+  if (record.consumedAt !== null) return matches(record) ? { status: 'used' } : { status: 'missing' };
   const state = describeCode(record, at, rules);
   if (gate) {
     const lock = await gate(record.email, tx);
@@ -249,7 +278,7 @@ async function checkCode(
   }
   if (record.failedAttempts >= rules.maxAttempts) return { status: 'dead', state };
   if (record.expiresAt <= at) return { status: 'expired', state };
-  if (!/^\d{6}$/.test(code) || !matchesAnyKey(hmacKeys, record, code)) {
+  if (!matches(record)) {
     const failures = await recordFailedAttempt(tx, interactionUid, purpose);
     return {
       status: 'wrong',
@@ -306,7 +335,11 @@ export function createCodeService({
       const sendId = randomId();
       const [signingKey] = hmacKeys();
       const codeHmac = (binding: Binding) => codeMac(signingKey!, binding, code).toString('base64url');
-      const reservation = await db.transaction().execute((tx) => reserve(tx, request, rules, at, { codeHmac, sendId }));
+      const linkToken = request.link ? newLinkToken() : undefined;
+      const link = linkToken
+        ? (binding: Binding) => ({ hmac: linkMac(signingKey!, binding, linkToken).toString('base64url'), sealedCode: sealCode(linkToken, binding, code) })
+        : undefined;
+      const reservation = await db.transaction().execute((tx) => reserve(tx, request, rules, at, { codeHmac, link, sendId }));
       if (reservation.status !== 'reserved') return reservation;
       const { expiresAt } = reservation.record;
 
@@ -316,7 +349,7 @@ export function createCodeService({
         return { status: 'sent', expiresAt };
       }
       const started = Date.now();
-      const outcome = await deliverWithin(request, code, expiresAt, answerWithinMs);
+      const outcome = await deliverWithin(request, code, expiresAt, linkToken, answerWithinMs);
       if (outcome === 'late') return { status: 'uncertain', expiresAt };
       if (outcome.ok) {
         typicalDeliveryMs = Math.round(typicalDeliveryMs * 0.8 + (Date.now() - started) * 0.2);
@@ -334,7 +367,41 @@ export function createCodeService({
     async verify(interactionUid: string, purpose: string, code: string, gate?: VerifyGate): Promise<VerifyResult> {
       const at = now();
       const rules = await policy();
-      return db.transaction().execute((tx) => checkCode(tx, { interactionUid, purpose, code, at, rules, hmacKeys: hmacKeys(), gate }));
+      const keys = hmacKeys();
+      const matches = (record: CodeRecord) => /^\d{6}$/.test(code) && matchesAnyKey(keys, record, code);
+      const result = await db.transaction().execute((tx) => checkSecret(tx, { interactionUid, purpose, matches, at, rules, gate }));
+      // A code page knows no "already used": a used code is as good as none (the flow starts over).
+      return result.status === 'used' ? { status: 'missing' } : result;
+    },
+
+    /**
+     * The sign-in link used in the browser that started the sign-in: exactly a code's check (same
+     * row, same gate, a wrong token counts as a wrong code, a right one consumes the row so the code
+     * dies with it).
+     */
+    async verifyLink(interactionUid: string, purpose: string, token: string, gate?: VerifyGate): Promise<LinkVerifyResult> {
+      const at = now();
+      const rules = await policy();
+      const keys = hmacKeys();
+      const matches = (record: CodeRecord) => linkMatches(keys, record, record.linkHmac, token);
+      return db.transaction().execute((tx) => checkSecret(tx, { interactionUid, purpose, matches, at, rules, gate }));
+    },
+
+    /**
+     * The sign-in link opened anywhere else (another browser, a mail app's preview, a link scanner):
+     * read only. Nothing is spent or counted, and the code is shown only to a holder of the token.
+     */
+    async peekLink(interactionUid: string, purpose: string, token: string): Promise<LinkPeek> {
+      const record = await findCode(db, interactionUid, purpose);
+      if (!record || !linkMatches(hmacKeys(), record, record.linkHmac, token)) return { status: 'invalid' };
+      const rules = await policy();
+      const state = describeCode(record, now(), rules);
+      if (state.consumed) return { status: 'used', email: record.email };
+      if (state.dead) return { status: 'dead', email: record.email };
+      if (state.expired) return { status: 'expired', email: record.email };
+      const code = openCode(token, record, record.linkCode);
+      if (!code) return { status: 'invalid' };
+      return { status: 'valid', code, email: record.email, expiresAt: record.expiresAt };
     },
 
     async forget(interactionUid: string, purpose: string): Promise<void> {

@@ -8,6 +8,9 @@ export const SIGN_IN_MODES = ['SignIn', 'Register', 'SignInAndRegister'] as cons
 export const PASSWORD_AT_SIGN_UP = ['off', 'optional', 'required'] as const;
 export const SIGN_IN_METHODS = ['verificationCode', 'password'] as const;
 export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
+/** The second factor: off, optional (a person may turn it on, on their account page), required (set up at next sign-in). */
+export const MFA_POLICIES = ['off', 'optional', 'required'] as const;
+export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
 const intBetween = (name: string, min: number, max: number) => integerIn(min, max, mustBeIntegerBetween(name, min, max));
 
@@ -24,6 +27,8 @@ export const experienceSchema = z
       // The security floor: at most 60 minutes and at most 5 tries.
       ttlMinutes: intBetween('verificationCode.ttlMinutes', 1, 60),
       maxAttempts: intBetween('verificationCode.maxAttempts', 1, 5),
+      // The code's email also carries a sign-in link (the same secret, same lifetime and tries).
+      link: z.boolean({ error: 'verificationCode.link must be true or false' }),
     }),
     passwordPolicy: z.object({
       minLength: intBetween('passwordPolicy.minLength', 8, 256),
@@ -36,6 +41,7 @@ export const experienceSchema = z
       autoDetect: z.boolean({ error: 'languageInfo.autoDetect must be true or false' }),
       fallbackLanguage: oneOf('languageInfo.fallbackLanguage', LANGUAGES),
     }),
+    mfa: z.object({ policy: oneOf('mfa.policy', MFA_POLICIES) }),
   })
   .superRefine((experience, ctx) => {
     const passwordOnly = experience.signInMethods.length === 1 && experience.signInMethods[0] === 'password';
@@ -57,9 +63,10 @@ export function defaultExperience(codeTtlMinutes = 10): Experience {
     signInMode: 'SignInAndRegister',
     passwordAtSignUp: 'off',
     signInMethods: ['verificationCode'],
-    verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5 },
+    verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5, link: true },
     passwordPolicy: { minLength: 8, rejectEmail: true, rejectCommon: true },
     languageInfo: { ...DEFAULT_LANGUAGE_INFO },
+    mfa: { policy: 'off' },
   };
 }
 
@@ -69,9 +76,10 @@ export interface ExperienceChanges {
   signInMode?: unknown;
   passwordAtSignUp?: unknown;
   signInMethods?: unknown;
-  verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown };
+  verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown; link?: unknown };
   passwordPolicy?: { minLength?: unknown; rejectEmail?: unknown; rejectCommon?: unknown };
   languageInfo?: { autoDetect?: unknown; fallbackLanguage?: unknown };
+  mfa?: { policy?: unknown };
 }
 
 function merge(base: Experience, changes: ExperienceChanges | undefined): Record<string, unknown> {
@@ -81,6 +89,7 @@ function merge(base: Experience, changes: ExperienceChanges | undefined): Record
     verificationCode: { ...base.verificationCode, ...changes?.verificationCode },
     passwordPolicy: { ...base.passwordPolicy, ...changes?.passwordPolicy },
     languageInfo: { ...base.languageInfo, ...changes?.languageInfo },
+    mfa: { ...base.mfa, ...changes?.mfa },
   };
 }
 
@@ -94,7 +103,7 @@ const cachedExperience = cachedFromSettings(async (db: Queryable, codeTtlMinutes
   const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored));
   const experience = parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
   // Shared by every caller until a setting changes, so nobody may modify it.
-  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience.languageInfo, experience]) Object.freeze(part);
+  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience.languageInfo, experience.mfa, experience]) Object.freeze(part);
   return experience;
 });
 

@@ -20,6 +20,8 @@ import { grantRequested, missingAtSignIn } from './grant.ts';
 import { message } from './messages.ts';
 import { chooseLanguage, type Language } from '../i18n/index.ts';
 import { LANGUAGE_COOKIE, returnPath } from '../http/language.ts';
+import { createSecondFactor } from '../mfa/second-factor.ts';
+import { purgePending, savePending } from '../db/mfa.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -31,6 +33,8 @@ export interface InteractionDeps {
   passwords: PasswordHasher;
   mailer: () => Mailer;
   now: () => number;
+  /** ENDPOINT: the public base URL, for the sign-in links mailed with codes. */
+  endpoint: string;
   /** CODE_TTL_MINUTES: the code lifetime unless the sign-in experience sets one. */
   codeTtlMinutes: number;
   /** Development only: print codes to the log so a developer without a mailbox can sign in. */
@@ -163,6 +167,12 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
     // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
     if (user.isSuspended) return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
+    // A second factor still to prove (or, when required, to set up): nothing below happens yet, so the
+    // first factor alone neither clears the lockout nor marks this browser as known (routes/mfa.ts).
+    if (!amr.includes('mfa')) {
+      const next = await secondFactor.needed(user.id, (await experience()).mfa.policy);
+      if (next) return toSecondFactor(reply, interaction, user, amr, next);
+    }
     const checked = checks.get(request);
     await deps.lockout.succeed(attempt(request, user.email), checked?.email === user.email ? checked.state : undefined);
     deps.knownDevices.remember(request, reply, user.email);
@@ -173,6 +183,16 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
         ? { grantId: await grantRequested(provider, interaction, user.id, await missingAtSignIn(db, interaction)) }
         : undefined;
     return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) }, interaction);
+  }
+
+  const secondFactor = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
+
+  /** Remembers, on the server and for this interaction only, who passed the first factor and how. */
+  async function toSecondFactor(reply: FastifyReply, interaction: Interaction, user: User, amr: string[], next: 'verify' | 'setup') {
+    const at = deps.now();
+    await purgePending(db, at);
+    await savePending(db, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
+    return reply.redirect(`${base(interaction.uid)}/mfa${next === 'setup' ? '/setup' : ''}`, 303);
   }
 
   /** Who is trying to sign in with `email`, for the lockout and the send caps. */
@@ -187,7 +207,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return page(reply, 'error', { title: message('methodOff.title'), message: message('methodOff.message'), details: 'method_disabled' }, 404);
   }
 
-  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, csrf: app.csrfProtection };
+  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor, csrf: app.csrfProtection };
 }
 
 export type Kit = ReturnType<typeof createKit>;

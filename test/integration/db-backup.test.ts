@@ -6,6 +6,7 @@ import { ROOT, sesameCli } from '../helpers/cli.ts';
 import { createTestDatabase, describePostgres } from '../helpers/postgres.ts';
 import { startTestSesame, tempDir } from '../helpers/sesame.ts';
 import { CONSOLE_CLIENT_ID } from '../../src/management/admins.ts';
+import { ACCOUNT_CLIENT_ID } from '../../src/account/oidc.ts';
 
 /** `sesame db backup FILE`: a consistent copy of the SQLite database, taken while Sesame runs. */
 const STACK = /\bat .+:\d+:\d+/;
@@ -48,7 +49,7 @@ describe('sesame db backup', () => {
       try {
         expect(backup.pragma('integrity_check', { simple: true })).toBe('ok');
         // The admin console's own app (registered at start) is not one of the test's.
-        const names = (backup.prepare('SELECT name FROM applications WHERE id <> ? ORDER BY created_at, name').all(CONSOLE_CLIENT_ID) as { name: string }[]).map(
+        const names = (backup.prepare('SELECT name FROM applications WHERE id NOT IN (?, ?) ORDER BY created_at, name').all(CONSOLE_CLIENT_ID, ACCOUNT_CLIENT_ID) as { name: string }[]).map(
           (row) => row.name,
         );
         expect(names.length).toBeGreaterThanOrEqual(atStart);
@@ -123,7 +124,7 @@ function apps(file: string): number {
   const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
   try {
     // `app list` leaves out the admin console's own app, which Sesame registers at start.
-    return (db.prepare('SELECT count(*) AS n FROM applications WHERE id <> ?').get(CONSOLE_CLIENT_ID) as { n: number }).n;
+    return (db.prepare('SELECT count(*) AS n FROM applications WHERE id NOT IN (?, ?)').get(CONSOLE_CLIENT_ID, ACCOUNT_CLIENT_ID) as { n: number }).n;
   } finally {
     db.close();
   }

@@ -10,6 +10,10 @@ import { createTestDatabase, describePostgres, type TestDatabase } from '../help
 import { freePort, startSesameWithMail, tempDir } from '../helpers/sesame.ts';
 import type { Application } from '../../src/db/applications.ts';
 import { main } from '../../src/cli.ts';
+import { insertPasskey } from '../../src/db/passkeys.ts';
+import { createSecondFactor } from '../../src/mfa/second-factor.ts';
+import { Secret, TOTP } from 'otpauth';
+import { insertAccountSession } from '../../src/db/account-sessions.ts';
 
 /**
  * Moving up: a Sesame that ran on SQLite is copied with `sesame db copy --to postgres://...` (the
@@ -102,6 +106,19 @@ describePostgres('sesame db copy: SQLite to PostgreSQL', () => {
         const { callback } = await signInWithEmail(inBrowser, sesame.smtp, start, email, REDIRECT);
         people.push({ email, tokens: await exchange(config, callback, start) });
       }
+      // A passkey and an account page session: rows that point at users (and are copied before them, by name).
+      const firstId = people[0]!.tokens.claims()!.sub;
+      const at = Date.now();
+      await insertPasskey(sesame.db, {
+        id: 'passkey-1', userId: firstId, credentialId: 'Y3JlZGVudGlhbA', publicKey: 'cHVibGljLWtleQ', counter: 3, transports: ['internal'],
+        deviceType: 'multiDevice', backedUp: true, name: 'Laptop', createdAt: at, lastUsedAt: null,
+      });
+      await insertAccountSession(sesame.db, { id: 'account-session-1', userId: firstId, data: {}, createdAt: at, lastSeenAt: at, expiresAt: at + 60_000 });
+      // A second factor: a confirmed authenticator and ten backup codes (mfa_* tables, migration 0014).
+      const secondFactor = createSecondFactor({ db: sesame.db, now: Date.now, issuer: 'copy.test' });
+      const enrolment = (await secondFactor.beginEnrolment(firstId, people[0]!.email))!;
+      const code = TOTP.generate({ secret: Secret.fromBase32(enrolment.secret), algorithm: 'SHA1', digits: 6, period: 30 });
+      expect((await secondFactor.confirmEnrolment(firstId, code)).status).toBe('ok');
       before = await jwksOf(sesame.issuer);
     } finally {
       await sesame.stop();
@@ -131,8 +148,8 @@ describePostgres('sesame db copy: SQLite to PostgreSQL', () => {
     // The reported counts are the SQLite file's and the PostgreSQL database's.
     expect(report.tables).toEqual(sqliteCounts(sqliteFile, tables));
     expect(await postgresCounts(target, tables)).toEqual(report.tables);
-    // Two apps: the Bookstore and the admin console's own, which every start registers.
-    expect(report.tables).toMatchObject({ applications: 2, users: 2, api_resources: 1 });
+    // Three apps: the Bookstore and Sesame's own two (the admin console, the account page), which every start registers.
+    expect(report.tables).toMatchObject({ applications: 3, users: 2, api_resources: 1, passkeys: 1, account_sessions: 1, mfa_totp: 1, mfa_backup_codes: 10 });
     expect(report.tables.oidc_model_instances).toBeGreaterThan(0);
 
     // Sesame on PostgreSQL, at the same address (a switch of DATABASE_URL, nothing else).
@@ -175,7 +192,7 @@ describePostgres('sesame db copy: SQLite to PostgreSQL', () => {
     const counts = await postgresCounts(target, tables);
     const again = await copy(withPassword(target.url));
     expect(again.code).toBe(1);
-    expectOneLine(again, /^error: the PostgreSQL database is not empty: .*applications \(2 rows\).*server_keys \(\d+ rows\).*users \(2 rows\).*nothing was changed$/);
+    expectOneLine(again, /^error: the PostgreSQL database is not empty: .*applications \(3 rows\).*server_keys \(\d+ rows\).*users \(2 rows\).*nothing was changed$/);
     expect(await postgresCounts(target, tables)).toEqual(counts);
   });
 
@@ -185,7 +202,7 @@ describePostgres('sesame db copy: SQLite to PostgreSQL', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).not.toContain(PASSWORD);
     expect(result.stdout).toMatch(/^Copied .*sesame\.db into postgres:\/\/postgres:\*\*\*@.* in one transaction: \d+ rows in \d+ tables, row counts checked\./);
-    expect(result.stdout).toMatch(/^ {2}applications +2$/m);
+    expect(result.stdout).toMatch(/^ {2}applications +3$/m);
     expect(result.stdout).toMatch(/^ {2}users +2$/m);
     expect(result.stdout).toMatch(/^ {2}server_keys +\d+$/m);
   });

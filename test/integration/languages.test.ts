@@ -9,6 +9,7 @@ import type { Application } from '../../src/db/applications.ts';
 import { saveExperience } from '../../src/sign-in/experience.ts';
 import { saveEmailConnector, removeEmailConnector } from '../../src/management/email-connector.ts';
 import { CLI } from '../../src/management/audit.ts';
+import { signedInBrowser } from '../helpers/session.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
@@ -48,7 +49,10 @@ describe('pages and emails in the reader’s language', () => {
     expect(h1(codePage.body)).toBe('Prüfen Sie Ihr Postfach');
     const mail = await sesame.smtp.waitForMail(email, { after: before });
     expect(mail.subject).toBe('Bestätigen Sie Ihre E-Mail-Adresse für Buchladen');
-    expect(mail.text).toContain('Dieser Code ist 10 Minuten gültig');
+    // The sign-in link (on by default) is in German too: its line, its button, its expiry shared with the code.
+    expect(mail.text).toContain('Dieser Code und dieser Link sind 10 Minuten gültig');
+    expect(mail.text).toContain('Oder öffnen Sie diesen Link in dem Browser, in dem Sie den Code angefordert haben:');
+    expect(mail.html).toContain('>E-Mail-Adresse bestätigen</a>');
     expect(mail.html).toContain('<html lang="de" dir="ltr"');
 
     const wrong = await browser.submit(codePage, '/code', { code: codeFrom(mail) === '000000' ? '111111' : '000000' });
@@ -167,6 +171,57 @@ describe('pages and emails in the reader’s language', () => {
     } finally {
       await removeEmailConnector(sesame.db, CLI);
     }
+  });
+
+  it('shows a sign-in link opened in another browser in that browser’s language, and a broken one in the switcher’s', async () => {
+    const email = 'link.lang@example.com';
+    const start = await startAuthorization(config, REDIRECT, { ui_locales: 'ja' });
+    const asker = new HttpBrowser();
+    const page = await asker.follow(start.url);
+    const before = sesame.smtp.countFor(email);
+    await asker.submit(page, '/email', { email });
+    const mail = await sesame.smtp.waitForMail(email, { after: before });
+    expect(mail.text).toContain('または、コードをリクエストしたブラウザーでこのリンクを開いてください:');
+    const link = /(https?:\/\/\S+\/link\?t=[A-Za-z0-9_-]{43})/.exec(mail.text)?.[1];
+    expect(link).toBeDefined();
+
+    // Another browser: no interaction, so its own Accept-Language, not the app's ui_locales.
+    const elsewhere = await new HttpBrowser({ 'accept-language': 'fr-CA, en;q=0.5' }).follow(link!);
+    expect(elsewhere.status).toBe(200);
+    expect(htmlTag(elsewhere.body)).toEqual(['fr', 'ltr']);
+    expect(h1(elsewhere.body)).toBe('Terminez dans votre autre navigateur');
+    expect(elsewhere.body).toContain('Revenez au navigateur où vous avez commencé.');
+    expect(elsewhere.body).toContain(codeFrom(mail));
+
+    // A mangled link, in a browser whose switcher picked Arabic: the refusal in Arabic, right to left.
+    const arabic = new HttpBrowser({ 'accept-language': 'de' });
+    arabic.setCookie('sesame_lang=ar; Path=/', sesame.issuer);
+    const broken = await arabic.follow(`${link!.slice(0, -2)}`);
+    expect(broken.status).toBe(400);
+    expect(htmlTag(broken.body)).toEqual(['ar', 'rtl']);
+    expect(h1(broken.body)).toBe('هذا الرابط لا يعمل');
+  });
+
+  it('shows the account page in the browser’s language, then in the one picked on its switcher', async () => {
+    const { browser } = await signedInBrowser(sesame, 'account.lang@example.com', { browser: new HttpBrowser({ 'accept-language': 'de-AT' }) });
+    const endpoint = sesame.config.endpoint;
+    const overview = await browser.follow(`${endpoint}/account`);
+    expect(overview.status).toBe(200);
+    expect(htmlTag(overview.body)).toEqual(['de', 'ltr']);
+    expect(h1(overview.body)).toBe('Ihr Konto');
+    expect(overview.body).toContain('Sie haben noch keine Passkeys.');
+    // The switcher is on the account page too, and comes back to it.
+    expect(overview.body).toContain('href="/language/zh-CN?return=/account"');
+
+    const chinese = await browser.follow(`${endpoint}/language/zh-CN?return=/account/mfa`);
+    expect(chinese.url).toBe(`${endpoint}/account/mfa`);
+    expect(htmlTag(chinese.body)).toEqual(['zh-CN', 'ltr']);
+    expect(h1(chinese.body)).toBe('两步验证');
+    expect(chinese.body).toContain('此处不提供两步验证。');
+
+    // Signed out: the standalone page speaks the picked language too.
+    const signedOut = await browser.follow(`${endpoint}/account/signed-out`);
+    expect(h1(signedOut.body)).toBe('已退出登录');
   });
 
   it('sets languageInfo through the CLI, refusing a language Sesame does not have', async () => {

@@ -152,3 +152,38 @@ describe('htmlToText', () => {
     );
   });
 });
+
+describe('the sign-in link in code mails', () => {
+  const link = 'https://id.example.com/interaction/abc/link?t=' + 'x'.repeat(43);
+
+  it('puts a button and the URL in the default HTML, the URL in the text, for every usage type with a code', async () => {
+    for (const [usageType, label] of [['SignIn', 'Sign in'], ['Register', 'Confirm my email'], ['ForgotPassword', 'Reset my password'], ['Generic', 'Continue']] as const) {
+      const mail = await renderMail(envConfig, usageType, { ...data, link }, templatesDir);
+      expect(mail.text, usageType).toContain(`\n    ${link}\n`);
+      expect(mail.text, usageType).toContain('This code and link expire in 10 minutes and can be used only once: using either one uses both.');
+      expect(mail.html, usageType).toContain(`<a href="${link}"`);
+      expect(mail.html, usageType).toContain(`>${label}</a>`);
+      expect(mail.html, usageType).toContain(`>${link}</a>`);
+    }
+  });
+
+  it('leaves the link out when there is none, or when it is not an absolute http(s) URL', async () => {
+    for (const bad of [undefined, '', 'javascript:alert(1)', '/interaction/abc/link?t=x', 'https://a b']) {
+      const mail = await renderMail(envConfig, 'SignIn', { ...data, link: bad }, templatesDir);
+      expect(mail.text).not.toContain('Or open this link');
+      expect(mail.html).not.toContain('javascript:');
+      expect(mail.text).toContain('This code expires in 10 minutes and can be used only once.');
+    }
+  });
+
+  it('fills {{link}} in connector templates, escaped in HTML', async () => {
+    const config = connector([
+      { usageType: 'SignIn', contentType: 'text/html', subject: 'Code', content: '<p>{{code}}</p><a href="{{link}}">Sign in</a>' },
+      { usageType: 'Register', contentType: 'text/plain', subject: 'Code', content: 'Code {{code}}, link {{link}}' },
+    ]);
+    const html = await renderMail(config, 'SignIn', { ...data, link: `${link}&x="y"` }, templatesDir);
+    expect(html.html).toContain(`<a href="${link}&amp;x=&quot;y&quot;">`);
+    const text = await renderMail(config, 'Register', { ...data, link }, templatesDir);
+    expect(text.text).toBe(`Code 482913, link ${link}`);
+  });
+});

@@ -59,6 +59,7 @@ const samples: Record<string, { template: string; data: Record<string, unknown> 
     },
   },
   logout: { template: 'logout', data: { ...common, title: 'Sign out?', providerForm } },
+  link: { template: 'link', data: { ...common, appName: '<b>Evil</b> App', title: 'Finish in your other browser', email: hostile, code: '012345', minutesLeft: 7 } },
   signedOut: { template: 'signed-out', data: { ...common, title: 'You have been signed out' } },
   error: {
     template: 'error',
@@ -308,5 +309,17 @@ describe('dev-mail.eta', () => {
     expect(html).toContain('<main class="card" id="main">');
     expect(html).not.toContain('http-equiv="refresh"');
     expect(html).not.toContain('dev-mail.css');
+  });
+});
+
+describe('link.eta', () => {
+  it('shows the code to type where the sign-in started, and nothing that signs in here', () => {
+    const html = render('link');
+    expect(html).toContain('Finish in your other browser');
+    expect(html).toContain('<p class="code-display" aria-labelledby="code-label" data-testid="link-code">012345</p>');
+    expect(html).toContain('&lt;b&gt;Evil&lt;/b&gt; App');
+    expect(html).toContain('<strong class="email">&lt;script&gt;x&lt;/script&gt;@a.b</strong>');
+    expect(html).toContain('within 7 minutes');
+    expect(formsIn(html)).toHaveLength(0);
   });
 });

@@ -155,4 +155,88 @@ describe('the code service', () => {
     expect((await send('b2', '198.51.100.6')).status).toBe('rate_limited');
     expect((await send('c0', '198.51.100.7', true)).status).toBe('sent');
   });
+
+  describe("the sign-in link: the code's second form", () => {
+    const tokens: string[] = [];
+    const issueWithLink = (uid = 'uidL', email = 'l@example.com') =>
+      codes.issue({
+        interactionUid: uid,
+        purpose: 'email',
+        email,
+        ip: '127.0.0.1',
+        link: true,
+        deliver: async (code, _expiresAt, token) => {
+          sent.push(code);
+          tokens.push(token!);
+        },
+      });
+    const wrongToken = (token: string) => `${token[0] === 'A' ? 'B' : 'A'}${token.slice(1)}`;
+
+    it('stores only HMACs and a sealed code: neither the token nor the code is in the row', async () => {
+      await issueWithLink();
+      const [code, token] = [sent.at(-1)!, tokens.at(-1)!];
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const row = await db.selectFrom('verification_codes').selectAll().executeTakeFirstOrThrow();
+      const text = JSON.stringify(row);
+      expect(text).not.toContain(code);
+      expect(text).not.toContain(token);
+      expect(row.link_hmac).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(row.link_hmac).not.toBe(row.code_hmac);
+    });
+
+    it('is spent by the code, and spends the code', async () => {
+      await issueWithLink('uidA');
+      expect((await codes.verify('uidA', 'email', sent.at(-1)!)).status).toBe('ok');
+      expect((await codes.verifyLink('uidA', 'email', tokens.at(-1)!)).status).toBe('used');
+      expect((await codes.peekLink('uidA', 'email', tokens.at(-1)!)).status).toBe('used');
+
+      await issueWithLink('uidB');
+      expect((await codes.verifyLink('uidB', 'email', tokens.at(-1)!)).status).toBe('ok');
+      expect((await codes.verify('uidB', 'email', sent.at(-1)!)).status).toBe('missing');
+    });
+
+    it('only one of a link and a code used at once wins', async () => {
+      await issueWithLink('uidC');
+      const results = await Promise.all([codes.verifyLink('uidC', 'email', tokens.at(-1)!), codes.verify('uidC', 'email', sent.at(-1)!)]);
+      expect(results.filter((r) => r.status === 'ok')).toHaveLength(1);
+    });
+
+    it('counts a wrong token as a wrong code, in the same tries', async () => {
+      await issueWithLink('uidD');
+      const token = tokens.at(-1)!;
+      expect(await codes.verifyLink('uidD', 'email', wrongToken(token))).toMatchObject({ status: 'wrong', attemptsLeft: 4 });
+      expect(await codes.verify('uidD', 'email', sent.at(-1) === '000000' ? '111111' : '000000')).toMatchObject({ status: 'wrong', attemptsLeft: 3 });
+      for (let i = 0; i < 3; i += 1) await codes.verifyLink('uidD', 'email', wrongToken(token));
+      expect((await codes.verifyLink('uidD', 'email', token)).status).toBe('dead');
+      expect((await codes.peekLink('uidD', 'email', token)).status).toBe('dead');
+    });
+
+    it('peeks without writing: the code for the token holder, nothing for a wrong token', async () => {
+      await issueWithLink('uidE');
+      const token = tokens.at(-1)!;
+      expect(await codes.peekLink('uidE', 'email', token)).toMatchObject({ status: 'valid', code: sent.at(-1), email: 'l@example.com' });
+      expect(await codes.peekLink('uidE', 'email', wrongToken(token))).toEqual({ status: 'invalid' });
+      expect(await codes.peekLink('uidX', 'email', token)).toEqual({ status: 'invalid' });
+      expect((await codes.state('uidE', 'email'))!.attemptsLeft).toBe(5);
+      now += 10 * 60_000;
+      expect((await codes.peekLink('uidE', 'email', token)).status).toBe('expired');
+      expect((await codes.verifyLink('uidE', 'email', token)).status).toBe('expired');
+    });
+
+    it("dies with a resend: only the newest mail's link works", async () => {
+      await issueWithLink('uidF');
+      const old = tokens.at(-1)!;
+      now += 61_000;
+      await issueWithLink('uidF');
+      expect((await codes.peekLink('uidF', 'email', old)).status).toBe('invalid');
+      expect((await codes.verifyLink('uidF', 'email', tokens.at(-1)!)).status).toBe('ok');
+    });
+
+    it('is not issued without the setting: no token delivered, any token refused', async () => {
+      await issue('uidG');
+      const row = await db.selectFrom('verification_codes').selectAll().where('interaction_uid', '=', 'uidG').executeTakeFirstOrThrow();
+      expect(row.link_hmac).toBeNull();
+      expect((await codes.peekLink('uidG', 'email', 'A'.repeat(43))).status).toBe('invalid');
+    });
+  });
 });

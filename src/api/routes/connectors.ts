@@ -148,21 +148,28 @@ export function connectorRoutes(scope: FastifyInstance, deps: ApiDeps): void {
         tags: [TAG],
         operationId: 'CreateConnectorTest',
         summary: 'Send a test email',
-        description: `factoryId must be ${FACTORY_ID}. With config, sends through it (nothing is saved); without, through the mail settings in use. 502 with the SMTP error when sending fails.`,
+        description: `factoryId must be ${FACTORY_ID}. With config, sends through it (nothing is saved); without, through the mail settings in use. 502 with the SMTP error when sending fails. Sesame: with the request header \`Prefer: return=representation\`, a success answers 200 with the SMTP server's reply to the message (\`{ "response": "250 ..." }\`) instead of 204.`,
         params: z.object({ factoryId: z.literal(FACTORY_ID, { error: `factoryId must be ${FACTORY_ID}` }) }),
         body: z.strictObject({ email: z.string({ error: 'email is required' }), config: configSchema.optional() }),
-        response: { 204: z.null(), ...errorResponses(400) },
+        response: {
+          200: z.object({ response: z.string().meta({ description: "The SMTP server's reply to the message, e.g. 250 OK: queued as 1234" }) }).meta({ id: 'ConnectorTestResult' }),
+          204: z.null(),
+          ...errorResponses(400),
+        },
       },
     },
     async (request, reply) => {
       const to = normalizeEmail(request.body.email);
       if (!to.ok) throw new InvalidInputError(`email: ${english(to.error)}`);
+      let response: string;
       try {
-        await sendTestEmail({ to: to.email, config: request.body.config, mailer: deps.mailer(), templatesDir: deps.config.paths.email });
+        response = await sendTestEmail({ to: to.email, config: request.body.config, mailer: deps.mailer(), templatesDir: deps.config.paths.email });
       } catch (error) {
         if (error instanceof MailDeliveryError || error instanceof InvalidMailError) throw new ApiError(502, 'connector.send_failed', `sending failed: ${error.message}`);
         throw error;
       }
+      // RFC 7240: the caller asks for the result (the admin console shows the server's answer).
+      if (/\breturn=representation\b/i.test(String(request.headers.prefer ?? ''))) return reply.code(200).send({ response });
       return reply.code(204).send(null);
     },
   );

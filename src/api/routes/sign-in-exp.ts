@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.ts';
 import { LANGUAGES } from '../../i18n/index.ts';
-import { InvalidExperienceError, loadExperience, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
+import { InvalidExperienceError, loadExperience, type MfaPolicy, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
 import { updateExperience } from '../../management/experience.ts';
 import { InvalidInputError } from '../../management/errors.ts';
 import { actorOf, errorResponses, TENANT_ID } from '../schemas.ts';
@@ -21,6 +21,16 @@ const signInMethod = z.object({
   isPasswordPrimary: z.boolean(),
 });
 
+/**
+ * Logto's MFA settings onto Sesame's three policies: no factors is off, UserControlled is optional,
+ * Mandatory is required. Sesame's second factor is an authenticator app with backup codes; a passkey
+ * is a way to sign in (counting as both factors), not a second factor, and Logto's prompt-only
+ * policies have no equivalent.
+ */
+const MFA_FACTORS = ['Totp', 'BackupCode'] as const;
+const MFA_API_POLICIES = ['UserControlled', 'Mandatory'] as const;
+const mfaToLogto = (policy: MfaPolicy) => ({ factors: policy === 'off' ? [] : [...MFA_FACTORS], policy: policy === 'required' ? ('Mandatory' as const) : ('UserControlled' as const) });
+
 const experienceSchema = z
   .object({
     tenantId: z.string(),
@@ -36,7 +46,11 @@ const experienceSchema = z
     verificationCodePolicy: z.object({
       expirationDuration: z.number().meta({ description: 'Seconds a code stays valid' }),
       maxRetryAttempts: z.number(),
+      link: z.boolean().meta({ description: "Sesame: the code's email also carries a sign-in link, valid as long as the code and spent with it" }),
     }),
+    mfa: z
+      .object({ factors: z.array(z.enum(MFA_FACTORS)), policy: z.enum(MFA_API_POLICIES) })
+      .meta({ description: 'The second factor: factors [] is off; UserControlled: people may turn it on (account page); Mandatory: set up at next sign-in' }),
     languageInfo: z
       .object({ autoDetect: z.boolean(), fallbackLanguage: z.enum(LANGUAGES) })
       .meta({ description: "The pages' and emails' language: the app's ui_locales, then (autoDetect) the browser's Accept-Language, then fallbackLanguage" }),
@@ -57,7 +71,8 @@ function toLogto(experience: Experience): z.output<typeof experienceSchema> {
       length: { min: experience.passwordPolicy.minLength, max: PASSWORD_MAX_LENGTH },
       rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail },
     },
-    verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts },
+    verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts, link: experience.verificationCode.link },
+    mfa: mfaToLogto(experience.mfa.policy),
     languageInfo: { ...experience.languageInfo },
   };
 }
@@ -86,6 +101,15 @@ const patchBody = z.strictObject({
         .refine((seconds) => Number.isInteger(seconds / 60), 'verificationCodePolicy.expirationDuration must be whole minutes in seconds (60 to 3600)')
         .optional(),
       maxRetryAttempts: z.number().optional(),
+      link: z.boolean({ error: 'verificationCodePolicy.link must be true or false' }).optional(),
+    })
+    .optional(),
+  mfa: z
+    .strictObject({
+      factors: z
+        .array(z.enum(MFA_FACTORS, { error: 'mfa.factors may hold Totp and BackupCode (a passkey is a way to sign in, not a second factor)' }))
+        .refine((factors) => factors.length === 0 || factors.includes('Totp'), 'mfa.factors needs Totp (backup codes come with it), or [] to turn the second factor off'),
+      policy: z.enum(MFA_API_POLICIES, { error: 'mfa.policy must be UserControlled or Mandatory' }),
     })
     .optional(),
   languageInfo: z
@@ -124,9 +148,12 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
     changes.verificationCode = {
       ...(codes.expirationDuration !== undefined && { ttlMinutes: codes.expirationDuration / 60 }),
       ...(codes.maxRetryAttempts !== undefined && { maxAttempts: codes.maxRetryAttempts }),
+      ...(codes.link !== undefined && { link: codes.link }),
     };
   }
   if (body.languageInfo) changes.languageInfo = { ...body.languageInfo };
+  // As in Logto, mfa is given whole: its factors and its policy.
+  if (body.mfa) changes.mfa = { policy: body.mfa.factors.length === 0 ? 'off' : body.mfa.policy === 'Mandatory' ? 'required' : 'optional' };
   return changes;
 }
 
@@ -134,6 +161,7 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
 const FIELDS: Record<string, string> = {
   'verificationCode.ttlMinutes': 'verificationCodePolicy.expirationDuration (in minutes)',
   'verificationCode.maxAttempts': 'verificationCodePolicy.maxRetryAttempts',
+  'verificationCode.link': 'verificationCodePolicy.link',
   'passwordPolicy.minLength': 'passwordPolicy.length.min',
   signInMethods: 'signIn.methods (password or verificationCode)',
 };

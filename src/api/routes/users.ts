@@ -13,6 +13,7 @@ import {
   updateUserProfile,
 } from '../../management/users.ts';
 import { setAdministrator } from '../../management/admins.ts';
+import { listUserSessions } from '../../management/user-sessions.ts';
 import { actorOf, customDataSchema, errorResponses, pageOf, paginationQuery, setTotal, toUser, userSchema } from '../schemas.ts';
 
 const TAG = 'Users';
@@ -32,6 +33,26 @@ const updateBody = z.strictObject({
   name: z.string().nullable().optional(),
   customData: customDataSchema.optional().meta({ description: 'Replaces the whole object (PATCH .../custom-data merges)' }),
 });
+
+const userSessionSchema = z
+  .object({
+    id: z.string().meta({ description: 'The session uid (sessionUid on the refresh tokens issued in it)' }),
+    active: z.boolean().meta({ description: 'false: the browser session ended, but an app still holds a refresh token from it' }),
+    signedInAt: z.number().nullable(),
+    expiresAt: z.number().nullable().meta({ description: 'When the browser session ends (ms); null for an ended session' }),
+    lastActiveAt: z.number().nullable().meta({ description: 'The newest sign-in or token refresh in this session (ms)' }),
+    signInMethods: z.array(z.string()).meta({ description: "How the person proved who they are (amr: 'email', 'pwd')" }),
+    ip: z.string().nullable().meta({ description: "From the sign-in's audit record, while the audit log keeps it" }),
+    userAgent: z.string().nullable().meta({ description: "From the sign-in's audit record, while the audit log keeps it" }),
+    applications: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string().nullable().meta({ description: 'null when the app was deleted' }),
+        refreshTokenExpiresAt: z.number().nullable().meta({ description: 'When the refresh token the app holds expires; null when it holds none' }),
+      }),
+    ),
+  })
+  .meta({ id: 'UserSession' });
 
 const listQuery = paginationQuery.extend({
   search: z
@@ -171,6 +192,22 @@ export function userRoutes(scope: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request) => toUser(await setAdministrator(db, request.params.userId, request.body.isAdmin, actorOf(request), deps.now())),
+  );
+
+  api.get(
+    '/users/:userId/sessions',
+    {
+      schema: {
+        tags: [TAG],
+        operationId: 'ListUserSessions',
+        summary: "List a user's sessions (Sesame)",
+        description:
+          'Their browser sessions and the refresh tokens apps hold for them, grouped by the sign-in they came from, most recently active first. Browser and IP come from the audit log.',
+        params: userParams,
+        response: { 200: z.array(userSessionSchema), ...errorResponses(404) },
+      },
+    },
+    async (request) => listUserSessions(db, request.params.userId, deps.now()),
   );
 
   api.delete(

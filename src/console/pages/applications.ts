@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/index.ts';
 import { managementIndicator } from '../../management/management-resource.ts';
 import { sectionOf, type ConsoleContext, type PageRoute } from '../context.ts';
-import { apiErrors, checkUris, text, type FieldErrors } from '../forms.ts';
+import { apiErrors, checkUris, pageNumber, text, type FieldErrors } from '../forms.ts';
 
 interface App {
   id: string;
@@ -26,10 +26,6 @@ const APP_FIELDS = {
 };
 
 const idOf = (request: FastifyRequest) => encodeURIComponent((request.params as { id: string }).id);
-const pageNumber = (value: unknown) => {
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
-};
 
 /** The form's values as typed, kept through a refusal. */
 function appForm(body: unknown) {

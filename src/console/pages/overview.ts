@@ -103,7 +103,7 @@ export function overviewRoutes(scope: FastifyInstance, page: PageRoute): void {
         attention.push({ level: 'warning', title: `${app.name} has no redirect URI`, text: 'Nobody can sign in to it until it has one.', href: `/console/applications/${encodeURIComponent(app.id)}`, action: 'Add one' });
       }
       if (day.body.totals.mailFailures > 0) {
-        attention.push({ level: 'warning', title: `${day.body.totals.mailFailures} mail delivery failure(s) in the last 24 hours`, text: 'The SMTP server refused or did not take sign-in codes; people may be waiting for a code. The audit log (`sesame logs --type "Interaction.*"`) has each one.' });
+        attention.push({ level: 'warning', title: `${day.body.totals.mailFailures} mail delivery failure(s) in the last 24 hours`, text: 'The SMTP server refused or did not take sign-in codes; people may be waiting for a code. The audit log has each one.', href: `/console/logs?${new URLSearchParams({ type: 'Interaction.*', from: new Date(now - DAY).toISOString().slice(0, 16) })}`, action: 'See them' });
       }
 
       return render(reply, 'overview', {

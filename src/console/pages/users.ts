@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sectionOf, type ConsoleContext, type PageRoute } from '../context.ts';
 import { apiErrors, sentence, text, type FieldErrors } from '../forms.ts';
 import { pager } from './applications.ts';
+import { CONSOLE_CLIENT_ID } from '../../management/admins.ts';
 
 interface User {
   id: string;
@@ -24,14 +25,35 @@ interface Log {
   createdAt: number;
 }
 
+interface Session {
+  id: string;
+  active: boolean;
+  signedInAt: number | null;
+  expiresAt: number | null;
+  lastActiveAt: number | null;
+  signInMethods: string[];
+  ip: string | null;
+  userAgent: string | null;
+  applications: { id: string; name: string | null; refreshTokenExpiresAt: number | null }[];
+}
+
 const PAGE_SIZE = 20;
+const METHODS: Record<string, string> = { email: 'emailed code', pwd: 'password', otp: 'one-time code', hwk: 'passkey', mfa: 'second factor' };
+
+/** "Firefox on Linux" from a user agent, for a person; the whole string stays in a title. */
+export function describeAgent(agent: string | null): string {
+  if (!agent) return 'Unknown browser';
+  const browser = /Edg\//.test(agent) ? 'Edge' : /OPR\//.test(agent) ? 'Opera' : /Firefox\//.test(agent) ? 'Firefox' : /Chrom(e|ium)\//.test(agent) ? 'Chrome' : /Safari\//.test(agent) ? 'Safari' : /curl|node|undici|python|Go-http/i.test(agent) ? 'A program' : 'A browser';
+  const system = /Android/.test(agent) ? 'Android' : /iPhone|iPad|iOS/.test(agent) ? 'iOS' : /Mac OS X|Macintosh/.test(agent) ? 'macOS' : /Windows/.test(agent) ? 'Windows' : /CrOS/.test(agent) ? 'ChromeOS' : /Linux/.test(agent) ? 'Linux' : undefined;
+  return system ? `${browser} on ${system}` : browser;
+}
 const PROFILE_FIELDS = { email: /primaryEmail|email/i, username: /username/i, name: /\bname\b/i };
 
 const idOf = (request: FastifyRequest) => encodeURIComponent((request.params as { id: string }).id);
 const userUrl = (request: FastifyRequest) => `/console/users/${idOf(request)}`;
 
 /** What an audit event means, for a person (the raw key stays visible beside it). */
-function describeEvent(log: Log): string {
+export function describeEvent(log: Log): string {
   const known: Record<string, string> = {
     'Interaction.SignIn.Submit': 'Signed in',
     'Interaction.Register.Submit': 'Signed up',
@@ -42,11 +64,21 @@ function describeEvent(log: Log): string {
     'Interaction.Register.Verification.EmailVerificationCode.Submit': 'Wrong sign-up code',
     'Interaction.SignIn.Verification.Password.Submit': 'Wrong password',
     'Interaction.Lockout': 'Locked out for a while',
+    'Interaction.ForgotPassword.Verification.EmailVerificationCode.Create': 'Password reset code sent',
+    'Interaction.ForgotPassword.Verification.EmailVerificationCode.Submit': 'Wrong password reset code',
+    'ExchangeTokenBy.ClientCredentials': 'Token for a machine-to-machine app',
     SignOut: 'Signed out',
   };
   if (known[log.key]) return known[log.key]!;
-  const management = /^Management\.User\.(\w+)$/.exec(log.key);
-  if (management) return `Changed by an administrator: ${management[1]!.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`;
+  const words = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  const user = /^Management\.User\.(\w+)$/.exec(log.key);
+  if (user) return `Changed by an administrator: ${words(user[1]!)}`;
+  // Management.<Entity>[.<Part>].<Action>: "Resource scope: create", "Sign-in experience: update".
+  const management = /^Management\.([\w.]+)\.(\w+)$/.exec(log.key);
+  if (management) {
+    const what = words(management[1]!.replace(/\./g, ' ')).replace('sign in', 'sign-in');
+    return `${what[0]!.toUpperCase()}${what.slice(1)}: ${words(management[2]!)}`;
+  }
   return log.key;
 }
 
@@ -78,9 +110,10 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
     kept: { profile?: Record<string, string>; customData?: string } = {},
     errors: FieldErrors = {},
   ) {
-    const [{ body: user }, { body: logs }] = await Promise.all([
+    const [{ body: user }, { body: logs, total: eventTotal = 0 }, { body: sessions }] = await Promise.all([
       ctx.api.ok<User>('GET', `/users/${idOf(request)}`),
       ctx.api.ok<Log[]>('GET', `/logs?userId=${idOf(request)}&page_size=20`),
+      ctx.api.ok<Session[]>('GET', `/users/${idOf(request)}/sessions`),
     ]);
     return ctx.render(
       reply,
@@ -92,6 +125,14 @@ export function userRoutes(scope: FastifyInstance, page: PageRoute): void {
         profile: kept.profile ?? { email: user.primaryEmail ?? '', name: user.name ?? '', username: user.username ?? '' },
         customData: kept.customData ?? JSON.stringify(user.customData, null, 2),
         events: logs.map((log) => ({ ...log, description: describeEvent(log), failed: log.payload.result === 'Error' })),
+        eventTotal,
+        sessions: sessions.map((session) => ({
+          ...session,
+          device: describeAgent(session.userAgent),
+          methods: session.signInMethods.map((method) => METHODS[method] ?? method).join(' + ') || 'unknown',
+          // The console's own app has no page (the API does not list or change it).
+          applications: session.applications.map((app) => ({ ...app, page: app.id !== CONSOLE_CLIENT_ID })),
+        })),
         errors,
       },
       Object.keys(errors).length ? 400 : 200,

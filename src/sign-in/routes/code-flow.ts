@@ -11,7 +11,9 @@ import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { lockoutMessage, message } from '../messages.ts';
 import { render, type Phrase } from '../../i18n/index.ts';
-import { auditCodeRefused, auditCodeSent } from '../../audit/sign-in.ts';
+import { auditCodeRefused, auditCodeSent, type CodeVia } from '../../audit/sign-in.ts';
+import type { VerifyResult } from '../codes.ts';
+import { linkStep } from './link.ts';
 
 /**
  * An emailed-code step with explicit states (enter address -> code sent -> verified), shared by
@@ -33,8 +35,8 @@ export interface CodeFlow {
   emailPage(uid: string, experience: Experience): Partial<PageData>;
   /** Page data the flow adds to its code page. */
   codePage(uid: string, experience: Experience): Partial<PageData>;
-  /** Called after a correct code; answers the request. */
-  verified(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, email: string): Promise<unknown>;
+  /** Called after a correct code (or its sign-in link, `via: 'link'`); answers the request. */
+  verified(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, email: string, via: CodeVia): Promise<unknown>;
   /** Optional: handle the submitted address instead of sending a code (e.g. password-only sign-in). */
   instead?(reply: FastifyReply, interaction: Interaction, email: string, experience: Experience): FastifyReply | undefined;
 }
@@ -86,7 +88,7 @@ export interface CodeFlowPages {
   emailPage(reply: FastifyReply, interaction: Interaction, experience: Experience, extra?: Partial<PageData>, status?: number): Promise<FastifyReply>;
 }
 
-type FlowPages = ReturnType<typeof flowPages>;
+export type FlowPages = ReturnType<typeof flowPages>;
 
 /** The flow's two pages and its send, shared by the address step and the code step. */
 function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
@@ -130,6 +132,9 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
     );
   }
 
+  /** The sign-in link for a token: at ENDPOINT, under the interaction's path, so its cookie comes along. */
+  const linkUrl = (uid: string, token: string) => `${deps.endpoint}${at(uid, '/link')}?t=${token}`;
+
   async function send(request: FastifyRequest, interaction: Interaction, email: string, experience: Experience) {
     const user = await findUserByEmail(db, email);
     // The mail speaks the language of the page that sent it (Logto's payload field: `locale`).
@@ -144,12 +149,20 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
       ip: who.ip,
       knownDevice: who.knownDevice,
       phantom: flow.phantom(user, experience),
+      link: experience.verificationCode.link,
       onLateFailure: (error) => request.log.warn({ err: error }, 'verification mail failed after the page answered; the send still counts'),
-      deliver: async (code) => {
+      deliver: async (code, _expiresAt, linkToken) => {
         await deps.mailer().send({
           to: email,
           usageType: flow.usageType(user),
-          data: { code, application: { name: appName }, user: { primaryEmail: email }, expiresInMinutes: ttlMinutes, locale },
+          data: {
+            code,
+            ...(linkToken && { link: linkUrl(interaction.uid, linkToken) }),
+            application: { name: appName },
+            user: { primaryEmail: email },
+            expiresInMinutes: ttlMinutes,
+            locale,
+          },
         });
         if (deps.logCodes) request.log.info({ to: email }, `verification code for ${email}: ${code}`);
       },
@@ -158,7 +171,38 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
     return issued;
   }
 
-  return { at, emailPage, codePage, send };
+  /**
+   * The answer to a refused code or link in the browser that started the sign-in: the code page with
+   * the reason. Every checked wrong guess counts towards the lockout, the one that uses the code up
+   * included; a wrong link token is such a guess.
+   */
+  async function refused(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    interaction: Interaction,
+    result: Exclude<VerifyResult, { status: 'ok' | 'missing' }>,
+    via: CodeVia,
+  ) {
+    const { state } = result;
+    const audit = { purpose: flow.purpose, email: state.email, via };
+    if (result.status === 'locked') {
+      await auditCodeRefused(deps.db, request, interaction, { ...audit, result, lock: result.lock });
+      return codePage(reply, interaction, state, { error: lockoutMessage(result.lock) }, 429);
+    }
+    if (result.status === 'expired') return codePage(reply, interaction, state, { error: message('code.expired') }, 400);
+
+    const failure = result.status === 'wrong' ? await deps.lockout.fail(kit.attempt(request, state.email)) : { locked: false as const };
+    await auditCodeRefused(deps.db, request, interaction, { ...audit, result, lock: failure });
+    if (failure.locked) return codePage(reply, interaction, state, { error: lockoutMessage(failure) }, 429);
+    if (result.status === 'dead' || result.attemptsLeft === 0) {
+      return codePage(reply, interaction, state, { error: message('code.usedUp') }, 400);
+    }
+    // The page adds "N tries left" to the error itself.
+    const error = via === 'link' ? message('link.wrong') : message('code.wrong');
+    return codePage(reply, interaction, state, { error, attemptsLeft: result.attemptsLeft }, 400);
+  }
+
+  return { at, emailPage, codePage, send, refused };
 }
 
 /** The address form (and resend): POST an address, a code is sent, on to the code page. */
@@ -222,7 +266,7 @@ function addressStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: Code
 }
 
 /** The code page: GET shows it, POST checks the code against the lockout and the code's own tries. */
-function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, codePage }: FlowPages) {
+function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, codePage, refused }: FlowPages) {
   const { codes } = deps;
   app.get(at(':uid', '/code'), { schema: { params: uidParams, querystring: codeQuery } }, async (request, reply) => {
     const interaction = await kit.loginInteraction(request, reply);
@@ -247,24 +291,9 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
       }
       // The lockout is asked first, about the address the code went to, in the check's own transaction.
       const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, (email, tx) => kit.checkLock(request, email, tx));
-      if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email);
+      if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email, 'code');
       if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
-      const { state } = result;
-      if (result.status === 'locked') {
-        await auditCodeRefused(deps.db, request, interaction, { purpose: flow.purpose, email: state.email, result, lock: result.lock });
-        return codePage(reply, interaction, state, { error: lockoutMessage(result.lock) }, 429);
-      }
-      if (result.status === 'expired') return codePage(reply, interaction, state, { error: message('code.expired') }, 400);
-
-      // Every checked wrong guess counts, the one that uses the code up included.
-      const failure = result.status === 'wrong' ? await deps.lockout.fail(kit.attempt(request, state.email)) : { locked: false as const };
-      await auditCodeRefused(deps.db, request, interaction, { purpose: flow.purpose, email: state.email, result, lock: failure });
-      if (failure.locked) return codePage(reply, interaction, state, { error: lockoutMessage(failure) }, 429);
-      if (result.status === 'dead' || result.attemptsLeft === 0) {
-        return codePage(reply, interaction, state, { error: message('code.usedUp') }, 400);
-      }
-      // The page adds "N tries left" to the error itself.
-      return codePage(reply, interaction, state, { error: message('code.wrong'), attemptsLeft: result.attemptsLeft }, 400);
+      return refused(request, reply, interaction, result, 'code');
     },
   );
 
@@ -274,6 +303,7 @@ export function registerCodeFlow(app: SignInApp, kit: Kit, deps: InteractionDeps
   const pages = flowPages(kit, deps, flow);
   addressStep(app, kit, deps, flow, pages);
   codeStep(app, kit, deps, flow, pages);
+  linkStep(app, kit, deps, flow, pages);
   return { emailPage: pages.emailPage };
 }
 

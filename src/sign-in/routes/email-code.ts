@@ -5,6 +5,7 @@ import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
 import { message } from '../messages.ts';
 import { signInAudit } from '../../audit/sign-in.ts';
+import { passkeyUrls } from './passkey.ts';
 
 const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
 
@@ -23,6 +24,8 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
     restartUrl: base,
     emailPage: (uid, experience: Experience) => ({
       cancelAction: `${base(uid)}/cancel`,
+      // "Sign in with a passkey" (and the address field's passkey autofill) wherever signing in is open.
+      ...(allowsSignIn(experience) && { passkey: passkeyUrls(uid) }),
       ...(offersCode(experience)
         ? { passwordUrl: offersPassword(experience) && allowsSignIn(experience) ? passwordUrl(uid) : undefined }
         : { hint: message('hint.passwordNext') }),
@@ -33,7 +36,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       if (!offersCode(experience)) return reply.redirect(passwordUrl(interaction.uid, email), 303);
       return undefined;
     },
-    async verified(request, reply, interaction, email) {
+    async verified(request, reply, interaction, email, via) {
       const experience = await kit.experience();
       const existing = await findUserByEmail(deps.db, email);
       if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
@@ -42,7 +45,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       const outcome = await signInVerifiedEmail(deps.db, email, {
         allowSignUp: allowsSignUp(experience),
         now: deps.now(),
-        audit: signInAudit(request, interaction, 'VerificationCode'),
+        audit: signInAudit(request, interaction, 'VerificationCode', via),
         lookedUp: { user: existing },
       });
       if (!outcome || (!outcome.created && !allowsSignIn(experience))) {

@@ -6,6 +6,10 @@ import { signInFlow } from './email-code.ts';
 import { passwordRoutes } from './password.ts';
 import { recoveryFlow, recoveryRoutes } from './recovery.ts';
 import { consentRoutes } from './consent.ts';
+import { mfaRoutes } from './mfa.ts';
+import { findPending } from '../../db/mfa.ts';
+import { passkeyRoutes } from './passkey.ts';
+import type { RelyingParty } from '../../passkeys/webauthn.ts';
 
 export type { InteractionDeps } from '../kit.ts';
 
@@ -13,7 +17,7 @@ export type { InteractionDeps } from '../kit.ts';
  * Every page between an app's sign-in link and the redirect back to it, one module per step: the
  * emailed code (sign-in and sign-up), the password, recovery by code, and consent.
  */
-export async function interactionRoutes(scope: FastifyInstance, deps: InteractionDeps): Promise<void> {
+export async function interactionRoutes(scope: FastifyInstance, deps: InteractionDeps, passkeys: { relyingParty: RelyingParty }): Promise<void> {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const kit = createKit(app, deps);
   const signIn = signInFlow(kit, deps);
@@ -25,6 +29,8 @@ export async function interactionRoutes(scope: FastifyInstance, deps: Interactio
     const interaction = await kit.details(request, reply);
     if (!interaction) return reply;
     if (interaction.prompt.name === 'login') {
+      // First factor passed, second still due: back to that step, not to the start.
+      if (await findPending(deps.db, interaction.uid, deps.now())) return reply.redirect(`/interaction/${interaction.uid}/mfa`, 303);
       const state = await deps.codes.state(interaction.uid, signIn.purpose);
       return signInPages.emailPage(reply, interaction, await kit.experience(), { email: state?.email ?? interaction.params.login_hint });
     }
@@ -34,6 +40,9 @@ export async function interactionRoutes(scope: FastifyInstance, deps: Interactio
   registerCodeFlow(app, kit, deps, recoveryFlow());
   passwordRoutes(app, kit, deps);
   recoveryRoutes(app, kit, deps);
+  mfaRoutes(app, kit, deps);
+  // Passkey sign-in from the email page (no address, no mail).
+  passkeyRoutes(app, kit, deps, signInPages, passkeys.relyingParty);
 
   app.post('/interaction/:uid/cancel', { schema: { params: uidParams }, preHandler: kit.csrf }, async (request, reply) => {
     const interaction = await kit.details(request, reply);
