@@ -8,6 +8,12 @@
   var lib = window.SimpleWebAuthnBrowser;
   if (!lib || !lib.browserSupportsWebAuthn()) return;
 
+  // The page's words (data-msg-* on the form, in the page's language); English when a page has none.
+  function say(form, name, english) {
+    var text = form.getAttribute('data-msg-' + name);
+    return text || english;
+  }
+
   function csrfOf(form) {
     var input = form.querySelector('input[name="_csrf"]');
     return input ? input.value : '';
@@ -23,25 +29,25 @@
     }).then(function (response) {
       return response.json().then(
         function (body) {
-          if (!response.ok) throw new Error(body && body.message ? body.message : 'Sesame could not start the passkey request. Reload the page and try again.');
+          if (!response.ok) throw new Error(body && body.message ? body.message : say(form, 'start-failed', 'Sesame could not start the passkey request. Reload the page and try again.'));
           return body;
         },
         function () {
-          throw new Error('Sesame could not start the passkey request. Reload the page and try again.');
+          throw new Error(say(form, 'start-failed', 'Sesame could not start the passkey request. Reload the page and try again.'));
         },
       );
     });
   }
 
   // What the person reads when the browser or authenticator said no.
-  function describe(error, creating) {
+  function describe(form, error, creating) {
     var name = error && error.name;
-    if (name === 'NotAllowedError') return 'The passkey request was cancelled or timed out.';
-    if (name === 'InvalidStateError' && creating) return 'This device already has a passkey for your account.';
-    if (name === 'SecurityError') return 'This browser refused the passkey request for this address.';
+    if (name === 'NotAllowedError') return say(form, 'cancelled', 'The passkey request was cancelled or timed out.');
+    if (name === 'InvalidStateError' && creating) return say(form, 'exists', 'This device already has a passkey for your account.');
+    if (name === 'SecurityError') return say(form, 'refused', 'This browser refused the passkey request for this address.');
     if (error && error.message && !name) return error.message;
     if (error && error.message && name === 'Error') return error.message;
-    return creating ? 'The passkey could not be created. Try again.' : 'The passkey could not be used. Try again.';
+    return say(form, 'failed', creating ? 'The passkey could not be created. Try again.' : 'The passkey could not be used. Try again.');
   }
 
   function submitWith(form, answer) {
@@ -82,13 +88,13 @@
           return lib.startAuthentication({ optionsJSON: options });
         })
         .then(function (answer) {
-          status.textContent = 'Signing you in…';
+          status.textContent = say(form, 'working', 'Signing you in…');
           submitWith(form, answer);
         })
         .catch(function (error) {
           busy = false;
           button.removeAttribute('aria-busy');
-          status.textContent = describe(error, false);
+          status.textContent = describe(form, error, false);
           autofill();
         });
     });
@@ -112,20 +118,20 @@
       if (!form.reportValidity()) return;
       busy = true;
       button.setAttribute('aria-busy', 'true');
-      status.textContent = 'Follow your browser’s prompt to create the passkey…';
+      status.textContent = say(form, 'prompt', 'Follow your browser’s prompt to create the passkey…');
       fetchOptions(form)
         .then(function (options) {
           return lib.startRegistration({ optionsJSON: options });
         })
         .then(function (answer) {
-          status.textContent = 'Saving…';
+          status.textContent = say(form, 'working', 'Saving…');
           submitWith(form, answer);
         })
         .catch(function (error) {
           busy = false;
           button.removeAttribute('aria-busy');
           form.removeAttribute('data-submitting');
-          status.textContent = describe(error, true);
+          status.textContent = describe(form, error, true);
         });
     });
   }

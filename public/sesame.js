@@ -34,6 +34,14 @@
     }, 1000);
   }
 
+  // Full-width digits (Japanese/Chinese input methods) and Arabic-Indic ones become 0-9, as the server reads them.
+  function asciiDigits(text) {
+    return text.replace(/[\uFF10-\uFF19\u0660-\u0669\u06F0-\u06F9]/g, function (digit) {
+      var code = digit.charCodeAt(0);
+      return String(code - (code >= 0xff10 ? 0xff10 : code >= 0x06f0 ? 0x06f0 : 0x0660));
+    });
+  }
+
   // The code field keeps digits only, so "123 456" or "123-456" pasted from a mail client still works.
   function enhanceCodeInput(input) {
     var max = parseInt(input.getAttribute('maxlength') || '6', 10);
@@ -42,12 +50,12 @@
       var data = event.clipboardData && event.clipboardData.getData('text');
       if (!data) return;
       event.preventDefault();
-      input.value = data.replace(/\D+/g, '').slice(0, max);
+      input.value = asciiDigits(data).replace(/\D+/g, '').slice(0, max);
       input.dispatchEvent(new Event('input', { bubbles: true }));
     });
 
     input.addEventListener('input', function () {
-      var digits = input.value.replace(/\D+/g, '').slice(0, max);
+      var digits = asciiDigits(input.value).replace(/\D+/g, '').slice(0, max);
       if (digits !== input.value) input.value = digits;
     });
   }

@@ -22,6 +22,8 @@ import { healthRoute } from './health.ts';
 import { withRedactedRequests } from './http/log-redaction.ts';
 import { answerErrors } from './http/errors.ts';
 import { assetRoutes } from './http/assets.ts';
+import { languageRoutes } from './http/language.ts';
+import { loadExperience } from './sign-in/experience.ts';
 import { adminConsole } from './console/index.ts';
 import { accountPages } from './account/index.ts';
 import type { AccountSection } from './account/context.ts';
@@ -62,7 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Set before any plugin scope is created so every route inherits them.
-  answerErrors(app, views);
+  answerErrors(app, views, async () => (await loadExperience(db, config.codeTtlMinutes)).languageInfo);
 
   await app.register(rateLimit, {
     global: true,
@@ -104,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     healthRoute(pages, { db });
 
     assetRoutes(pages, { publicDir: config.paths.public, issuer: config.issuer, views });
+    languageRoutes(pages, { secureCookies: config.secureCookies });
 
     // The admin console: a client of /api with its own session, in this scope for its cookies and CSRF.
     await adminConsole(pages, { config, db, views, jwks: () => deps.keyRing.jwks(), now: deps.now ?? Date.now });

@@ -7,6 +7,7 @@ import { InvalidInputError } from './management/errors.ts';
 import { ensureServerKeys, KEY_PROPAGATION_MS, KEYS_RECHECK_MS } from './oidc/keys.ts';
 import { SwitchingMailer, storedConnectorConfig } from './mail/mail-source.ts';
 import { normalizeEmail } from './sign-in/email.ts';
+import { english } from './sign-in/messages.ts';
 import { InvalidExperienceError, loadExperience, type ExperienceChanges } from './sign-in/experience.ts';
 import { RESOURCE_HELP, resourceCommands } from './cli/resources.ts';
 import { DB_HELP, dbCommands } from './cli/db.ts';
@@ -46,6 +47,8 @@ Sign-in experience
                  [--code-link true|false]  (a sign-in link in the code's email; lives as long as the code)
                  [--password-min-length 8-256] [--reject-common-passwords true|false]
                  [--reject-email-as-password true|false]
+                 [--auto-detect-language true|false]           follow the browser's Accept-Language
+                 [--fallback-language en|de|fr|es|ja|zh-CN|ar]
                  [--mfa-policy off|optional|required]         changes apply at once
 
 ${DB_HELP}
@@ -130,7 +133,7 @@ const commands: Record<string, Handler> = {
   async 'connector test'(args, { config, db, io }) {
     const { values } = parse(args, { to: { type: 'string' } });
     const to = normalizeEmail(values.to);
-    if (!to.ok) throw new UsageError(`--to: ${to.error}`);
+    if (!to.ok) throw new UsageError(`--to: ${english(to.error)}`);
     const mailer = new SwitchingMailer({ db: await db(), templatesDir: config.paths.email, envSmtp: config.smtp });
     if (!(await mailer.hasConfiguration())) {
       io.err('No SMTP server is configured: set SMTP_* variables or run `sesame connector set smtp --file cfg.json`.');
@@ -168,6 +171,8 @@ const commands: Record<string, Handler> = {
       'password-min-length': { type: 'string' },
       'reject-common-passwords': { type: 'string' },
       'reject-email-as-password': { type: 'string' },
+      'auto-detect-language': { type: 'string' },
+      'fallback-language': { type: 'string' },
       'mfa-policy': { type: 'string' },
     });
     // A whole number (negative too) goes to the experience schema as a number; anything else as
@@ -199,6 +204,11 @@ const commands: Record<string, Handler> = {
         ...(rejectEmail !== undefined && { rejectEmail }),
       };
     }
+    const autoDetect = bool('auto-detect-language', values['auto-detect-language']);
+    const fallbackLanguage = values['fallback-language'];
+    if (autoDetect !== undefined || fallbackLanguage !== undefined) {
+      changes.languageInfo = { ...(autoDetect !== undefined && { autoDetect }), ...(fallbackLanguage !== undefined && { fallbackLanguage }) };
+    }
     if (values['mfa-policy'] !== undefined) changes.mfa = { policy: values['mfa-policy'] };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to set; run `sesame help` for the experience options');
     try {
@@ -224,6 +234,8 @@ const EXPERIENCE_FLAGS: Record<string, string> = {
   signInMode: '--sign-in-mode',
   passwordAtSignUp: '--password-at-sign-up',
   signInMethods: '--sign-in-methods',
+  'languageInfo.autoDetect': '--auto-detect-language',
+  'languageInfo.fallbackLanguage': '--fallback-language',
   'mfa.policy': '--mfa-policy',
 };
 const EXPERIENCE_FIELD = new RegExp(`(?<![\\w.-])(${Object.keys(EXPERIENCE_FLAGS).map((k) => k.replace('.', '\\.')).join('|')})(?![\\w.])`, 'g');

@@ -92,7 +92,14 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     const mailer = new SwitchingMailer({ db, templatesDir: config.paths.email, envSmtp: config.smtp, devMailbox });
     const views = createViews(config.paths.pages, config.env === 'production');
     // The OIDC layer renders its pages through the app's views, passed in: it never imports the UI.
-    const provider = createProvider({ config, db, keys: keyRing.current(), pages: views, now });
+    const provider = createProvider({
+      config,
+      db,
+      keys: keyRing.current(),
+      pages: views,
+      languageInfo: async () => (await loadExperience(db, config.codeTtlMinutes)).languageInfo,
+      now,
+    });
     // A rotation seen while running (any process's `sesame keys rotate`) applies without a restart.
     keyRing.onChange((keys) => useKeys(provider, keys));
     const oidcFaults = handleOidcFaults(provider, views); // before buildApp takes provider.callback()

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
 import type { User } from '../db/users.ts';
-import type { Views } from '../http/views.ts';
+import type { Text, Views } from '../http/views.ts';
+import type { Language } from '../i18n/index.ts';
 
 /**
  * The contract between the account page (${ENDPOINT}/account, src/account/index.ts) and the parts
@@ -38,14 +39,16 @@ export interface AccountContext {
   user: User;
   session: AccountSession;
   /** The one-time notice the previous request left (see redirect), read once. */
-  notice: string | undefined;
+  notice: Text | undefined;
+  /** The page's language: the switcher's cookie, then Accept-Language (unless turned off), then the fallback. */
+  lang: Language;
   /**
    * Renders templates/pages/NAME.eta (e.g. 'account/mfa') inside the account layout: adds `nav`,
    * `section` (the route's config.accountSection), `email`, `csrfToken` and `notice`. no-store.
    */
-  render(reply: FastifyReply, page: string, data: Record<string, unknown> & { title: string }, status?: number): FastifyReply;
+  render(reply: FastifyReply, page: string, data: Record<string, unknown> & { title: Text }, status?: number): FastifyReply;
   /** 303 to `to` (a path under /account), showing `notice` once on the next page. */
-  redirect(reply: FastifyReply, to: string, notice?: string): Promise<FastifyReply>;
+  redirect(reply: FastifyReply, to: string, notice?: Text): Promise<FastifyReply>;
 }
 
 export type AccountPage = (request: FastifyRequest, reply: FastifyReply, ctx: AccountContext) => Promise<unknown>;
@@ -75,14 +78,14 @@ export interface AccountKit {
 export interface AccountSection {
   /** Stable id: the nav marks it current on routes with `{ config: { accountSection: id } }`. */
   id: string;
-  /** Nav label and heading of the summary, e.g. 'Two-step verification'. */
-  label: string;
+  /** Nav label and heading of the summary, e.g. 'Two-step verification' (a phrase, in the page's language). */
+  label: Text;
   /** The section's main page, under /account (e.g. '/account/mfa'). */
   path: string;
   /** Registers the section's routes (paths under /account/) in the account page's scope. */
   routes(scope: FastifyInstance, kit: AccountKit): void | Promise<void>;
   /** One line for the overview's Security area (e.g. 'On: authenticator app'); optional. */
-  summary?(ctx: AccountContext): Promise<string | undefined>;
+  summary?(ctx: AccountContext): Promise<Text | undefined>;
 }
 
 /** Route options naming the account nav entry a page belongs to. */

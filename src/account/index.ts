@@ -3,7 +3,11 @@ import type {} from '@fastify/csrf-protection';
 import type { Config } from '../config/index.ts';
 import { isDatabaseUnavailable, type Database } from '../db/database.ts';
 import { findUserById } from '../db/users.ts';
-import type { Views } from '../http/views.ts';
+import type { Text, Views } from '../http/views.ts';
+import { requestLanguage } from '../http/language.ts';
+import { render, type Language } from '../i18n/index.ts';
+import { loadExperience } from '../sign-in/experience.ts';
+import { message } from '../sign-in/messages.ts';
 import { relyingParty } from '../passkeys/webauthn.ts';
 import { passkeyPages } from './passkeys.ts';
 import { accountOidc, AccountSignInError, type PendingAccountSignIn } from './oidc.ts';
@@ -39,16 +43,31 @@ export async function accountPages(pages: FastifyInstance, deps: AccountPageDeps
   const oidc = accountOidc(pages, deps);
   const sessions = accountSessions(db, config.secureCookies, deps.now);
   const sections = deps.sections ?? [];
-  const nav = [{ id: 'overview', href: '/account', label: 'Your account' }, ...sections.map((section) => ({ id: section.id, href: section.path, label: section.label }))];
+  const nav = [{ id: 'overview', href: '/account', label: message('account.nav.overview') as Text }, ...sections.map((section) => ({ id: section.id, href: section.path, label: section.label }))];
+
+  /**
+   * The account pages' language, as on every other page without an interaction: the switcher's
+   * cookie, then Accept-Language (unless the experience turned that off), then the fallback.
+   */
+  const languageOf = async (request: FastifyRequest): Promise<Language> => {
+    const { languageInfo } = await loadExperience(db, config.codeTtlMinutes);
+    return requestLanguage(request, languageInfo);
+  };
+  /** Where the switcher comes back to: this page after a GET, else the account page (a POST's address has no page). */
+  const hereOf = (request: FastifyRequest) => (request.method === 'GET' || request.method === 'HEAD' ? safeReturnTo(request.url) : '/account');
 
   /** A page outside the signed-in layout (signed out, a problem). */
-  const standalone = (reply: FastifyReply, data: { title: string; message: string; backUrl?: string; backLabel?: string }, status: number) =>
-    reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(views.render('account/problem', data));
+  const standalone = async (reply: FastifyReply, data: { title: Text; message: Text; backUrl?: string; backLabel?: Text }, status: number) =>
+    reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(views.render('account/problem', { ...data, lang: await languageOf(reply.request), here: hereOf(reply.request) }));
 
-  const signInAgain = (request: FastifyRequest, reply: FastifyReply) => {
+  const signInAgain = async (request: FastifyRequest, reply: FastifyReply) => {
     // A script's request (passkeys.js posts JSON; forms never do): a message it can show, not a sign-in page.
     if (request.method !== 'GET' && /^application\/json\b/.test(request.headers['content-type'] ?? '')) {
-      return reply.code(401).header('cache-control', 'no-store').send({ error: 'signed_out', message: 'Your session on this page has ended. Reload the page to sign in again.' });
+      return reply.code(401).header('cache-control', 'no-store').send({ error: 'signed_out', message: render(message('account.signedOutScript'), await languageOf(request)) });
     }
     return reply.redirect(`/account/sign-in${request.method === 'GET' ? `?return_to=${encodeURIComponent(request.url)}` : ''}`, 303);
   };
@@ -67,20 +86,24 @@ export async function accountPages(pages: FastifyInstance, deps: AccountPageDeps
         await signInAgain(request, reply);
         return undefined;
       }
-      await standalone(reply, { title: 'This account is suspended', message: 'An administrator suspended this account: it cannot be used or changed for now. Ask them if you think this is a mistake.' }, 403);
+      await standalone(reply, { title: message('account.suspended.title'), message: message('account.suspended.message') }, 403);
       return undefined;
     }
     const section = request.routeOptions.config?.accountSection;
+    const lang = await languageOf(request);
+    const here = hereOf(request);
     return {
       user,
       session,
       notice,
+      lang,
       render(reply, page, data, status = 200) {
+        const shown = data.notice !== undefined ? (data.notice as Text) : notice;
         return reply
           .code(status)
           .header('cache-control', 'no-store')
           .type('text/html; charset=utf-8')
-          .send(views.render(page, { ...data, nav, section, email: user.email, csrfToken: reply.generateCsrf(), notice: typeof data.notice === 'string' ? data.notice : notice }));
+          .send(views.render(page, { ...data, nav, section, email: user.email, csrfToken: reply.generateCsrf(), notice: shown, lang, here }));
       },
       async redirect(reply, to, next) {
         if (next) await sessions.setNotice(session, next);
@@ -102,17 +125,17 @@ export async function accountPages(pages: FastifyInstance, deps: AccountPageDeps
 
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       if (error.code?.startsWith('FST_CSRF')) {
-        return standalone(reply, { title: 'This form has expired', message: 'The page was open too long or the cookies were cleared. Go back, reload the page and try again.', backUrl: '/account' }, 403);
+        return standalone(reply, { title: message('account.csrf.title'), message: message('account.csrf.message'), backUrl: '/account' }, 403);
       }
       if (isDatabaseUnavailable(error)) {
         request.log.error({ err: error }, 'account page: database unavailable');
-        return standalone(reply, { title: 'Sesame is unavailable', message: 'The database cannot be reached right now. Try again in a minute.' }, 503);
+        return standalone(reply, { title: message('account.unavailable.title'), message: message('account.unavailable.message') }, 503);
       }
       if (error.statusCode && error.statusCode < 500) {
-        return standalone(reply, { title: 'That request was not understood', message: error.message, backUrl: '/account' }, error.statusCode);
+        return standalone(reply, { title: message('account.badRequest.title'), message: message('account.badRequest.message'), backUrl: '/account' }, error.statusCode);
       }
       request.log.error({ err: error }, 'account page: unexpected error');
-      return standalone(reply, { title: 'Something went wrong', message: 'Your account page could not finish this request; nothing you did caused it. Try again in a moment.', backUrl: '/account' }, 500);
+      return standalone(reply, { title: message('account.server.title'), message: message('account.server.message'), backUrl: '/account' }, 500);
     });
 
     scope.get('/account/sign-in', async (request, reply) => {
@@ -134,20 +157,21 @@ export async function accountPages(pages: FastifyInstance, deps: AccountPageDeps
       } catch {
         pending = undefined;
       }
-      const again = { backUrl: '/account/sign-in', backLabel: 'Sign in again' };
+      const again = { backUrl: '/account/sign-in', backLabel: message('account.signInAgain') };
+      const incomplete = message('account.incomplete.title');
       if (!pending || typeof query.state !== 'string' || query.state !== pending.state) {
-        return standalone(reply, { title: 'Sign-in did not complete', message: 'This sign-in was started in another tab or took too long. Start again.', ...again }, 400);
+        return standalone(reply, { title: incomplete, message: message('account.incomplete.state'), ...again }, 400);
       }
       if (typeof query.error === 'string') {
         const description = typeof query.error_description === 'string' ? query.error_description : query.error;
-        return standalone(reply, { title: 'Sign-in did not complete', message: `Sesame answered: ${description}.`, ...again }, 400);
+        return standalone(reply, { title: incomplete, message: message('account.incomplete.answered', { description }), ...again }, 400);
       }
-      if (typeof query.code !== 'string') return standalone(reply, { title: 'Sign-in did not complete', message: 'The answer from the sign-in page had no code. Start again.', ...again }, 400);
+      if (typeof query.code !== 'string') return standalone(reply, { title: incomplete, message: message('account.incomplete.noCode'), ...again }, 400);
       const result = await oidc.finish(query.code, pending, from(request)).catch((error: unknown) => {
         if (error instanceof AccountSignInError) return { failed: error.message };
         throw error;
       });
-      if ('failed' in result) return standalone(reply, { title: 'Sign-in did not complete', message: `Sesame refused the sign-in: ${result.failed}.`, ...again }, 400);
+      if ('failed' in result) return standalone(reply, { title: incomplete, message: message('account.incomplete.refused', { reason: result.failed }), ...again }, 400);
       await sessions.create(reply, result.userId);
       return reply.redirect(safeReturnTo(pending.returnTo), 303);
     });
@@ -160,7 +184,7 @@ export async function accountPages(pages: FastifyInstance, deps: AccountPageDeps
     });
 
     scope.get('/account/signed-out', async (_request, reply) =>
-      standalone(reply, { title: 'Signed out', message: 'You are signed out of Sesame on this browser.', backUrl: '/account/sign-in', backLabel: 'Sign in again' }, 200),
+      standalone(reply, { title: message('account.signedOut.title'), message: message('account.signedOut.message'), backUrl: '/account/sign-in', backLabel: message('account.signInAgain') }, 200),
     );
 
     const passkeys = passkeyPages(scope, kit, relyingParty(config.endpoint), (ctx) =>

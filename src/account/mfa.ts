@@ -5,9 +5,10 @@ import { auditAccountMfa, MfaAuditType } from '../mfa/audit.ts';
 import { createSecondFactor, type SecondFactor } from '../mfa/second-factor.ts';
 import { loadExperience, type MfaPolicy } from '../sign-in/experience.ts';
 import { createLockout, type Lockout } from '../sign-in/lockout.ts';
-import { message } from '../sign-in/messages.ts';
+import { lockoutMessage, message } from '../sign-in/messages.ts';
 import { totpCode } from '../sign-in/routes/mfa.ts';
 import { BACKUP_CODE_COUNT } from '../mfa/backup-codes.ts';
+import type { Text } from '../http/views.ts';
 import { accountSectionOf, type AccountContext, type AccountKit, type AccountSection } from './context.ts';
 
 const SECTION = 'mfa';
@@ -23,10 +24,10 @@ const codeBody = z.object({ code: z.string().max(100).default(''), _csrf: z.stri
  */
 export function mfaSection(): AccountSection {
   // The overview's one-line summary needs the database, which the section gets with its routes.
-  let statusLine: (ctx: AccountContext) => Promise<string | undefined> = async () => undefined;
+  let statusLine: (ctx: AccountContext) => Promise<Text | undefined> = async () => undefined;
   return {
     id: SECTION,
-    label: 'Two-step verification',
+    label: message('title.mfa'),
     path: PATH,
     summary: (ctx) => statusLine(ctx),
     routes(scope, kit) {
@@ -36,7 +37,7 @@ export function mfaSection(): AccountSection {
 }
 
 /** Registers the section's routes; returns its summary line for the overview. */
-function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContext) => Promise<string | undefined> {
+function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContext) => Promise<Text | undefined> {
   const { db, now } = kit;
   const secondFactor: SecondFactor = createSecondFactor({ db, now, issuer: new URL(kit.config.endpoint).host });
   const lockout: Lockout = createLockout(db, now);
@@ -46,9 +47,9 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
   const statusLine = async (ctx: AccountContext) => {
     if (await secondFactor.enrolled(ctx.user.id)) {
       const left = (await secondFactor.backupCodes(ctx.user.id))?.left ?? 0;
-      return `On: authenticator app, ${left} backup code${left === 1 ? '' : 's'} left`;
+      return message('account.mfa.summaryOn', { count: left });
     }
-    return (await policyNow()) === 'off' ? undefined : 'Off';
+    return (await policyNow()) === 'off' ? undefined : message('account.mfa.summaryOff');
   };
 
   async function overview(reply: FastifyReply, ctx: AccountContext, extra: Record<string, unknown> = {}, status = 200) {
@@ -59,7 +60,7 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
       reply,
       'account/mfa',
       {
-        title: 'Two-step verification',
+        title: message('title.mfa'),
         policy,
         enrolled,
         backupCodesLeft: codes?.left ?? 0,
@@ -72,17 +73,17 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
   }
 
   /** A current code from the app, checked under the lockout (as at sign-in) for the account's address. */
-  async function checkCode(request: FastifyRequest, ctx: AccountContext): Promise<{ ok: true } | { ok: false; error: string; status: number }> {
+  async function checkCode(request: FastifyRequest, ctx: AccountContext): Promise<{ ok: true } | { ok: false; error: Text; status: number }> {
     const body = codeBody.safeParse(request.body);
     const code = body.success ? totpCode(body.data.code) : undefined;
     if (!code) return { ok: false, error: message('mfa.totpMalformed'), status: 400 };
     const who = { email: ctx.user.email, ip: clientIp(request), knownDevice: true };
     const lock = await lockout.check(who);
-    if (lock.locked) return { ok: false, error: message('lockout.paused', lock), status: 429 };
+    if (lock.locked) return { ok: false, error: lockoutMessage(lock), status: 429 };
     const result = await secondFactor.verifyTotp(ctx.user.id, code);
     if (result === 'ok') return { ok: true };
     const failure = await lockout.fail(who);
-    if (failure.locked) return { ok: false, error: message('lockout.paused', failure), status: 429 };
+    if (failure.locked) return { ok: false, error: lockoutMessage(failure), status: 429 };
     return { ok: false, error: message(result === 'reused' ? 'mfa.totpReused' : 'mfa.totpWrong'), status: 400 };
   }
 
@@ -92,13 +93,13 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
     return ctx.render(
       reply,
       'account/mfa-setup',
-      { title: 'Set up two-step verification', qrSvg: enrolment.qrSvg, secretText: enrolment.secretText, otpauthUri: enrolment.uri, action: `${PATH}/setup`, ...extra },
+      { title: message('title.mfaSetup'), qrSvg: enrolment.qrSvg, secretText: enrolment.secretText, otpauthUri: enrolment.uri, action: `${PATH}/setup`, ...extra },
       status,
     );
   }
 
-  const showCodes = (reply: FastifyReply, ctx: AccountContext, codes: string[], heading: string) =>
-    ctx.render(reply, 'account/mfa-codes', { title: 'Save your backup codes', heading, codes });
+  const showCodes = (reply: FastifyReply, ctx: AccountContext, codes: string[], heading: Text) =>
+    ctx.render(reply, 'account/mfa-codes', { title: message('title.backupCodes'), heading, codes });
 
   scope.get(PATH, section, kit.page(async (_request, reply, ctx) => overview(reply, ctx)));
 
@@ -126,7 +127,7 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
         return setupPage(reply, ctx, { error: message('mfa.setupWrong') }, 400);
       }
       await auditAccountMfa(db, request, ctx.user, MfaAuditType.AccountTotpCreate);
-      return showCodes(reply, ctx, confirmed.backupCodes, 'Two-step verification is on');
+      return showCodes(reply, ctx, confirmed.backupCodes, message('account.mfa.turnedOn'));
     }),
   );
 
@@ -139,7 +140,7 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
       if (!checked.ok) return overview(reply, ctx, { error: checked.error, failedForm: 'backup-codes' }, checked.status);
       const codes = await secondFactor.regenerateBackupCodes(ctx.user.id);
       await auditAccountMfa(db, request, ctx.user, MfaAuditType.AccountBackupCodesCreate);
-      return showCodes(reply, ctx, codes, 'New backup codes');
+      return showCodes(reply, ctx, codes, message('account.mfa.newCodes'));
     }),
   );
 
@@ -148,12 +149,12 @@ function mfaRoutes(scope: FastifyInstance, kit: AccountKit): (ctx: AccountContex
     { preHandler: kit.csrf, ...section },
     kit.page(async (request, reply, ctx) => {
       if (!(await secondFactor.enrolled(ctx.user.id))) return ctx.redirect(reply, PATH);
-      if ((await policyNow()) === 'required') return overview(reply, ctx, { error: 'Two-step verification is required for every account here: it cannot be turned off.' }, 409);
+      if ((await policyNow()) === 'required') return overview(reply, ctx, { error: message('account.mfa.required') }, 409);
       const checked = await checkCode(request, ctx);
       if (!checked.ok) return overview(reply, ctx, { error: checked.error, failedForm: 'disable' }, checked.status);
       await secondFactor.disable(ctx.user.id);
       await auditAccountMfa(db, request, ctx.user, MfaAuditType.AccountDisable);
-      return ctx.redirect(reply, PATH, 'Two-step verification is off. Your authenticator entry and backup codes no longer work.');
+      return ctx.redirect(reply, PATH, message('account.mfa.turnedOff'));
     }),
   );
 

@@ -15,6 +15,9 @@ import {
 } from '../passkeys/webauthn.ts';
 import { deviceName } from '../passkeys/device-name.ts';
 import type { AccountContext, AccountKit } from './context.ts';
+import type { Text } from '../http/views.ts';
+import { render, type Language } from '../i18n/index.ts';
+import { message, type MessageKey } from '../sign-in/messages.ts';
 
 /**
  * The passkeys on the account page: listed on /account with "Add a passkey", and each one renamed or
@@ -23,47 +26,53 @@ import type { AccountContext, AccountKit } from './context.ts';
  * and posts the answer with the name.
  */
 
-const REFUSED: Record<RegistrationRefusal, string> = {
-  expired: 'That passkey request expired or was already used. Try again.',
-  malformed: 'Your browser did not send a passkey Sesame can read. Try again.',
-  invalid: 'Sesame could not verify the new passkey. Try again.',
-  duplicate: 'That passkey is already registered.',
-  too_many: `You already have ${MAX_PASSKEYS} passkeys, the most an account may have. Remove one first.`,
+const REFUSED_KEYS: Record<RegistrationRefusal, MessageKey> = {
+  expired: 'account.passkey.expired',
+  malformed: 'account.passkey.malformed',
+  invalid: 'account.passkey.invalid',
+  duplicate: 'account.passkey.duplicate',
+  too_many: 'account.passkey.tooMany',
 };
+const refusedMessage = (refused: RegistrationRefusal) => message(REFUSED_KEYS[refused], { count: MAX_PASSKEYS });
+
+/** The name's problem, in the page's language (the schema's own words are English). */
+const nameProblem = (issue: { code?: string } | undefined) =>
+  issue?.code === 'too_big' ? message('account.passkey.nameTooLong', { count: MAX_PASSKEY_NAME }) : message('account.passkey.nameMissing');
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 const nameBody = z.object({ name: z.string().max(1000).default(''), _csrf: z.string().max(200).optional() });
 const addBody = nameBody.extend({ response: z.string().max(32_000).default('') });
 
-/** "3 Mar 2026" in UTC: the same on every server. */
-const dateOf = (ms: number) => new Date(ms).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+/** "3 Mar 2026" (in the page's language; Arabic with 0-9, as its pages write numbers) in UTC: the same on every server. */
+const dateOf = (ms: number, lang: Language) =>
+  new Date(ms).toLocaleDateString(lang === 'en' ? 'en-GB' : lang === 'ar' ? 'ar-u-nu-latn' : lang, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 
-const view = (passkey: Passkey) => ({
+const view = (passkey: Passkey, lang: Language) => ({
   id: passkey.id,
   name: passkey.name,
-  created: dateOf(passkey.createdAt),
-  lastUsed: passkey.lastUsedAt === null ? undefined : dateOf(passkey.lastUsedAt),
+  created: dateOf(passkey.createdAt, lang),
+  lastUsed: passkey.lastUsedAt === null ? undefined : dateOf(passkey.lastUsedAt, lang),
   synced: passkey.deviceType === 'multiDevice',
 });
 
 /** The overview's Security area: one entry per plugged-in section (see context.ts). */
-export type SecurityArea = (ctx: AccountContext) => Promise<{ label: string; href: string; summary?: string }[]>;
+export type SecurityArea = (ctx: AccountContext) => Promise<{ label: Text; href: string; summary?: Text }[]>;
 
 export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: RelyingParty, securityOf: SecurityArea) {
   const { db } = kit;
   const notFound = (reply: FastifyReply, ctx: AccountContext) =>
-    ctx.render(reply, 'account/problem-in', { title: 'Passkey not found', message: 'That passkey is not on your account (it may have been removed already).' }, 404);
+    ctx.render(reply, 'account/problem-in', { title: message('account.passkey.notFound.title'), message: message('account.passkey.notFound.message') }, 404);
 
   /** /account: the email, the passkeys with the add form, and the Security area. */
-  async function overview(reply: FastifyReply, ctx: AccountContext, extra: { error?: string; name?: string } = {}, status = 200) {
+  async function overview(reply: FastifyReply, ctx: AccountContext, extra: { error?: Text; name?: string } = {}, status = 200) {
     const passkeys = await listPasskeys(db, ctx.user.id);
     const security = await securityOf(ctx);
     return ctx.render(
       reply,
       'account/overview',
       {
-        title: 'Your account',
-        passkeys: passkeys.map(view),
+        title: message('account.nav.overview'),
+        passkeys: passkeys.map((passkey) => view(passkey, ctx.lang)),
         maxPasskeys: MAX_PASSKEYS,
         maxName: MAX_PASSKEY_NAME,
         suggestedName: extra.name ?? deviceName(reply.request.headers['user-agent']),
@@ -81,7 +90,7 @@ export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: Relyin
     { preHandler: kit.csrf },
     kit.page(async (_request, reply, ctx) => {
       const options = await registrationOptions(db, rp, ctx.user, registerBinding(ctx.session.id), kit.now());
-      if ('refused' in options) return reply.code(409).header('cache-control', 'no-store').send({ error: options.refused, message: REFUSED[options.refused] });
+      if ('refused' in options) return reply.code(409).header('cache-control', 'no-store').send({ error: options.refused, message: render(refusedMessage(options.refused), ctx.lang) });
       return reply.header('cache-control', 'no-store').send(options);
     }),
   );
@@ -91,21 +100,21 @@ export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: Relyin
     { preHandler: kit.csrf, config: { accountSection: 'overview' } },
     kit.page(async (request, reply, ctx) => {
       const body = parse(addBody, request.body);
-      if (!body.success) return overview(reply, ctx, { error: 'That form could not be read. Reload the page and try again.' }, 400);
+      if (!body.success) return overview(reply, ctx, { error: message('account.passkey.formUnread') }, 400);
       const name = passkeyNameSchema.safeParse(body.data.name);
       if (!name.success) {
         // The challenge is spent all the same (one answer per challenge).
         await spendChallenge(db, registerBinding(ctx.session.id), kit.now());
-        return overview(reply, ctx, { error: name.error.issues[0]?.message ?? 'Give the passkey a name.', name: body.data.name.slice(0, MAX_PASSKEY_NAME) }, 400);
+        return overview(reply, ctx, { error: nameProblem(name.error.issues[0]), name: body.data.name.slice(0, MAX_PASSKEY_NAME) }, 400);
       }
       const result = await registerPasskey(db, rp, ctx.user, registerBinding(ctx.session.id), { response: body.data.response, name: name.data }, kit.now());
       if ('refused' in result) {
         if (result.detail) request.log.info({ userId: ctx.user.id, reason: result.refused, detail: result.detail }, 'passkey registration refused');
         await auditAccountPasskey(db, request, ctx.user, { type: PasskeyAuditType.Create, refused: result.refused });
-        return overview(reply, ctx, { error: REFUSED[result.refused], name: name.data }, result.refused === 'too_many' || result.refused === 'duplicate' ? 409 : 400);
+        return overview(reply, ctx, { error: refusedMessage(result.refused), name: name.data }, result.refused === 'too_many' || result.refused === 'duplicate' ? 409 : 400);
       }
       await auditAccountPasskey(db, request, ctx.user, { type: PasskeyAuditType.Create, passkey: result.passkey });
-      return ctx.redirect(reply, '/account#passkeys', `Passkey “${result.passkey.name}” added. Next time, choose “Sign in with a passkey”.`);
+      return ctx.redirect(reply, '/account#passkeys', message('account.passkey.added', { name: result.passkey.name }));
     }),
   );
 
@@ -116,7 +125,7 @@ export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: Relyin
       const params = parse(idParams, request.params);
       const passkey = params.success ? await findPasskey(db, ctx.user.id, params.data.id) : undefined;
       if (!passkey) return notFound(reply, ctx);
-      return ctx.render(reply, 'account/passkey-rename', { title: 'Rename passkey', passkey: view(passkey), name: passkey.name, maxName: MAX_PASSKEY_NAME });
+      return ctx.render(reply, 'account/passkey-rename', { title: message('account.passkey.renameTitle'), passkey: view(passkey, ctx.lang), name: passkey.name, maxName: MAX_PASSKEY_NAME });
     }),
   );
 
@@ -131,12 +140,12 @@ export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: Relyin
       const name = passkeyNameSchema.safeParse(body.success ? body.data.name : '');
       if (!name.success) {
         const typed = body.success ? body.data.name.slice(0, MAX_PASSKEY_NAME) : passkey.name;
-        return ctx.render(reply, 'account/passkey-rename', { title: 'Rename passkey', passkey: view(passkey), name: typed, maxName: MAX_PASSKEY_NAME, error: name.error.issues[0]?.message }, 400);
+        return ctx.render(reply, 'account/passkey-rename', { title: message('account.passkey.renameTitle'), passkey: view(passkey, ctx.lang), name: typed, maxName: MAX_PASSKEY_NAME, error: nameProblem(name.error.issues[0]) }, 400);
       }
       if (name.data !== passkey.name && (await renamePasskey(db, ctx.user.id, passkey.id, name.data))) {
         await auditAccountPasskey(db, request, ctx.user, { type: PasskeyAuditType.Update, passkey: { ...passkey, name: name.data }, data: { previousName: passkey.name } });
       }
-      return ctx.redirect(reply, '/account#passkeys', `Passkey renamed to “${name.data}”.`);
+      return ctx.redirect(reply, '/account#passkeys', message('account.passkey.renamed', { name: name.data }));
     }),
   );
 
@@ -148,7 +157,7 @@ export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: Relyin
       const passkey = params.success ? await findPasskey(db, ctx.user.id, params.data.id) : undefined;
       if (!passkey) return notFound(reply, ctx);
       const others = (await listPasskeys(db, ctx.user.id)).length - 1;
-      return ctx.render(reply, 'account/passkey-remove', { title: 'Remove passkey', passkey: view(passkey), others });
+      return ctx.render(reply, 'account/passkey-remove', { title: message('account.passkey.removeTitle'), passkey: view(passkey, ctx.lang), others });
     }),
   );
 
@@ -160,7 +169,7 @@ export function passkeyPages(scope: FastifyInstance, kit: AccountKit, rp: Relyin
       const passkey = params.success ? await findPasskey(db, ctx.user.id, params.data.id) : undefined;
       if (!passkey || !(await deletePasskey(db, ctx.user.id, passkey.id))) return notFound(reply, ctx);
       await auditAccountPasskey(db, request, ctx.user, { type: PasskeyAuditType.Delete, passkey });
-      return ctx.redirect(reply, '/account#passkeys', `Passkey “${passkey.name}” removed. Also delete it from the device or password manager that holds it.`);
+      return ctx.redirect(reply, '/account#passkeys', message('account.passkey.removed', { name: passkey.name }));
     }),
   );
 

@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { deleteAccountSession, findAccountSession, insertAccountSession, updateAccountSession } from '../db/account-sessions.ts';
+import { Phrase } from '../i18n/index.ts';
+import type { Text } from '../http/views.ts';
 import type { AccountSession } from './context.ts';
 
 /**
@@ -24,7 +26,19 @@ export const ACCOUNT_PENDING_COOKIE = 'sesame_account_signin';
 export const ACCOUNT_COOKIE_PATH = '/account';
 
 interface SessionData {
-  notice?: string;
+  /** A one-time notice: plain text, or a phrase (key and values) said in the language of the page that shows it. */
+  notice?: string | { key: string; params?: Record<string, unknown> };
+}
+
+/** A stored notice back as text or a Phrase; anything else (a row written by hand, an old shape) is no notice. */
+function noticeOf(stored: unknown): Text | undefined {
+  if (typeof stored === 'string') return stored;
+  if (stored && typeof stored === 'object' && typeof (stored as { key?: unknown }).key === 'string') {
+    const { key, params } = stored as { key: string; params?: unknown };
+    if (!/^messages\.[\w.]+$/.test(key)) return undefined;
+    return new Phrase(key, params && typeof params === 'object' ? (params as Record<string, unknown>) : {});
+  }
+  return undefined;
 }
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -50,7 +64,7 @@ export function accountSessions(db: Database, secureCookies: boolean, now: () =>
     },
 
     /** The live session of this request and its one-time notice (taken), or undefined (then deleted if stale). */
-    async load(request: FastifyRequest): Promise<{ session: AccountSession; notice?: string } | undefined> {
+    async load(request: FastifyRequest): Promise<{ session: AccountSession; notice?: Text } | undefined> {
       const token = readToken(request);
       if (!token) return undefined;
       const row = await findAccountSession(db, hash(token));
@@ -61,16 +75,17 @@ export function accountSessions(db: Database, secureCookies: boolean, now: () =>
         return undefined;
       }
       const data = row.data as SessionData;
-      const notice = typeof data.notice === 'string' ? data.notice : undefined;
-      if (notice !== undefined || at - row.lastSeenAt >= TOUCH_EVERY_MS) {
-        await updateAccountSession(db, row.id, { lastSeenAt: at, ...(notice !== undefined && { data: {} }) });
+      const notice = noticeOf(data.notice);
+      if (data.notice !== undefined || at - row.lastSeenAt >= TOUCH_EVERY_MS) {
+        await updateAccountSession(db, row.id, { lastSeenAt: at, ...(data.notice !== undefined && { data: {} }) });
       }
       return { session: { id: row.id, userId: row.userId, createdAt: row.createdAt, expiresAt: row.expiresAt }, notice };
     },
 
     /** Leaves `notice` for the next page of this session. */
-    async setNotice(session: AccountSession, notice: string): Promise<void> {
-      await updateAccountSession(db, session.id, { data: { notice } });
+    async setNotice(session: AccountSession, notice: Text): Promise<void> {
+      const stored: SessionData['notice'] = notice instanceof Phrase ? { key: notice.key, params: { ...notice.params } } : notice;
+      await updateAccountSession(db, session.id, { data: { notice: stored } });
     },
 
     async destroy(reply: FastifyReply, session?: AccountSession): Promise<void> {

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Views } from './views.ts';
+import { Phrase } from '../i18n/index.ts';
+import { requestLanguage } from './language.ts';
 
 const ASSETS = {
   'sesame.css': 'text/css; charset=utf-8',
@@ -18,11 +20,13 @@ export function assetRoutes(pages: FastifyInstance, { publicDir, issuer, views }
     return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
   });
 
-  pages.get('/', async (_request, reply) =>
+  pages.get('/', async (request, reply) =>
     reply.type('text/html; charset=utf-8').send(
       views.render('error', {
-        title: 'Sesame is running',
-        message: `This is a sign-in service. Apps send people here to sign in; its OpenID Connect issuer is ${issuer}.`,
+        title: new Phrase('errors.home.title'),
+        message: new Phrase('errors.home.message', { issuer }),
+        lang: requestLanguage(request),
+        here: '/',
       }),
     ),
   );

@@ -47,6 +47,14 @@ const templateSchema = z.object({
     .min(1, 'must not be empty')
     .refine((s) => !LINE_BREAK.test(s), 'must not contain line breaks'),
   content: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
+  // Logto's name for an email template's language (its email_templates.language_tag): a BCP 47 tag
+  // such as "de", "de-AT" or "zh-CN". Without it, the template is the usage type's default.
+  languageTag: z
+    .string({ error: 'must be a string' })
+    .trim()
+    .max(35, 'must be a language tag such as "de" or "zh-CN"')
+    .regex(/^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/, 'must be a language tag such as "de" or "zh-CN"')
+    .optional(),
 });
 
 const authSchema = z.object({
@@ -96,11 +104,17 @@ const connectorSchema = z
     if (config.requireTLS && config.ignoreTLS) {
       ctx.addIssue({ code: 'custom', path: ['ignoreTLS'], message: 'cannot be true together with requireTLS' });
     }
-    const firstIndex = new Map<UsageType, number>();
+    // One template per usage type and language (tags compared as the sender compares them).
+    const firstIndex = new Map<string, number>();
     config.templates.forEach((template, index) => {
-      const earlier = firstIndex.get(template.usageType);
-      if (earlier === undefined) firstIndex.set(template.usageType, index);
-      else ctx.addIssue({ code: 'custom', path: ['templates', index, 'usageType'], message: `${template.usageType} is already defined by templates[${earlier}]` });
+      const language = template.languageTag?.toLowerCase().replaceAll('_', '-');
+      const key = `${template.usageType} ${language ?? ''}`;
+      const earlier = firstIndex.get(key);
+      if (earlier === undefined) firstIndex.set(key, index);
+      else {
+        const what = language ? `${template.usageType} in ${template.languageTag}` : template.usageType;
+        ctx.addIssue({ code: 'custom', path: ['templates', index, 'usageType'], message: `${what} is already defined by templates[${earlier}]` });
+      }
     });
   });
 

@@ -4,9 +4,12 @@ import { Eta } from 'eta';
 import { compile } from 'html-to-text';
 import type { SmtpConnectorConfig, SmtpTemplate, UsageType } from './connector-config.ts';
 import { InvalidMailError } from './errors.ts';
+import { DEFAULT_LANGUAGE, matchLanguage, speech, type Language, type Speech } from '../i18n/index.ts';
 
 export interface MailData {
   code?: string;
+  /** The person's language (a BCP 47 tag; Logto's payload field), which picks the template and its words. */
+  locale?: string;
   /** The sign-in link sent with the code (`{{link}}` in connector templates). */
   link?: string;
   application?: { name: string };
@@ -25,9 +28,29 @@ const FALLBACK_APP_NAME = 'Sesame';
 const LINE_BREAK = /[\r\n]/;
 
 /**
- * Subject and bodies for one mail. A connector template for the usage type wins, then the
- * connector's Generic one; a connector without any templates (SMTP_* env config) or without
- * either of those gets the built-in defaults from `templatesDir`.
+ * The operator's template for a usage type and a language: (1) the one whose `languageTag` is the
+ * language exactly (any case), (2) one for its base language (de for de-AT), (3) the one without a
+ * `languageTag`. A template for another language is never used for this person.
+ */
+export function findConnectorTemplate(templates: readonly SmtpTemplate[], usageType: UsageType, locale: string | undefined): SmtpTemplate | undefined {
+  const ofType = templates.filter((template) => template.usageType === usageType);
+  const wanted = locale?.trim().toLowerCase().replaceAll('_', '-');
+  const tag = (template: SmtpTemplate) => template.languageTag?.toLowerCase().replaceAll('_', '-');
+  if (wanted) {
+    const exact = ofType.find((template) => tag(template) === wanted);
+    if (exact) return exact;
+    const base = wanted.split('-')[0];
+    const sameBase = ofType.find((template) => tag(template) === base);
+    if (sameBase) return sameBase;
+  }
+  return ofType.find((template) => template.languageTag === undefined);
+}
+
+/**
+ * Subject and bodies for one mail, in the person's language (`data.locale`). The operator's
+ * connector template for the usage type (findConnectorTemplate), then the operator's Generic one the
+ * same way; without either (an SMTP_* env config has no templates) the built-in template from
+ * `templatesDir` in the person's language, or in English for a language Sesame does not speak.
  */
 export async function renderMail(
   config: SmtpConnectorConfig,
@@ -36,9 +59,9 @@ export async function renderMail(
   templatesDir: string,
 ): Promise<RenderedMail> {
   const template =
-    config.templates.find((t) => t.usageType === usageType) ??
-    config.templates.find((t) => t.usageType === 'Generic');
-  const mail = template ? renderConnectorTemplate(template, data) : await renderDefaultTemplate(usageType, data, templatesDir);
+    findConnectorTemplate(config.templates, usageType, data.locale) ?? findConnectorTemplate(config.templates, 'Generic', data.locale);
+  const language = matchLanguage(data.locale) ?? DEFAULT_LANGUAGE;
+  const mail = template ? renderConnectorTemplate(template, data) : await renderDefaultTemplate(usageType, data, templatesDir, language);
   if (LINE_BREAK.test(mail.subject)) {
     throw new InvalidMailError('The mail subject must not contain line breaks');
   }
@@ -150,37 +173,41 @@ function stringField(data: MailData, key: string): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
 
-/** What the default templates see as `it`: the raw data plus the phrases they would otherwise each compute. */
-function viewModel(data: MailData) {
+/**
+ * What the default templates see as `it`: the raw data, the language's words (`t`, `th`, `lang`,
+ * `dir`: see src/i18n) and the phrases they would otherwise each compute.
+ */
+function viewModel(data: MailData, words: Speech) {
+  const { t } = words;
   const appName = data.application?.name?.trim() || FALLBACK_APP_NAME;
   const minutes = data.expiresInMinutes;
   const expiry =
-    typeof minutes === 'number' && Number.isFinite(minutes) && minutes > 0
-      ? `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`
-      : undefined;
+    typeof minutes === 'number' && Number.isFinite(minutes) && minutes > 0 ? t('mail.minutes', { count: minutes }) : undefined;
   const code = typeof data.code === 'string' && data.code !== '' ? data.code : undefined;
   // The sign-in link goes out only beside its code, and only as an absolute http(s) URL.
   const link = code && typeof data.link === 'string' && /^https?:\/\/\S+$/.test(data.link) ? data.link : undefined;
-  const secret = link ? 'code and link' : 'code';
   const customSubject = stringField(data, 'subject');
   const message = stringField(data, 'message');
   return {
+    ...words,
     data,
     appName,
     code,
     link,
     email: data.user?.primaryEmail,
     expiry,
-    expiryLine: `${expiry ? `This ${secret} ${link ? 'expire' : 'expires'} in ${expiry} and can` : `This ${secret} can`} be used only once${link ? ': using either one uses both' : ''}.`,
+    expiryLine: link
+      ? expiry ? t('mail.expiresInLink', { minutes: expiry }) : t('mail.singleUseLink')
+      : expiry ? t('mail.expiresIn', { minutes: expiry }) : t('mail.singleUse'),
     customSubject,
-    heading: customSubject ?? (code ? 'Your verification code' : `A message from ${appName}`),
+    heading: customSubject ?? (code ? t('mail.Generic.headingCode') : t('mail.Generic.subjectMessage', { app: appName })),
     paragraphs: message ? message.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s*\r?\n\s*/g, ' ').trim()).filter(Boolean) : [],
   };
 }
 
-async function renderDefaultTemplate(usageType: UsageType, data: MailData, templatesDir: string): Promise<RenderedMail> {
+async function renderDefaultTemplate(usageType: UsageType, data: MailData, templatesDir: string, language: Language): Promise<RenderedMail> {
   const templates = defaultTemplates(templatesDir);
-  const model = viewModel(data);
+  const model = viewModel(data, speech(language));
   const subjectTemplate = (await templates.subjects)[usageType];
   if (subjectTemplate === undefined) throw new Error(`templates/email/subjects.json has no subject for ${usageType}`);
   const subject = templates.text.renderString(subjectTemplate, model).trim();

@@ -5,6 +5,7 @@ import { destroyModelsByAccountId } from '../db/oidc-models.ts';
 import { deleteAccount } from '../sign-in/accounts.ts';
 import { normalizeEmail } from '../sign-in/email.ts';
 import { loadExperience } from '../sign-in/experience.ts';
+import { english } from '../sign-in/messages.ts';
 import { passwordProblem, type PasswordHasher } from '../sign-in/passwords.ts';
 import { randomId } from '../lib/random.ts';
 import { firstIssue, hasControlCharacter } from '../lib/validation.ts';
@@ -20,7 +21,7 @@ const USERNAME = /^[A-Z_a-z]\w*$/;
 const email = z.string({ error: 'primaryEmail must be an email address' }).transform((value, ctx) => {
   const result = normalizeEmail(value);
   if (!result.ok) {
-    ctx.addIssue({ code: 'custom', message: `primaryEmail: ${result.error}` });
+    ctx.addIssue({ code: 'custom', message: `primaryEmail: ${english(result.error)}` });
     return z.NEVER;
   }
   return result.email;
@@ -87,7 +88,7 @@ export async function createUser(db: Database, input: NewUser, deps: { passwords
   if (fields.password !== undefined) {
     const { passwordPolicy } = await loadExperience(db, deps.codeTtlMinutes);
     const problem = passwordProblem(fields.password, fields.primaryEmail, passwordPolicy);
-    if (problem) throw new InvalidInputError(`password: ${problem}`);
+    if (problem) throw new InvalidInputError(`password: ${english(problem)}`);
     passwordHash = await deps.passwords.hash(fields.password);
   }
   const at = deps.now ?? Date.now();

@@ -1,49 +1,30 @@
-/** Person-readable words for the OAuth errors a browser can land on. */
-const MESSAGES: Record<string, { title: string; message: string }> = {
-  invalid_client: {
-    title: 'Unknown application',
-    message: 'The application that sent you here is not registered with this sign-in service. Contact the app’s owner.',
-  },
-  invalid_redirect_uri: {
-    title: 'Unregistered return address',
-    message:
-      'The application asked to send you back to an address that is not registered for it, so the sign-in was stopped to protect you.',
-  },
-  invalid_request: {
-    title: 'Something is wrong with this sign-in link',
-    message: 'The sign-in request is missing something or contains a mistake. Go back to the app and start again.',
-  },
-  session_not_found: {
-    title: 'This sign-in has expired',
-    message: 'The sign-in took too long or was already finished. Go back to the app and start again.',
-  },
-  invalid_scope: {
-    title: 'Unsupported permissions requested',
-    message: 'The application asked for permissions this service does not offer.',
-  },
-  unauthorized_client: {
-    title: 'Application not allowed',
-    message: 'This application is not allowed to sign people in this way.',
-  },
-  invalid_target: {
-    title: 'Unknown API',
-    message: 'The application asked for access to an API this sign-in service does not know.',
-  },
-};
+import { Phrase } from '../i18n/index.ts';
+
+/**
+ * The OAuth errors a browser can land on that have person-readable words, in every language under
+ * `errors.oidc.<code>` in locales/*.json.
+ */
+const KNOWN = new Set(['invalid_client', 'invalid_redirect_uri', 'invalid_request', 'session_not_found', 'invalid_scope', 'unauthorized_client', 'invalid_target']);
 
 /** Codes whose description is shown with the plain words: it says what to fix (it names the resource, say). */
 const WITH_DESCRIPTION = new Set(['invalid_request', 'invalid_target']);
 
-export function describeOidcError(code: string | undefined, description: string | undefined): { title: string; message: string } {
-  const known = code ? MESSAGES[code] : undefined;
-  if (known) {
-    return description && WITH_DESCRIPTION.has(code!)
-      ? { title: known.title, message: `${known.message} (${description})` }
-      : known;
+/**
+ * The error page's title and message. The description oidc-provider gives is for the app's developer
+ * and stays in English (it names parameters and commands); it is shown after the translated words
+ * where it says what to fix, and alone for an error we have no words for.
+ */
+export function describeOidcError(code: string | undefined, description: string | undefined): { title: Phrase; message: Phrase | string } {
+  if (code && KNOWN.has(code)) {
+    const title = new Phrase(`errors.oidc.${code}.title`);
+    const message = new Phrase(`errors.oidc.${code}.message`);
+    return description && WITH_DESCRIPTION.has(code)
+      ? { title, message: new Phrase('errors.oidc.withDescription', { message, description }) }
+      : { title, message };
   }
   return {
-    title: 'Sign-in could not continue',
-    message: description ? `${capitalize(description)}.` : 'Something went wrong. Go back to the app and start again.',
+    title: new Phrase('errors.oidc.other.title'),
+    message: description ? `${capitalize(description)}.` : new Phrase('errors.oidc.other.message'),
   };
 }
 

@@ -5,6 +5,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/database.ts';
 import type { OidcPages } from './pages.ts';
 import { UNAVAILABLE } from '../health.ts';
+import { chooseLanguage, Phrase } from '../i18n/index.ts';
+import { LANGUAGE_COOKIE } from '../http/language.ts';
 
 type Logger = Pick<FastifyBaseLogger, 'error'>;
 
@@ -68,7 +70,9 @@ export function handleOidcFaults(provider: Provider, pages: OidcPages): { logTo(
     ctx.set('Cache-Control', 'no-store');
     if (html) {
       ctx.type = 'html';
-      ctx.body = pages.render('error', { title: UNAVAILABLE.title, message: UNAVAILABLE.message });
+      // No database read here (it is what failed): the language comes from the request alone.
+      const lang = chooseLanguage({ acceptLanguage: ctx.get('accept-language'), cookie: ctx.cookies.get(LANGUAGE_COOKIE, { signed: false }) });
+      ctx.body = pages.render('error', { title: new Phrase('errors.unavailable.title'), message: new Phrase('errors.unavailable.message'), lang });
     } else {
       ctx.type = 'json';
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; try again later' };

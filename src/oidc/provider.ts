@@ -15,6 +15,8 @@ import { CONSOLE_CLIENT_ID, isActiveAdministrator } from '../management/admins.t
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import { describeOidcError, resourceNotRequestedDescription, unknownResourceDescription } from './errors.ts';
 import type { OidcPages } from './pages.ts';
+import { chooseLanguage, DEFAULT_LANGUAGE_INFO, Phrase, type Language, type LanguageInfo } from '../i18n/index.ts';
+import { LANGUAGE_COOKIE } from '../http/language.ts';
 
 interface ProviderDeps {
   config: Readonly<Config>;
@@ -23,13 +25,36 @@ interface ProviderDeps {
   keys: KeysInUse;
   /** Renders the pages oidc-provider answers with (the app's views, passed in by src/server.ts). */
   pages: OidcPages;
+  /** The sign-in experience's language setting, for the pages oidc-provider answers with. */
+  languageInfo?: () => Promise<LanguageInfo>;
   now?: () => number;
+}
+
+type PageLanguage = (ctx: KoaContextWithOIDC, switcher?: boolean) => Promise<{ lang: Language; here?: string }>;
+
+/**
+ * The language of a page oidc-provider answers with, chosen as the sign-in pages choose theirs: the
+ * switcher's cookie, the request's ui_locales, Accept-Language, the fallback. A setting that cannot be
+ * read (the database is down) leaves the defaults: an error page must still render.
+ */
+function pageLanguageFrom(languageInfo?: () => Promise<LanguageInfo>): PageLanguage {
+  return async (ctx, switcher = true) => {
+    const info = languageInfo ? await languageInfo().catch(() => DEFAULT_LANGUAGE_INFO) : DEFAULT_LANGUAGE_INFO;
+    const lang = chooseLanguage({
+      uiLocales: ctx.oidc?.params?.ui_locales,
+      acceptLanguage: ctx.get('accept-language'),
+      cookie: ctx.cookies.get(LANGUAGE_COOKIE, { signed: false }),
+      info,
+    });
+    return { lang, here: switcher && ctx.method === 'GET' ? ctx.originalUrl : undefined };
+  };
 }
 
 const HOUR = 60 * 60;
 const DAY = 24 * HOUR;
 
-export function createProvider({ config, db, keys, pages, now = Date.now }: ProviderDeps): Provider {
+export function createProvider({ config, db, keys, pages, languageInfo, now = Date.now }: ProviderDeps): Provider {
+  const pageLanguage = pageLanguageFrom(languageInfo);
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies, signed: true };
 
   const configuration: Configuration = {
@@ -44,7 +69,7 @@ export function createProvider({ config, db, keys, pages, now = Date.now }: Prov
     // Logto SDKs and our demo read profile claims from the ID token of a code flow.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
-    features: providerFeatures(db, pages, config.endpoint),
+    features: providerFeatures(db, pages, config.endpoint, pageLanguage),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
@@ -71,7 +96,9 @@ export function createProvider({ config, db, keys, pages, now = Date.now }: Prov
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       const { title, message } = describeOidcError(out.error, out.error_description);
-      ctx.body = pages.render('error', { title, message, details: out.error });
+      // No switcher on an error page: it is a dead end, and its address carries what the app sent
+      // (a refused redirect_uri, say), which the page must not repeat.
+      ctx.body = pages.render('error', { title, message, details: out.error, ...(await pageLanguage(ctx, false)) });
     },
   };
 
@@ -96,7 +123,7 @@ export function useKeys(provider: Provider, keys: KeysInUse): void {
 }
 
 /** The optional parts of OAuth/OIDC Sesame turns on, and how each one is scoped. */
-function providerFeatures(db: Database, pages: OidcPages, endpoint: string): Configuration['features'] {
+function providerFeatures(db: Database, pages: OidcPages, endpoint: string, pageLanguage: PageLanguage): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
     // Machine-to-machine apps (and only they: see the adapter's grant_types) get tokens for API
@@ -121,12 +148,13 @@ function providerFeatures(db: Database, pages: OidcPages, endpoint: string): Con
     },
     rpInitiatedLogout: {
       enabled: true,
-      logoutSource: async (ctx, form) => renderLogout(ctx, form, pages),
+      logoutSource: async (ctx, form) => renderLogout(ctx, form, pages, pageLanguage),
       postLogoutSuccessSource: async (ctx) => {
         ctx.type = 'html';
         ctx.body = pages.render('signed-out', {
-          title: 'You have been signed out',
+          title: new Phrase('pages.signedOut.title'),
           appName: ctx.oidc.client?.clientName,
+          ...(await pageLanguage(ctx)),
         });
       },
     },
@@ -252,13 +280,14 @@ async function refuseBadRefreshTarget(ctx: KoaContextWithOIDC, db: Database, end
  * confirmation click: the page posts the form itself (script from our own origin, CSP-safe), with a
  * button for browsers without JavaScript. Without a registered URI, the person is asked.
  */
-async function renderLogout(ctx: KoaContextWithOIDC, form: string, pages: OidcPages): Promise<void> {
+async function renderLogout(ctx: KoaContextWithOIDC, form: string, pages: OidcPages, pageLanguage: PageLanguage): Promise<void> {
   const autoConfirm = Boolean(ctx.oidc.client && ctx.oidc.params?.post_logout_redirect_uri);
   ctx.type = 'html';
   ctx.body = pages.render('logout', {
-    title: autoConfirm ? 'Signing you out' : 'Sign out?',
+    title: new Phrase(autoConfirm ? 'pages.logout.autoTitle' : 'pages.logout.title'),
     appName: ctx.oidc.client?.clientName,
     providerForm: form,
     autoConfirm,
+    ...(await pageLanguage(ctx)),
   });
 }

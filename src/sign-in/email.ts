@@ -1,6 +1,7 @@
 import { message } from './messages.ts';
+import type { Phrase } from '../i18n/index.ts';
 
-export type EmailResult = { ok: true; email: string } | { ok: false; error: string };
+export type EmailResult = { ok: true; email: string } | { ok: false; error: Phrase };
 
 const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/i;
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { cachedFromSettings, readSetting, writeSetting } from '../db/settings.ts';
 import { firstIssue, integerIn, mustBeIntegerBetween, oneOf } from '../lib/validation.ts';
+import { DEFAULT_LANGUAGE_INFO, LANGUAGES } from '../i18n/index.ts';
 
 export const SIGN_IN_MODES = ['SignIn', 'Register', 'SignInAndRegister'] as const;
 export const PASSWORD_AT_SIGN_UP = ['off', 'optional', 'required'] as const;
@@ -34,6 +35,12 @@ export const experienceSchema = z
       rejectEmail: z.boolean({ error: 'passwordPolicy.rejectEmail must be true or false' }),
       rejectCommon: z.boolean({ error: 'passwordPolicy.rejectCommon must be true or false' }),
     }),
+    // Logto's shape. autoDetect: follow the browser's Accept-Language; the app's ui_locales and the
+    // person's own pick on the switcher are honoured either way (src/i18n chooseLanguage).
+    languageInfo: z.object({
+      autoDetect: z.boolean({ error: 'languageInfo.autoDetect must be true or false' }),
+      fallbackLanguage: oneOf('languageInfo.fallbackLanguage', LANGUAGES),
+    }),
     mfa: z.object({ policy: oneOf('mfa.policy', MFA_POLICIES) }),
   })
   .superRefine((experience, ctx) => {
@@ -58,6 +65,7 @@ export function defaultExperience(codeTtlMinutes = 10): Experience {
     signInMethods: ['verificationCode'],
     verificationCode: { ttlMinutes: codeTtlMinutes, maxAttempts: 5, link: true },
     passwordPolicy: { minLength: 8, rejectEmail: true, rejectCommon: true },
+    languageInfo: { ...DEFAULT_LANGUAGE_INFO },
     mfa: { policy: 'off' },
   };
 }
@@ -70,6 +78,7 @@ export interface ExperienceChanges {
   signInMethods?: unknown;
   verificationCode?: { ttlMinutes?: unknown; maxAttempts?: unknown; link?: unknown };
   passwordPolicy?: { minLength?: unknown; rejectEmail?: unknown; rejectCommon?: unknown };
+  languageInfo?: { autoDetect?: unknown; fallbackLanguage?: unknown };
   mfa?: { policy?: unknown };
 }
 
@@ -79,6 +88,7 @@ function merge(base: Experience, changes: ExperienceChanges | undefined): Record
     ...changes,
     verificationCode: { ...base.verificationCode, ...changes?.verificationCode },
     passwordPolicy: { ...base.passwordPolicy, ...changes?.passwordPolicy },
+    languageInfo: { ...base.languageInfo, ...changes?.languageInfo },
     mfa: { ...base.mfa, ...changes?.mfa },
   };
 }
@@ -93,7 +103,7 @@ const cachedExperience = cachedFromSettings(async (db: Queryable, codeTtlMinutes
   const parsed = experienceSchema.safeParse(merge(defaultExperience(codeTtlMinutes), stored));
   const experience = parsed.success ? parsed.data : defaultExperience(codeTtlMinutes);
   // Shared by every caller until a setting changes, so nobody may modify it.
-  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience.mfa, experience]) Object.freeze(part);
+  for (const part of [experience.signInMethods, experience.verificationCode, experience.passwordPolicy, experience.languageInfo, experience.mfa, experience]) Object.freeze(part);
   return experience;
 });
 

@@ -18,6 +18,8 @@ import type { PasswordHasher } from './passwords.ts';
 import type { PageData, Views } from '../http/views.ts';
 import { grantRequested, missingAtSignIn } from './grant.ts';
 import { message } from './messages.ts';
+import { chooseLanguage, type Language } from '../i18n/index.ts';
+import { LANGUAGE_COOKIE, returnPath } from '../http/language.ts';
 import { createSecondFactor } from '../mfa/second-factor.ts';
 import { purgePending, savePending } from '../db/mfa.ts';
 
@@ -48,7 +50,9 @@ export type SignInApp = FastifyInstance<RawServerDefault, IncomingMessage, Serve
 export const uidParams = z.object({ uid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 /** What the kit needs of a request to /interaction/:uid/... */
-type UidRequest = Pick<FastifyRequest, 'raw'> & { params: z.infer<typeof uidParams> };
+type UidRequest = Pick<FastifyRequest, 'raw' | 'headers' | 'cookies'> & { params: z.infer<typeof uidParams> };
+/** What the language choice reads of a request. */
+type LanguageRequest = Pick<FastifyRequest, 'headers' | 'cookies'>;
 
 /** One text field of a form: a single string of at most `maxLength` characters; a missing field reads as ''. */
 export const field = (maxLength: number) => z.string().max(maxLength).default('');
@@ -72,12 +76,35 @@ export const base = (uid: string) => `/interaction/${uid}`;
 export function createKit(app: SignInApp, deps: InteractionDeps) {
   const { provider, db, views } = deps;
 
+  /** Each request's language, once its interaction (and so its ui_locales) is known: see languageOf. */
+  const languages = new WeakMap<object, Language>();
+
+  /**
+   * The language of this request's pages and mail (src/i18n chooseLanguage): the switcher's cookie,
+   * the interaction's ui_locales, Accept-Language, the sign-in experience's fallback. Remembered for
+   * the request once an interaction was given, so later pages and mail of the request agree.
+   */
+  async function languageOf(request: LanguageRequest, interaction?: Interaction): Promise<Language> {
+    const known = languages.get(request);
+    if (known && !interaction) return known;
+    const { languageInfo } = await experience();
+    const language = chooseLanguage({
+      uiLocales: interaction?.params.ui_locales,
+      acceptLanguage: request.headers['accept-language'],
+      cookie: request.cookies?.[LANGUAGE_COOKIE],
+      info: languageInfo,
+    });
+    languages.set(request, language);
+    return language;
+  }
+
   async function page(reply: FastifyReply, name: string, data: PageData, status = 200) {
+    const lang = await languageOf(reply.request);
     return reply
       .code(status)
       .header('cache-control', 'no-store')
       .type('text/html; charset=utf-8')
-      .send(views.render(name, { csrfToken: reply.generateCsrf(), ...data }));
+      .send(views.render(name, { csrfToken: reply.generateCsrf(), lang, here: returnPath(reply.request), ...data }));
   }
 
   /** Loads the interaction behind the cookie, or answers with the "expired" page. */
@@ -85,6 +112,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     try {
       const interaction = await provider.interactionDetails(request.raw, reply.raw);
       if (interaction.uid !== request.params.uid) throw new Error('interaction mismatch');
+      await languageOf(request, interaction);
       return interaction;
     } catch (error) {
       // A database fault is not an expired sign-in: let the error handler answer 503.
@@ -179,7 +207,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return page(reply, 'error', { title: message('methodOff.title'), message: message('methodOff.message'), details: 'method_disabled' }, 404);
   }
 
-  return { page, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor, csrf: app.csrfProtection };
+  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor, csrf: app.csrfProtection };
 }
 
 export type Kit = ReturnType<typeof createKit>;

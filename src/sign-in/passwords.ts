@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import argon2 from 'argon2';
 import { PASSWORD_MAX_LENGTH, type Experience } from './experience.ts';
 import { message } from './messages.ts';
+import type { Phrase } from '../i18n/index.ts';
 
 /** OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -47,9 +48,9 @@ function commonPasswords(): Set<string> {
 }
 
 /** The first rule a new password breaks, as a sentence for the person typing it. */
-export function passwordProblem(password: string, email: string, policy: Experience['passwordPolicy']): string | undefined {
-  if (password.length < policy.minLength) return message('password.tooShort', { min: policy.minLength });
-  if (password.length > PASSWORD_MAX_LENGTH) return message('password.tooLong', { max: PASSWORD_MAX_LENGTH });
+export function passwordProblem(password: string, email: string, policy: Experience['passwordPolicy']): Phrase | undefined {
+  if (password.length < policy.minLength) return message('password.tooShort', { count: policy.minLength });
+  if (password.length > PASSWORD_MAX_LENGTH) return message('password.tooLong', { count: PASSWORD_MAX_LENGTH });
   const lowered = password.toLowerCase();
   if (policy.rejectEmail && (lowered === email || lowered === email.split('@')[0])) {
     return message('password.isEmail');

@@ -399,6 +399,63 @@ describe('Bookstore demo against a discovery-only issuer', () => {
   });
 });
 
+describe('Bookstore demo in the visitor’s language', () => {
+  beforeEach(async () => {
+    issuer = await startFakeIssuer();
+  });
+
+  it('speaks the browser’s language, right to left for Arabic, and passes nothing to Sesame unasked', async () => {
+    const app = await demo();
+    const german = await app.inject({ method: 'GET', url: '/', headers: { 'accept-language': 'it, de-AT;q=0.9, en;q=0.5' } });
+    expect(german.body).toContain('<html lang="de" dir="ltr">');
+    expect(german.body).toContain('Sie sind auf dieser Website nicht angemeldet');
+    const arabic = await app.inject({ method: 'GET', url: '/', headers: { 'accept-language': 'ar-EG' } });
+    expect(arabic.body).toContain('<html lang="ar" dir="rtl">');
+    const junk = await app.inject({ method: 'GET', url: '/', headers: { 'accept-language': ';q=;;,,*' } });
+    expect(junk.statusCode).toBe(200);
+    expect(junk.body).toContain('<html lang="en" dir="ltr">');
+    const signIn = await app.inject({ method: 'GET', url: '/sign-in', headers: { 'accept-language': 'ja' } });
+    expect(new URL(signIn.headers.location as string).searchParams.has('ui_locales')).toBe(false);
+    const missing = await app.inject({ method: 'GET', url: '/nowhere', headers: { 'accept-language': 'fr' } });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.body).toContain('Page introuvable');
+  });
+
+  it('remembers the language picked on its switcher and asks Sesame for it with ui_locales', async () => {
+    const browser = new Browser(await demo());
+    const home = await browser.get('/');
+    expect(home.body).toContain('href="/language/ja?return=/"');
+    const picked = await browser.get('/language/ja?return=/');
+    expect(picked.statusCode).toBe(303);
+    expect(picked.headers.location).toBe('/');
+    expect(browser.cookies.get('bookstore_lang')).toBe('ja');
+    expect((await browser.get('/')).body).toContain('このウェブサイトにはサインインしていません');
+    const signIn = await browser.get('/sign-in');
+    expect(new URL(signIn.headers.location as string).searchParams.get('ui_locales')).toBe('ja');
+    // Never back to another site (the pick itself still counts), and an unknown language changes nothing.
+    expect((await browser.get('/language/de?return=//evil.example/')).headers.location).toBe('/');
+    expect(browser.cookies.get('bookstore_lang')).toBe('de');
+    expect((await browser.get('/language/klingon?return=/profile')).headers.location).toBe('/profile');
+    expect(browser.cookies.get('bookstore_lang')).toBe('de');
+  });
+
+  it('has every phrase in every language, with the same values', async () => {
+    const { readFileSync } = await import('node:fs');
+    const read = (language: string) => JSON.parse(readFileSync(new URL(`../../examples/bookstore/locales/${language}.json`, import.meta.url), 'utf8')) as Record<string, string>;
+    const english = read('en');
+    const names = (text: string) => [...text.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
+    for (const language of ['de', 'fr', 'es', 'ja', 'zh-CN', 'ar']) {
+      const phrases = read(language);
+      expect(Object.keys(phrases).sort(), language).toEqual(Object.keys(english).sort());
+      for (const [source, text] of Object.entries(phrases)) {
+        expect(names(text), `${language}: ${source}`).toEqual(names(source));
+        // Only names stay as they are (and "Claim", a technical term German, French and Spanish keep).
+        if (source !== 'Bookstore' && source !== 'Claim') expect(text, `${language}: ${source}`).not.toBe(source);
+      }
+    }
+  });
+});
+
 describe('Bookstore demo when Sesame is not up yet', () => {
   it('does not discover at build time and retries discovery on the next request', async () => {
     const probe = Fastify();

@@ -9,6 +9,7 @@ import { MemoryStorage } from '../helpers/logto.ts';
 import { createResource } from '../../src/management/resources.ts';
 import type { Application } from '../../src/db/applications.ts';
 import { describeOidcError } from '../../src/oidc/errors.ts';
+import { render } from '../../src/i18n/index.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const POST_LOGOUT = 'http://127.0.0.1:9/';
@@ -284,9 +285,9 @@ describe('refusals are logged once with their reason', () => {
 
     // Where a person sees it (the error page renderError draws), the words are the same.
     const page = describeOidcError('invalid_target', location?.searchParams.get('error_description') ?? undefined);
-    expect(page.title).toBe('Unknown API');
-    expect(page.message).toContain(LOGTO_SAMPLE_API);
-    expect(page.message).toContain(command);
+    expect(render(page.title, 'en')).toBe('Unknown API');
+    expect(render(page.message, 'en')).toContain(LOGTO_SAMPLE_API);
+    expect(render(page.message, 'en')).toContain(command);
   });
 
   it('logs the refresh refusals that @logto/node getAccessToken swallows: invalid_target, then invalid_grant', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeEmail } from '../../src/sign-in/email.ts';
+import { english } from '../../src/sign-in/messages.ts';
 
 describe('normalizeEmail', () => {
   it('trims and lower-cases', () => {
@@ -31,6 +32,6 @@ describe('normalizeEmail', () => {
   ])('refuses %j', (input, message) => {
     const result = normalizeEmail(input);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.error).toContain(message);
+    if (!result.ok) expect(english(result.error)).toContain(message);
   });
 });

@@ -117,7 +117,7 @@ describe('sign-in page templates', () => {
 
       it('renders a complete page inside the layout', () => {
         expect(html.startsWith('<!doctype html>')).toBe(true);
-        expect(html).toContain('<html lang="en">');
+        expect(html).toContain('<html lang="en" dir="ltr">');
         expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
         expect(html).toContain('<link rel="stylesheet" href="/assets/sesame.css">');
         expect(html).toContain('<script src="/assets/sesame.js" defer></script>');

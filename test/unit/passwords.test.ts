@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 import { describe, expect, it } from 'vitest';
 import { ARGON2_OPTIONS, createPasswordHasher, passwordProblem } from '../../src/sign-in/passwords.ts';
+import { english } from '../../src/sign-in/messages.ts';
 import { defaultExperience, experienceSchema } from '../../src/sign-in/experience.ts';
 
 const policy = defaultExperience().passwordPolicy;
@@ -16,7 +17,7 @@ describe('password policy', () => {
   ])('%j', (password, message) => {
     const problem = passwordProblem(password, 'ann@example.com', policy);
     if (message === undefined) expect(problem).toBeUndefined();
-    else expect(problem).toContain(message);
+    else expect(problem && english(problem)).toContain(message);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { ErrorView, Pages } from './views.ts';
+import { languageOf } from './i18n.ts';
 
 const SESAME_UNREACHABLE: ErrorView = {
   title: 'Sesame is not reachable',
@@ -16,7 +17,7 @@ export class Replies {
   }
 
   error(reply: FastifyReply, status: number, view: ErrorView): FastifyReply {
-    return this.page(reply, status, this.pages.error(view));
+    return this.page(reply, status, this.pages.error(view, languageOf(reply.request)));
   }
 
   sesameUnreachable(reply: FastifyReply): FastifyReply {

@@ -5,6 +5,7 @@ import type { ApiDeps } from '../deps.ts';
 import { removeEmailConnector, saveEmailConnector, sendTestEmail, showEmailConnector } from '../../management/email-connector.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../management/errors.ts';
 import { normalizeEmail } from '../../sign-in/email.ts';
+import { english } from '../../sign-in/messages.ts';
 import { InvalidMailError, MailDeliveryError } from '../../mail/errors.ts';
 import { ApiError } from '../errors.ts';
 import { actorOf, errorResponses } from '../schemas.ts';
@@ -159,7 +160,7 @@ export function connectorRoutes(scope: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const to = normalizeEmail(request.body.email);
-      if (!to.ok) throw new InvalidInputError(`email: ${to.error}`);
+      if (!to.ok) throw new InvalidInputError(`email: ${english(to.error)}`);
       let response: string;
       try {
         response = await sendTestEmail({ to: to.email, config: request.body.config, mailer: deps.mailer(), templatesDir: deps.config.paths.email });

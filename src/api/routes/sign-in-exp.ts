@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.ts';
+import { LANGUAGES } from '../../i18n/index.ts';
 import { InvalidExperienceError, loadExperience, type MfaPolicy, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
 import { updateExperience } from '../../management/experience.ts';
 import { InvalidInputError } from '../../management/errors.ts';
@@ -50,6 +51,9 @@ const experienceSchema = z
     mfa: z
       .object({ factors: z.array(z.enum(MFA_FACTORS)), policy: z.enum(MFA_API_POLICIES) })
       .meta({ description: 'The second factor: factors [] is off; UserControlled: people may turn it on (account page); Mandatory: set up at next sign-in' }),
+    languageInfo: z
+      .object({ autoDetect: z.boolean(), fallbackLanguage: z.enum(LANGUAGES) })
+      .meta({ description: "The pages' and emails' language: the app's ui_locales, then (autoDetect) the browser's Accept-Language, then fallbackLanguage" }),
   })
   .meta({ id: 'SignInExperience' });
 
@@ -69,6 +73,7 @@ function toLogto(experience: Experience): z.output<typeof experienceSchema> {
     },
     verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts, link: experience.verificationCode.link },
     mfa: mfaToLogto(experience.mfa.policy),
+    languageInfo: { ...experience.languageInfo },
   };
 }
 
@@ -107,6 +112,12 @@ const patchBody = z.strictObject({
       policy: z.enum(MFA_API_POLICIES, { error: 'mfa.policy must be UserControlled or Mandatory' }),
     })
     .optional(),
+  languageInfo: z
+    .strictObject({
+      autoDetect: z.boolean({ error: 'languageInfo.autoDetect must be true or false' }).optional(),
+      fallbackLanguage: z.enum(LANGUAGES, { error: `languageInfo.fallbackLanguage must be one of ${LANGUAGES.join(', ')}` }).optional(),
+    })
+    .optional(),
 });
 
 /** Logto's fields onto Sesame's experience changes (range checks are saveExperience's, named in Sesame's terms). */
@@ -140,6 +151,7 @@ function toChanges(body: z.output<typeof patchBody>): ExperienceChanges {
       ...(codes.link !== undefined && { link: codes.link }),
     };
   }
+  if (body.languageInfo) changes.languageInfo = { ...body.languageInfo };
   // As in Logto, mfa is given whole: its factors and its policy.
   if (body.mfa) changes.mfa = { policy: body.mfa.factors.length === 0 ? 'off' : body.mfa.policy === 'Mandatory' ? 'required' : 'optional' };
   return changes;

@@ -4,6 +4,7 @@ import { allowsSignIn, allowsSignUp, experienceSchema, offersCode, offersPasswor
 import { signInFlow } from '../../sign-in/routes/email-code.ts';
 import type { InteractionDeps, Kit } from '../../sign-in/kit.ts';
 import { message } from '../../sign-in/messages.ts';
+import { DEFAULT_LANGUAGE_INFO, Phrase } from '../../i18n/index.ts';
 import { firstIssue } from '../../lib/validation.ts';
 import { sectionOf, type ConsoleContext, type PageRoute } from '../context.ts';
 import { apiErrors, clean, sentence, text, type FieldErrors } from '../forms.ts';
@@ -87,6 +88,9 @@ export function readExperienceForm(form: ExperienceForm): { experience?: Experie
     verificationCode: { ttlMinutes: whole('codeTtlMinutes', 'Code lifetime'), maxAttempts: whole('codeMaxAttempts', 'Tries per code'), link: Boolean(form.codeLink) },
     passwordPolicy: { minLength: whole('passwordMinLength', 'Minimum length'), rejectCommon: Boolean(form.rejectCommon), rejectEmail: Boolean(form.rejectEmail) },
     mfa: { policy: form.mfaPolicy },
+    // Not on this form (set with the CLI or the API): saving leaves the stored languageInfo as it is
+    // (patchOf sends none, and PATCH merges); the schema check and the preview use the default.
+    languageInfo: { ...DEFAULT_LANGUAGE_INFO },
   };
   if (!clean(errors)) return { errors };
   const parsed = experienceSchema.safeParse(draft);
@@ -191,7 +195,12 @@ const inert = (data: PageData): PageData =>
   Object.fromEntries(
     Object.entries(data).map(([key, value]) => [
       key,
-      typeof value === 'string' && value.startsWith('/interaction/') ? '#' : value && typeof value === 'object' && !Array.isArray(value) ? inert(value as PageData) : value,
+      typeof value === 'string' && value.startsWith('/interaction/')
+        ? '#'
+        : // A Phrase (the page renderer translates it) is words, not a group of links: kept as it is.
+          value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Phrase)
+          ? inert(value as PageData)
+          : value,
     ]),
   ) as PageData;
 

@@ -9,7 +9,8 @@ import type { CodeService, CodeState, IssueResult } from '../codes.ts';
 import { MailDeliveryError } from '../../mail/errors.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
-import { message } from '../messages.ts';
+import { lockoutMessage, message } from '../messages.ts';
+import { render, type Phrase } from '../../i18n/index.ts';
 import { auditCodeRefused, auditCodeSent, type CodeVia } from '../../audit/sign-in.ts';
 import type { VerifyResult } from '../codes.ts';
 import { linkStep } from './link.ts';
@@ -42,10 +43,16 @@ export interface CodeFlow {
 
 /** The address form. The address itself is checked by normalizeEmail, which words each problem. */
 const emailBody = formBody({ email: field(1000) });
+/** Full-width digits (a Japanese or Chinese input method) and Arabic-Indic ones are the code's digits too. */
+const asciiDigits = (text: string) =>
+  text.replace(/[\uFF10-\uFF19\u0660-\u0669\u06F0-\u06F9]/g, (digit) => {
+    const code = digit.charCodeAt(0);
+    return String(code - (code >= 0xff10 ? 0xff10 : code >= 0x06f0 ? 0x06f0 : 0x0660));
+  });
 /** The code form: six digits, spaces allowed anywhere (people copy "123 456"). */
 const codeBody = formBody({
   code: field(100)
-    .transform((typed) => typed.replace(/\s+/g, ''))
+    .transform((typed) => asciiDigits(typed).replace(/\s+/g, ''))
     .pipe(z.string().regex(/^\d{6}$/)),
 });
 /** A query flag: on when present and not empty. */
@@ -54,7 +61,7 @@ const flag = z.unknown().optional().transform(Boolean);
 const codeQuery = z.object({ sent: flag, slow: flag });
 
 /** What the person is told when a code was not (or may not have been) sent; undefined when it was. */
-function sendProblem(result: IssueResult, request: FastifyRequest): { error: string; status: number } | undefined {
+function sendProblem(result: IssueResult, request: FastifyRequest): { error: Phrase; status: number } | undefined {
   switch (result.status) {
     case 'sent':
       return undefined;
@@ -63,9 +70,9 @@ function sendProblem(result: IssueResult, request: FastifyRequest): { error: str
       request.log.warn({ err: result.error }, 'verification mail: the SMTP server did not confirm delivery in time; the code stays valid');
       return undefined;
     case 'cooldown':
-      return { error: message('send.cooldown', { seconds: result.retryAfterSeconds }), status: 429 };
+      return { error: message('send.cooldown', { count: result.retryAfterSeconds }), status: 429 };
     case 'rate_limited':
-      return { error: message('send.rateLimited', { minutes: Math.ceil(result.retryAfterSeconds / 60) }), status: 429 };
+      return { error: message('send.rateLimited', { count: Math.ceil(result.retryAfterSeconds / 60) }), status: 429 };
     case 'delivery_failed':
       if (result.error instanceof MailDeliveryError && result.error.recipientRefused) {
         request.log.warn({ err: result.error }, 'verification mail: the receiving server refused the address');
@@ -130,7 +137,9 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
 
   async function send(request: FastifyRequest, interaction: Interaction, email: string, experience: Experience) {
     const user = await findUserByEmail(db, email);
-    const appName = (await kit.appNameOf(interaction)) ?? message('mail.appFallback');
+    // The mail speaks the language of the page that sent it (Logto's payload field: `locale`).
+    const locale = await kit.languageOf(request);
+    const appName = (await kit.appNameOf(interaction)) ?? render(message('mail.appFallback'), locale);
     const ttlMinutes = experience.verificationCode.ttlMinutes;
     const who = kit.attempt(request, email);
     const issued = await codes.issue({
@@ -152,6 +161,7 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
             application: { name: appName },
             user: { primaryEmail: email },
             expiresInMinutes: ttlMinutes,
+            locale,
           },
         });
         if (deps.logCodes) request.log.info({ to: email }, `verification code for ${email}: ${code}`);
@@ -177,13 +187,13 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
     const audit = { purpose: flow.purpose, email: state.email, via };
     if (result.status === 'locked') {
       await auditCodeRefused(deps.db, request, interaction, { ...audit, result, lock: result.lock });
-      return codePage(reply, interaction, state, { error: message('lockout.paused', result.lock) }, 429);
+      return codePage(reply, interaction, state, { error: lockoutMessage(result.lock) }, 429);
     }
     if (result.status === 'expired') return codePage(reply, interaction, state, { error: message('code.expired') }, 400);
 
     const failure = result.status === 'wrong' ? await deps.lockout.fail(kit.attempt(request, state.email)) : { locked: false as const };
     await auditCodeRefused(deps.db, request, interaction, { ...audit, result, lock: failure });
-    if (failure.locked) return codePage(reply, interaction, state, { error: message('lockout.paused', failure) }, 429);
+    if (failure.locked) return codePage(reply, interaction, state, { error: lockoutMessage(failure) }, 429);
     if (result.status === 'dead' || result.attemptsLeft === 0) {
       return codePage(reply, interaction, state, { error: message('code.usedUp') }, 400);
     }

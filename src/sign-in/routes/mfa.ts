@@ -6,7 +6,7 @@ import { findUserById, type User } from '../../db/users.ts';
 import type { PageData } from '../../http/views.ts';
 import { auditSecondFactor, auditTotpCreated, type SecondFactorMethod } from '../../mfa/audit.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
-import { message } from '../messages.ts';
+import { lockoutMessage, message } from '../messages.ts';
 
 /** Which form the step shows: the authenticator's code (default) or a backup code. */
 const stepQuery = z.object({ method: z.enum(['totp', 'backup']).optional().catch(undefined) });
@@ -134,7 +134,7 @@ export function mfaRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void
       const lock = await kit.checkLock(request, user.email);
       if (lock.locked) {
         await auditSecondFactor(db, request, interaction, { ...audit, result: 'locked' });
-        return stepPage(reply, interaction, user, method, { error: message('lockout.paused', lock) }, 429);
+        return stepPage(reply, interaction, user, method, { error: lockoutMessage(lock) }, 429);
       }
       const result = method === 'totp' ? await secondFactor.verifyTotp(user.id, code) : (await secondFactor.verifyBackupCode(user.id, code)) ? 'ok' : 'wrong';
       if (result === 'ok') {
@@ -144,7 +144,7 @@ export function mfaRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void
       // A reused code counts too: whoever sends it did not have the current one.
       const failure = await lockout.fail(kit.attempt(request, user.email));
       await auditSecondFactor(db, request, interaction, { ...audit, result, lock: failure });
-      if (failure.locked) return stepPage(reply, interaction, user, method, { error: message('lockout.paused', failure) }, 429);
+      if (failure.locked) return stepPage(reply, interaction, user, method, { error: lockoutMessage(failure) }, 429);
       const error = method === 'backup' ? message('mfa.backupWrong') : result === 'reused' ? message('mfa.totpReused') : message('mfa.totpWrong');
       return stepPage(reply, interaction, user, method, { error }, 400);
     },

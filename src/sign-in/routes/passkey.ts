@@ -3,7 +3,8 @@ import { isDatabaseUnavailable } from '../../db/database.ts';
 import { markSignedIn } from '../../db/users.ts';
 import { allowsSignIn } from '../experience.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
-import { message } from '../messages.ts';
+import { lockoutMessage, message, type MessageKey } from '../messages.ts';
+import { render, type Phrase } from '../../i18n/index.ts';
 import type { CodeFlowPages } from './code-flow.ts';
 import { authenticationOptions, identifyAssertion, signInBinding, spendChallenge, verifyAssertion, type AuthenticationRefusal, type RelyingParty } from '../../passkeys/webauthn.ts';
 import { auditPasskeyRefused, auditPasskeySignIn } from '../../passkeys/audit.ts';
@@ -24,15 +25,15 @@ export const passkeyUrls = (uid: string) => ({ action: `${base(uid)}/passkey`, o
 const answerBody = formBody({ response: field(32_000) });
 
 /** What the person reads for each refusal (no detail that helps an attacker). */
-const REFUSED: Record<AuthenticationRefusal, string> = {
-  expired: 'That passkey request expired. Try again.',
-  malformed: 'Your browser did not send a passkey answer Sesame can read. Try again, or sign in with your email.',
-  unknown: 'That passkey is not registered here (it may have been removed). Sign in with your email instead.',
-  no_account: 'That passkey is not registered here (it may have been removed). Sign in with your email instead.',
-  user_handle: 'That passkey could not be verified. Sign in with your email instead.',
-  invalid: 'That passkey could not be verified. Try again, or sign in with your email.',
-  counter: 'That passkey could not be verified: it looks like a copy of the one registered. Sign in with your email, and check the passkeys on your account page.',
-  flags: 'That passkey could not be verified. Sign in with your email, and check the passkeys on your account page.',
+const REFUSED: Record<AuthenticationRefusal, MessageKey> = {
+  expired: 'passkey.expired',
+  malformed: 'passkey.malformed',
+  unknown: 'passkey.unknown',
+  no_account: 'passkey.unknown',
+  user_handle: 'passkey.userHandle',
+  invalid: 'passkey.invalid',
+  counter: 'passkey.counter',
+  flags: 'passkey.flags',
 };
 
 /** Refusals that say something about the credential or the person, and so count as failed attempts. */
@@ -41,7 +42,7 @@ const COUNTS_AS_FAILURE = new Set<AuthenticationRefusal>(['user_handle', 'invali
 export function passkeyRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps, pages: CodeFlowPages, rp: RelyingParty): void {
   const { db, provider, lockout } = deps;
 
-  const refusedPage = async (reply: Parameters<CodeFlowPages['emailPage']>[0], interaction: Interaction, error: string, status: number) =>
+  const refusedPage = async (reply: Parameters<CodeFlowPages['emailPage']>[0], interaction: Interaction, error: Phrase, status: number) =>
     pages.emailPage(reply, interaction, await kit.experience(), { error }, status);
 
   app.post('/interaction/:uid/passkey/options', { schema: { params: uidParams }, preHandler: kit.csrf }, async (request, reply) => {
@@ -51,10 +52,10 @@ export function passkeyRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps, p
       if (interaction.uid !== request.params.uid) throw new Error('interaction mismatch');
     } catch (error) {
       if (isDatabaseUnavailable(error)) throw error;
-      return reply.code(400).header('cache-control', 'no-store').send({ error: 'expired', message: message('expired.message') });
+      return reply.code(400).header('cache-control', 'no-store').send({ error: 'expired', message: render(message('expired.message'), await kit.languageOf(request)) });
     }
     if (interaction.prompt.name !== 'login' || !allowsSignIn(await kit.experience())) {
-      return reply.code(409).header('cache-control', 'no-store').send({ error: 'not_signing_in', message: 'This page is not asking you to sign in any more. Reload it.' });
+      return reply.code(409).header('cache-control', 'no-store').send({ error: 'not_signing_in', message: render(message('passkey.notSigningIn'), await kit.languageOf(request, interaction)) });
     }
     const options = await authenticationOptions(db, rp, signInBinding(interaction.uid), deps.now());
     return reply.header('cache-control', 'no-store').send(options);
@@ -70,14 +71,14 @@ export function passkeyRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps, p
       // Spend the challenge all the same: one answer per challenge, readable or not.
       await spendChallenge(db, binding, deps.now());
       await auditPasskeyRefused(db, request, interaction, { reason: 'malformed' });
-      return refusedPage(reply, interaction, REFUSED.malformed, 400);
+      return refusedPage(reply, interaction, message(REFUSED.malformed), 400);
     }
     const { user, passkey } = identified;
     if (user) {
       const lock = await kit.checkLock(request, user.email);
       if (lock.locked) {
         await auditPasskeyRefused(db, request, interaction, { reason: 'locked', user, passkey, lock });
-        return refusedPage(reply, interaction, message('lockout.paused', lock), 429);
+        return refusedPage(reply, interaction, lockoutMessage(lock), 429);
       }
     }
     const result = await verifyAssertion(db, rp, binding, identified, deps.now());
@@ -90,7 +91,7 @@ export function passkeyRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps, p
         request.log.info({ userId: user?.id, passkeyId: passkey?.id, reason: result.refused, detail: result.detail }, 'passkey sign-in refused');
       }
       await auditPasskeyRefused(db, request, interaction, { reason: result.refused, user, passkey, lock });
-      const error = lock?.locked ? message('lockout.paused', lock) : REFUSED[result.refused];
+      const error = lock?.locked ? lockoutMessage(lock) : message(REFUSED[result.refused]);
       return refusedPage(reply, interaction, error, lock?.locked ? 429 : 400);
     }
     const at = deps.now();

@@ -8,7 +8,7 @@ import { findUserByEmail, markSignedIn, setPasswordHash } from '../../db/users.t
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../experience.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, refusedField, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
-import { message } from '../messages.ts';
+import { lockoutMessage, message } from '../messages.ts';
 import { auditPasswordRefused, auditPasswordSignIn, signInAudit } from '../../audit/sign-in.ts';
 
 /** The sign-in form; the address is checked by normalizeEmail, the password's length here (to keep the address on the page). */
@@ -80,7 +80,7 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       const lock = await kit.checkLock(request, email.email);
       if (lock.locked) {
         await auditPasswordRefused(db, request, interaction, { email: email.email, locked: true, lock });
-        return passwordPage(reply, interaction, experience, { email: email.email, error: message('lockout.paused', lock) }, 429);
+        return passwordPage(reply, interaction, experience, { email: email.email, error: lockoutMessage(lock) }, 429);
       }
 
       // The same work and the same answer for an unknown address, an account without a password and a
@@ -90,7 +90,7 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       if (!ok || !user) {
         const failure = await lockout.fail(who);
         await auditPasswordRefused(db, request, interaction, { email: email.email, user, locked: false, lock: failure });
-        const error = failure.locked ? message('lockout.paused', failure) : message('password.mismatch');
+        const error = failure.locked ? lockoutMessage(failure) : message('password.mismatch');
         return passwordPage(reply, interaction, experience, { email: email.email, error }, failure.locked ? 429 : 400);
       }
       if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
@@ -160,7 +160,7 @@ function createPassword(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       const experience = await kit.experience();
       const email = await pendingSignUp(interaction);
       if (!email || experience.passwordAtSignUp === 'off' || !allowsSignUp(experience)) return reply.redirect(base(interaction.uid), 303);
-      if (request.validationError) return createPage(reply, interaction, experience, email, { error: message('password.tooLong', { max: PASSWORD_MAX_LENGTH }) }, 400);
+      if (request.validationError) return createPage(reply, interaction, experience, email, { error: message('password.tooLong', { count: PASSWORD_MAX_LENGTH }) }, 400);
       const { password } = request.body;
       const problem = passwordProblem(password, email, experience.passwordPolicy);
       if (problem) return createPage(reply, interaction, experience, email, { error: problem }, 400);

@@ -9,6 +9,7 @@ import type { CodeFlow } from './code-flow.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { message } from '../messages.ts';
+import { render } from '../../i18n/index.ts';
 import { recordPasswordReset, signInAudit } from '../../audit/sign-in.ts';
 
 const PURPOSE = 'forgot';
@@ -81,7 +82,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       const user = await verifiedAccount(interaction);
       if (!user) return reply.redirect(`${base(interaction.uid)}/forgot`, 303);
       const experience = await kit.experience();
-      if (request.validationError) return resetPage(reply, interaction, experience, user.email, { error: message('password.tooLong', { max: PASSWORD_MAX_LENGTH }) }, 400);
+      if (request.validationError) return resetPage(reply, interaction, experience, user.email, { error: message('password.tooLong', { count: PASSWORD_MAX_LENGTH }) }, 400);
       const { password } = request.body;
       const problem = passwordProblem(password, user.email, experience.passwordPolicy);
       if (problem) return resetPage(reply, interaction, experience, user.email, { error: problem }, 400);
@@ -96,12 +97,15 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       });
       await codes.forget(interaction.uid, PURPOSE);
       try {
+        // In the language of the page the person is on.
+        const locale = await kit.languageOf(request);
         await deps.mailer().send({
           to: user.email,
           usageType: 'Generic',
           data: {
-            subject: message('mail.passwordChanged.subject'),
-            message: message('mail.passwordChanged.message', { email: user.email }),
+            subject: render(message('mail.passwordChanged.subject'), locale),
+            message: render(message('mail.passwordChanged.message', { email: user.email }), locale),
+            locale,
             user: { primaryEmail: user.email },
             application: { name: (await kit.appNameOf(interaction)) ?? 'Sesame' },
           },

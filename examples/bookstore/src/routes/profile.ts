@@ -4,6 +4,7 @@ import type { DemoContext } from '../context.ts';
 import { isRejectedToken, isUnreachable, refreshed, SignInAgain, type SignedInUser } from '../oidc.ts';
 import { endSession } from '../plugins/session.ts';
 import type { ErrorView } from '../views.ts';
+import { languageOf } from '../i18n.ts';
 
 /** Refresh this long before the access token's stated expiry, so it does not lapse in flight. */
 const EXPIRY_MARGIN_MS = 30 * 1000;
@@ -32,7 +33,7 @@ async function showProfile(ctx: DemoContext, request: FastifyRequest, reply: Fas
   try {
     const config = await ctx.oidcConfig();
     const userinfo = await fetchProfile(config, user, (next) => request.session.set('bookstoreUser', next));
-    return ctx.replies.page(reply, 200, ctx.pages.profile({ ...userinfo }));
+    return ctx.replies.page(reply, 200, ctx.pages.profile({ ...userinfo }, languageOf(request), '/profile'));
   } catch (error) {
     return profileFailure(ctx, request, reply, error);
   }

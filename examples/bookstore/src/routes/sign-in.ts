@@ -4,13 +4,14 @@ import type { DemoContext } from '../context.ts';
 import { isUnreachable } from '../oidc.ts';
 import type { PendingSignIn } from '../plugins/session.ts';
 import type { ErrorView } from '../views.ts';
+import { pickedLanguage, type Phrase } from '../i18n.ts';
 
 export const SCOPES = 'openid profile email offline_access';
 /** A sign-in not finished within this long has to start over. */
 const SIGN_IN_TTL_MS = 30 * 60 * 1000;
 
 /** Sesame's error codes (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6) in words. */
-const CALLBACK_ERRORS: Record<string, string> = {
+const CALLBACK_ERRORS: Record<string, Phrase> = {
   access_denied: 'You cancelled the sign-in.',
   login_required: 'You need to sign in to Sesame to continue.',
   consent_required: 'Sesame needs your consent before this app can sign you in.',
@@ -98,6 +99,8 @@ async function startSignIn(ctx: DemoContext, request: FastifyRequest, reply: Fas
     state,
     // Logto's SDKs send this on every sign-in; doing the same keeps the demo honest about that path.
     prompt: 'consent',
+    // The language the visitor picked here: Sesame's pages and the code's mail speak it too.
+    ...(pickedLanguage(request) ? { ui_locales: pickedLanguage(request)! } : {}),
   });
   return reply.redirect(url.href, 303);
 }
