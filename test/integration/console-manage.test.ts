@@ -196,14 +196,15 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
     rejectCommon: 'on',
     rejectEmail: '',
     mfaPolicy: 'optional',
+    autoDetectLanguage: '',
+    fallbackLanguage: 'de',
   };
 
   it('saves every sign-in experience setting, and refuses an impossible combination next to its field, keeping the form', async () => {
     const page = await get('/console/sign-in-experience');
     expect(page.status).toBe(200);
     expect(page.body).toContain('<iframe class="preview-frame"');
-    // The languages are not on this form (CLI and API): saving it leaves them as they are.
-    await saveExperience(sesame.db, { languageInfo: { autoDetect: false, fallbackLanguage: 'de' } }, Date.now());
+    expect(page.body).toMatch(/<option value="ar" lang="ar">/);
     const saved = await browser.submit(page, '/console/sign-in-experience', experienceFields);
     expect(saved.body).toContain('Saved. The next sign-in uses the new settings.');
     expect(await loadExperience(sesame.db)).toEqual({
@@ -215,6 +216,10 @@ describe('admin console: sessions, resources, sign-in experience, email, audit l
       mfa: { policy: 'optional' },
       languageInfo: { autoDetect: false, fallbackLanguage: 'de' },
     });
+    expect(saved.body).toMatch(/<option value="de" lang="de" selected>/);
+    const unknownLanguage = await browser.submit(saved, '/console/sign-in-experience', { ...experienceFields, fallbackLanguage: 'xx' });
+    expect(unknownLanguage.status).toBe(400);
+    expect(unknownLanguage.body).toMatch(/id="f-fallbackLanguage-error">Choose one of Sesame's languages/);
     await saveExperience(sesame.db, { languageInfo: { autoDetect: true, fallbackLanguage: 'en' } }, Date.now());
     expect(saved.body).toMatch(/name="passwordAtSignUp" value="optional" checked/);
 

@@ -4,7 +4,7 @@ import { allowsSignIn, allowsSignUp, experienceSchema, offersCode, offersPasswor
 import { signInFlow } from '../../sign-in/routes/email-code.ts';
 import type { InteractionDeps, Kit } from '../../sign-in/kit.ts';
 import { message } from '../../sign-in/messages.ts';
-import { DEFAULT_LANGUAGE_INFO, Phrase } from '../../i18n/index.ts';
+import { DEFAULT_LANGUAGE_INFO, isLanguage, LANGUAGE_NAMES, LANGUAGES, Phrase } from '../../i18n/index.ts';
 import { firstIssue } from '../../lib/validation.ts';
 import { sectionOf, type ConsoleContext, type PageRoute } from '../context.ts';
 import { apiErrors, clean, sentence, text, type FieldErrors } from '../forms.ts';
@@ -17,6 +17,7 @@ interface LogtoExperience {
   passwordPolicy: { length: { min: number; max: number }; rejects: { pwned: boolean; userInfo: boolean } };
   verificationCodePolicy: { expirationDuration: number; maxRetryAttempts: number; link: boolean };
   mfa: { factors: string[]; policy: 'UserControlled' | 'Mandatory' };
+  languageInfo: { autoDetect: boolean; fallbackLanguage: string };
 }
 
 /** The form's fields as typed (strings; a checkbox is 'on' or ''). */
@@ -33,9 +34,11 @@ export interface ExperienceForm {
   rejectCommon: string;
   rejectEmail: string;
   mfaPolicy: string;
+  autoDetectLanguage: string;
+  fallbackLanguage: string;
 }
 
-const FIELDS: (keyof ExperienceForm)[] = ['signInMode', 'methodCode', 'methodPassword', 'primaryMethod', 'passwordAtSignUp', 'codeTtlMinutes', 'codeMaxAttempts', 'codeLink', 'passwordMinLength', 'rejectCommon', 'rejectEmail', 'mfaPolicy'];
+const FIELDS: (keyof ExperienceForm)[] = ['signInMode', 'methodCode', 'methodPassword', 'primaryMethod', 'passwordAtSignUp', 'codeTtlMinutes', 'codeMaxAttempts', 'codeLink', 'passwordMinLength', 'rejectCommon', 'rejectEmail', 'mfaPolicy', 'autoDetectLanguage', 'fallbackLanguage'];
 export const experienceForm = (body: unknown): ExperienceForm => Object.fromEntries(FIELDS.map((name) => [name, text(body, name)])) as unknown as ExperienceForm;
 
 /** The stored experience as the form shows it. */
@@ -54,6 +57,8 @@ function formOf(stored: LogtoExperience): ExperienceForm {
     rejectCommon: stored.passwordPolicy.rejects.pwned ? 'on' : '',
     rejectEmail: stored.passwordPolicy.rejects.userInfo ? 'on' : '',
     mfaPolicy: stored.mfa.factors.length === 0 ? 'off' : stored.mfa.policy === 'Mandatory' ? 'required' : 'optional',
+    autoDetectLanguage: stored.languageInfo.autoDetect ? 'on' : '',
+    fallbackLanguage: stored.languageInfo.fallbackLanguage,
   };
 }
 
@@ -78,6 +83,9 @@ export function readExperienceForm(form: ExperienceForm): { experience?: Experie
   if (!['SignInAndRegister', 'SignIn', 'Register'].includes(form.signInMode)) errors.signInMode = 'Choose who may use the sign-in page.';
   if (!['off', 'optional', 'required'].includes(form.passwordAtSignUp)) errors.passwordAtSignUp = 'Choose whether sign-up asks for a password.';
   if (!['off', 'optional', 'required'].includes(form.mfaPolicy)) errors.mfaPolicy = 'Choose whether people use a second factor.';
+  // A form from before the language fields (or a hand-made request) keeps the default language.
+  const fallbackLanguage = form.fallbackLanguage || DEFAULT_LANGUAGE_INFO.fallbackLanguage;
+  if (!isLanguage(fallbackLanguage)) errors.fallbackLanguage = `Choose one of Sesame's languages: ${LANGUAGES.join(', ')}.`;
   const methods: Experience['signInMethods'] = [...(form.methodCode ? ['verificationCode' as const] : []), ...(form.methodPassword ? ['password' as const] : [])];
   if (methods.length === 0) errors.signInMethods = 'Offer at least one way to sign in.';
   if (methods.length === 2 && form.primaryMethod === 'password') methods.reverse();
@@ -88,9 +96,7 @@ export function readExperienceForm(form: ExperienceForm): { experience?: Experie
     verificationCode: { ttlMinutes: whole('codeTtlMinutes', 'Code lifetime'), maxAttempts: whole('codeMaxAttempts', 'Tries per code'), link: Boolean(form.codeLink) },
     passwordPolicy: { minLength: whole('passwordMinLength', 'Minimum length'), rejectCommon: Boolean(form.rejectCommon), rejectEmail: Boolean(form.rejectEmail) },
     mfa: { policy: form.mfaPolicy },
-    // Not on this form (set with the CLI or the API): saving leaves the stored languageInfo as it is
-    // (patchOf sends none, and PATCH merges); the schema check and the preview use the default.
-    languageInfo: { ...DEFAULT_LANGUAGE_INFO },
+    languageInfo: { autoDetect: Boolean(form.autoDetectLanguage), fallbackLanguage },
   };
   if (!clean(errors)) return { errors };
   const parsed = experienceSchema.safeParse(draft);
@@ -120,6 +126,7 @@ function patchOf(experience: Experience) {
     passwordAtSignUp: experience.passwordAtSignUp,
     passwordPolicy: { length: { min: experience.passwordPolicy.minLength }, rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail } },
     verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts, link: experience.verificationCode.link },
+    languageInfo: { ...experience.languageInfo },
     // Logto's shape: no factors is off; otherwise the policy says whether everyone must set one up.
     mfa:
       experience.mfa.policy === 'off'
@@ -137,6 +144,7 @@ const API_FIELDS = {
   signInMethods: /signIn\.methods|signInMethods/,
   signInMode: /signInMode/,
   mfaPolicy: /mfa/,
+  fallbackLanguage: /languageInfo/,
 };
 
 /** The steps the preview can show, in the order a person meets them. */
@@ -220,7 +228,7 @@ export function experienceRoutes(scope: FastifyInstance, page: PageRoute, views:
     return ctx.render(
       reply,
       'experience',
-      { title: 'Sign-in experience', form: shown, errors, limits: LIMITS, steps: PREVIEW_STEPS, previewUrl: `/console/sign-in-experience/preview?${query}` },
+      { title: 'Sign-in experience', form: shown, errors, limits: LIMITS, steps: PREVIEW_STEPS, languageChoices: LANGUAGES.map((code) => ({ code, name: LANGUAGE_NAMES[code] })), previewUrl: `/console/sign-in-experience/preview?${query}` },
       clean(errors) ? 200 : 400,
     );
   }
