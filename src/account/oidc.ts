@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
-import { ACCOUNT_APPLICATION_ID, findApplication, insertApplication, updateApplication, type Application } from '../db/applications.ts';
-import { randomString } from '../lib/random.ts';
+import { ACCOUNT_APPLICATION_ID, findApplication, type Application } from '../db/applications.ts';
+import { ensureFirstPartyClient } from '../management/applications.ts';
 
 /**
  * The account page as an OIDC client of its own Sesame (App ID `sesame-account`), like the admin
@@ -100,39 +100,10 @@ export type AccountOidc = ReturnType<typeof accountOidc>;
  * Registers the account page as an app (the first start), or puts its URIs back as ENDPOINT says
  * now. Idempotent; src/server.ts runs it under a lock, as ensureConsoleClient.
  */
-export async function ensureAccountClient(db: Database, endpoint: string, now = Date.now()): Promise<Application> {
-  const redirectUris = [accountRedirectUri(endpoint)];
-  const postLogoutRedirectUris = [accountPostLogoutRedirectUri(endpoint)];
-  const same = (a: string[], b: string[]) => a.length === b.length && a.every((value, i) => value === b[i]);
-  const ensure = () =>
-    db.transaction().execute(async (tx) => {
-      const existing = await findApplication(tx, ACCOUNT_CLIENT_ID);
-      if (!existing) {
-        const app: Application = {
-          id: ACCOUNT_CLIENT_ID,
-          name: ACCOUNT_CLIENT_NAME,
-          type: 'traditional',
-          secret: randomString(32),
-          redirectUris,
-          postLogoutRedirectUris,
-          isThirdParty: false,
-          tokenEndpointAuthMethod: 'client_secret_basic',
-          managementAccess: false,
-          createdAt: now,
-        };
-        await insertApplication(tx, app);
-        return app;
-      }
-      if (same(existing.redirectUris, redirectUris) && same(existing.postLogoutRedirectUris, postLogoutRedirectUris)) return existing;
-      await updateApplication(tx, ACCOUNT_CLIENT_ID, { redirectUris, postLogoutRedirectUris });
-      return { ...existing, redirectUris, postLogoutRedirectUris };
-    });
-  try {
-    return await ensure();
-  } catch (error) {
-    // WORKERS on SQLite: a sibling process registered it at the same moment.
-    const app = await findApplication(db, ACCOUNT_CLIENT_ID);
-    if (app && same(app.redirectUris, redirectUris) && same(app.postLogoutRedirectUris, postLogoutRedirectUris)) return app;
-    throw error;
-  }
+export function ensureAccountClient(db: Database, endpoint: string, now = Date.now()): Promise<Application> {
+  return ensureFirstPartyClient(
+    db,
+    { id: ACCOUNT_CLIENT_ID, name: ACCOUNT_CLIENT_NAME, redirectUris: [accountRedirectUri(endpoint)], postLogoutRedirectUris: [accountPostLogoutRedirectUri(endpoint)] },
+    now,
+  );
 }

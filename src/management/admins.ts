@@ -1,12 +1,12 @@
 import type { Database, Queryable } from '../db/database.ts';
-import { CONSOLE_APPLICATION_ID, findApplication, insertApplication, updateApplication, type Application } from '../db/applications.ts';
+import { CONSOLE_APPLICATION_ID, type Application } from '../db/applications.ts';
 import { findUserById, listAdminUsers, setUserAdmin, type User } from '../db/users.ts';
 import { findUserByIdOrEmail } from '../sign-in/accounts.ts';
 import type { PasswordHasher } from '../sign-in/passwords.ts';
-import { randomString } from '../lib/random.ts';
 import { auditChange, type ManagementActor } from './audit.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { createUser } from './users.ts';
+import { ensureFirstPartyClient } from './applications.ts';
 import { deleteConsoleSessionsOf } from '../db/console-sessions.ts';
 
 /**
@@ -89,38 +89,10 @@ export async function addAdministrator(
  * src/server.ts runs it under a lock so instances starting together create it once. The App Secret,
  * once made, is kept: the console reads it from the database for each token call.
  */
-export async function ensureConsoleClient(db: Database, endpoint: string, now = Date.now()): Promise<Application> {
-  const redirectUris = [consoleRedirectUri(endpoint)];
-  const postLogoutRedirectUris = [consolePostLogoutRedirectUri(endpoint)];
-  const same = (a: string[], b: string[]) => a.length === b.length && a.every((value, i) => value === b[i]);
-  const ensure = () => db.transaction().execute(async (tx) => {
-    const existing = await findApplication(tx, CONSOLE_CLIENT_ID);
-    if (!existing) {
-      const app: Application = {
-        id: CONSOLE_CLIENT_ID,
-        name: CONSOLE_CLIENT_NAME,
-        type: 'traditional',
-        secret: randomString(32),
-        redirectUris,
-        postLogoutRedirectUris,
-        isThirdParty: false,
-        tokenEndpointAuthMethod: 'client_secret_basic',
-        managementAccess: false,
-        createdAt: now,
-      };
-      await insertApplication(tx, app);
-      return app;
-    }
-    if (same(existing.redirectUris, redirectUris) && same(existing.postLogoutRedirectUris, postLogoutRedirectUris)) return existing;
-    await updateApplication(tx, CONSOLE_CLIENT_ID, { redirectUris, postLogoutRedirectUris });
-    return { ...existing, redirectUris, postLogoutRedirectUris };
-  });
-  try {
-    return await ensure();
-  } catch (error) {
-    // WORKERS on SQLite: a sibling process (no advisory lock there) registered it at the same moment.
-    const app = await findApplication(db, CONSOLE_CLIENT_ID);
-    if (app && same(app.redirectUris, redirectUris) && same(app.postLogoutRedirectUris, postLogoutRedirectUris)) return app;
-    throw error;
-  }
+export function ensureConsoleClient(db: Database, endpoint: string, now = Date.now()): Promise<Application> {
+  return ensureFirstPartyClient(
+    db,
+    { id: CONSOLE_CLIENT_ID, name: CONSOLE_CLIENT_NAME, redirectUris: [consoleRedirectUri(endpoint)], postLogoutRedirectUris: [consolePostLogoutRedirectUri(endpoint)] },
+    now,
+  );
 }

@@ -188,3 +188,53 @@ export async function rotateApplicationSecret(db: Database, id: string, who: Man
 export function setManagementAccess(db: Database, id: string, granted: boolean, who: ManagementActor): Promise<Application> {
   return updateApplication(db, id, { managementAccess: granted }, who);
 }
+
+/** One of Sesame's own apps (the admin console, the account page), as Sesame needs it registered now. */
+export interface FirstPartyClient {
+  id: string;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+}
+
+/**
+ * Registers one of Sesame's own apps (the first start): a confidential, first-party web app with a
+ * new App Secret; or puts its URIs back as `client` says: ENDPOINT may have changed since the last
+ * start. The App Secret, once made, is kept: the app reads it from the database for each token call.
+ * Idempotent; src/server.ts runs it under a lock so instances starting together create it once.
+ */
+export async function ensureFirstPartyClient(db: Database, client: FirstPartyClient, now = Date.now()): Promise<Application> {
+  const { id, redirectUris, postLogoutRedirectUris } = client;
+  const same = (a: string[], b: string[]) => a.length === b.length && a.every((value, i) => value === b[i]);
+  const ensure = () =>
+    db.transaction().execute(async (tx) => {
+      const existing = await findApplication(tx, id);
+      if (!existing) {
+        const app: Application = {
+          id,
+          name: client.name,
+          type: 'traditional',
+          secret: newSecret(),
+          redirectUris,
+          postLogoutRedirectUris,
+          isThirdParty: false,
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          managementAccess: false,
+          createdAt: now,
+        };
+        await insertApplication(tx, app);
+        return app;
+      }
+      if (same(existing.redirectUris, redirectUris) && same(existing.postLogoutRedirectUris, postLogoutRedirectUris)) return existing;
+      await updateApplicationRow(tx, id, { redirectUris, postLogoutRedirectUris });
+      return { ...existing, redirectUris, postLogoutRedirectUris };
+    });
+  try {
+    return await ensure();
+  } catch (error) {
+    // WORKERS on SQLite: a sibling process (no advisory lock there) registered it at the same moment.
+    const app = await findApplication(db, id);
+    if (app && same(app.redirectUris, redirectUris) && same(app.postLogoutRedirectUris, postLogoutRedirectUris)) return app;
+    throw error;
+  }
+}
