@@ -12,6 +12,16 @@ export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
 export const MFA_POLICIES = ['off', 'optional', 'required'] as const;
 export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
+/**
+ * Logto's MFA settings onto Sesame's three policies: no factors is off, UserControlled is optional,
+ * Mandatory is required. Sesame's second factor is an authenticator app with backup codes; a passkey
+ * is a way to sign in (counting as both factors), not a second factor, and Logto's prompt-only
+ * policies have no equivalent.
+ */
+export const MFA_FACTORS = ['Totp', 'BackupCode'] as const;
+export const MFA_API_POLICIES = ['UserControlled', 'Mandatory'] as const;
+export const mfaToLogto = (policy: MfaPolicy) => ({ factors: policy === 'off' ? [] : [...MFA_FACTORS], policy: policy === 'required' ? ('Mandatory' as const) : ('UserControlled' as const) });
+
 const intBetween = (name: string, min: number, max: number) => integerIn(min, max, mustBeIntegerBetween(name, min, max));
 
 /** Operators' choices for how people sign up and sign in (Logto's "Sign-in experience"). */

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.ts';
 import { LANGUAGES } from '../../i18n/index.ts';
-import { InvalidExperienceError, loadExperience, type MfaPolicy, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
+import { InvalidExperienceError, loadExperience, MFA_API_POLICIES, MFA_FACTORS, mfaToLogto, PASSWORD_AT_SIGN_UP, PASSWORD_MAX_LENGTH, SIGN_IN_MODES, type Experience, type ExperienceChanges } from '../../sign-in/experience.ts';
 import { updateExperience } from '../../management/experience.ts';
 import { InvalidInputError } from '../../management/errors.ts';
 import { actorOf, errorResponses, TENANT_ID } from '../schemas.ts';
@@ -20,16 +20,6 @@ const signInMethod = z.object({
   verificationCode: z.boolean(),
   isPasswordPrimary: z.boolean(),
 });
-
-/**
- * Logto's MFA settings onto Sesame's three policies: no factors is off, UserControlled is optional,
- * Mandatory is required. Sesame's second factor is an authenticator app with backup codes; a passkey
- * is a way to sign in (counting as both factors), not a second factor, and Logto's prompt-only
- * policies have no equivalent.
- */
-const MFA_FACTORS = ['Totp', 'BackupCode'] as const;
-const MFA_API_POLICIES = ['UserControlled', 'Mandatory'] as const;
-const mfaToLogto = (policy: MfaPolicy) => ({ factors: policy === 'off' ? [] : [...MFA_FACTORS], policy: policy === 'required' ? ('Mandatory' as const) : ('UserControlled' as const) });
 
 const experienceSchema = z
   .object({

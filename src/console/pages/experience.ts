@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Views, PageData } from '../../http/views.ts';
-import { allowsSignIn, allowsSignUp, experienceSchema, offersCode, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../../sign-in/experience.ts';
+import { allowsSignIn, allowsSignUp, experienceSchema, mfaToLogto, offersCode, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../../sign-in/experience.ts';
 import { signInFlow } from '../../sign-in/routes/email-code.ts';
 import type { InteractionDeps, Kit } from '../../sign-in/kit.ts';
 import { message } from '../../sign-in/messages.ts';
@@ -127,11 +127,7 @@ function patchOf(experience: Experience) {
     passwordPolicy: { length: { min: experience.passwordPolicy.minLength }, rejects: { pwned: experience.passwordPolicy.rejectCommon, userInfo: experience.passwordPolicy.rejectEmail } },
     verificationCodePolicy: { expirationDuration: experience.verificationCode.ttlMinutes * 60, maxRetryAttempts: experience.verificationCode.maxAttempts, link: experience.verificationCode.link },
     languageInfo: { ...experience.languageInfo },
-    // Logto's shape: no factors is off; otherwise the policy says whether everyone must set one up.
-    mfa:
-      experience.mfa.policy === 'off'
-        ? { factors: [], policy: 'UserControlled' }
-        : { factors: ['Totp', 'BackupCode'], policy: experience.mfa.policy === 'required' ? 'Mandatory' : 'UserControlled' },
+    mfa: mfaToLogto(experience.mfa.policy),
   };
 }
 
