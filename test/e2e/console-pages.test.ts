@@ -1,10 +1,8 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, launchBrowser, screenshot, watchProblems, type E2eBrowser, type PageProblem } from '../helpers/e2e.ts';
-import { freePort, startTestSesame, tempDir, type TestSesame } from '../helpers/sesame.ts';
-import { codeFrom, startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, screenshot, startE2eStack, type PageProblem, type SmtpE2e } from '../helpers/e2e.ts';
+import { codeFrom } from '../helpers/smtp.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
-import { main } from '../../src/cli.ts';
 
 /**
  * The admin console's later pages in a real chromium: the sign-in experience with its live preview
@@ -18,28 +16,16 @@ explainChromiumSkip();
 const ADMIN = 'admin@pages.example';
 const APP_REDIRECT = 'http://127.0.0.1:9/callback';
 
-let sesame: TestSesame;
-let smtp: SmtpCatcher;
-let dir: ReturnType<typeof tempDir>;
-let env: Record<string, string>;
+let e2e: SmtpE2e<'admin' | 'person'>;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  smtp = await startSmtpCatcher();
-  dir = tempDir('sesame-e2e-console-');
-  const port = await freePort();
-  // A fixed address, so the browser's cookies still apply after the restart.
-  env = { PORT: String(port), ENDPOINT: `http://127.0.0.1:${port}` };
-  sesame = await startTestSesame({ dir: dir.path, smtpPort: smtp.port, env });
-  const out: string[] = [];
-  const code = await main(['admin', 'add', ADMIN], { out: (line) => out.push(line), err: (line) => out.push(line) }, { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: sesame.databaseUrl });
-  if (code !== 0) throw new Error(`sesame admin add failed: ${out.join(' ')}`);
+  // `person`: someone else's browser, not signed in to Sesame: where the sign-in page is seen as a person sees it.
+  e2e = await startE2eStack({ mail: 'smtp', admin: ADMIN, browsers: { admin: {}, person: {} } });
 });
 
 afterAll(async () => {
-  await sesame?.stop();
-  await smtp?.close();
-  dir?.remove();
+  await e2e?.close();
 });
 
 const heading = (page: Page) => page.locator('h1').first();
@@ -54,36 +40,21 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 describe.skipIf(CHROMIUM_MISSING)('the admin console\'s later pages in chromium', () => {
-  let browser: E2eBrowser;
-  /** Someone else's browser, not signed in to Sesame: where the sign-in page is seen as a person sees it. */
-  let person: E2eBrowser;
-  let problems: PageProblem[];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-    person = await launchBrowser();
-    problems = watchProblems(browser.context);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await person?.close();
-  });
-
   it('changes the sign-in experience with a live preview, manages API resources, email and the audit log, survives a restart, and signs out of Sesame', async () => {
-    const endpoint = sesame.config.endpoint;
-    const page = await browser.context.newPage();
+    const endpoint = e2e.sesame.config.endpoint;
+    const page = await e2e.browsers.admin.context.newPage();
     await page.goto(`${endpoint}/console`);
     await page.getByLabel('Email address').fill(ADMIN);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-    await page.getByLabel('Verification code').fill(codeFrom(await smtp.waitForMail(ADMIN)));
+    await page.getByLabel('Verification code').fill(codeFrom(await e2e.smtp.waitForMail(ADMIN)));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${endpoint}/console`);
 
     // ---------- Sign-in experience ----------
-    const app = await sesame.registerApp({ name: 'Reading room', redirectUris: [APP_REDIRECT] });
-    const config = await discover(sesame.issuer, app);
-    const signInPage = async (context = person.context) => {
+    const app = await e2e.sesame.registerApp({ name: 'Reading room', redirectUris: [APP_REDIRECT] });
+    const config = await discover(e2e.sesame.issuer, app);
+    const signInPage = async (context = e2e.browsers.person.context) => {
       const tab = await context.newPage();
       await tab.goto((await startAuthorization(config, APP_REDIRECT)).url);
       return tab;
@@ -167,24 +138,24 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console\'s later pages in chromium'
     await page.getByLabel('SMTP server').fill('127.0.0.1');
     await page.getByLabel('Port').fill('465');
     await expect.poll(() => page.locator('#tls-note').textContent()).toContain('Port 465: implicit TLS.');
-    await page.getByLabel('Port').fill(String(smtp.port));
-    await expect.poll(() => page.locator('#tls-note').textContent()).toContain(`Port ${smtp.port}: STARTTLS when the server offers it.`);
+    await page.getByLabel('Port').fill(String(e2e.smtp.port));
+    await expect.poll(() => page.locator('#tls-note').textContent()).toContain(`Port ${e2e.smtp.port}: STARTTLS when the server offers it.`);
     await page.getByLabel('User name').fill('mailer');
     await page.getByLabel('Password').fill('s3cret');
     await page.getByLabel('From').fill('Reading room <no-reply@pages.example>');
     await page.getByRole('button', { name: 'Store connector' }).click();
     await expect.poll(() => page.locator('.alert-success').textContent()).toContain('Saved.');
     expect(await page.getByLabel('Password').inputValue()).toBe('********');
-    const sent = smtp.countFor(ADMIN);
+    const sent = e2e.smtp.countFor(ADMIN);
     await page.getByRole('button', { name: 'Send test mail' }).click();
     await expect.poll(() => page.locator('#test-result').textContent()).toMatch(/Sent\. The SMTP server answered:\s*250/);
-    expect((await smtp.waitForMail(ADMIN, { after: sent })).subject).toBe('Sesame test email');
+    expect((await e2e.smtp.waitForMail(ADMIN, { after: sent })).subject).toBe('Sesame test email');
     await page.locator('details.raw summary').click();
     await shoot(page, '18-email');
-    smtp.refuse = 'permanent';
+    e2e.smtp.refuse = 'permanent';
     await page.getByRole('button', { name: 'Send test mail' }).click();
     await expect.poll(() => page.locator('#test-result').textContent()).toContain('refused the recipient: 550');
-    smtp.refuse = false;
+    e2e.smtp.refuse = false;
     await shoot(page, '19-email-test-failed');
 
     await page.getByRole('link', { name: 'Sign-in code' }).click();
@@ -220,8 +191,7 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console\'s later pages in chromium'
     await shoot(page, '23-user-sessions');
 
     // ---------- The session survives a restart ----------
-    await sesame.stop();
-    sesame = await startTestSesame({ dir: dir.path, smtpPort: smtp.port, env });
+    await e2e.restart();
     await page.goto(`${endpoint}/console/logs`);
     await expect.poll(() => heading(page).textContent()).toBe('Audit log');
     expect(page.url()).toBe(`${endpoint}/console/logs`);
@@ -229,7 +199,7 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console\'s later pages in chromium'
     // ---------- Signing out of the console signs out of Sesame ----------
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${endpoint}/console/signed-out`);
-    const again = await signInPage(browser.context);
+    const again = await signInPage(e2e.browsers.admin.context);
     // Sesame asks who this is again: no session to sign the app in with.
     await expect.poll(() => again.getByLabel('Email address').isVisible()).toBe(true);
     await again.close();
@@ -239,6 +209,6 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console\'s later pages in chromium'
       (problem.kind === 'http-error' && /^400 (POST|GET) /.test(problem.text)) ||
       (problem.kind === 'console-error' && /status of 400/.test(problem.text)) ||
       /sesame\.js|sandboxed and the 'allow-scripts'/.test(problem.text);
-    expect(problems.filter((problem) => !expected(problem))).toEqual([]);
+    expect(e2e.browsers.admin.problems.filter((problem) => !expected(problem))).toEqual([]);
   });
 });

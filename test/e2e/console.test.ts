@@ -1,12 +1,10 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, launchBrowser, screenshot, watchProblems, type E2eBrowser, type PageProblem } from '../helpers/e2e.ts';
-import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, screenshot, startE2eStack, type PageProblem, type SmtpE2e } from '../helpers/e2e.ts';
 import { codeFrom } from '../helpers/smtp.ts';
 import { HttpBrowser } from '../helpers/browser.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
-import { main } from '../../src/cli.ts';
 
 /**
  * The admin console in a real chromium: the first administrator is made with `sesame admin add`,
@@ -20,18 +18,15 @@ const ADMIN = 'admin@console.example';
 const READER = 'reader@console.example';
 const APP_REDIRECT = 'http://127.0.0.1:9/callback';
 
-let sesame: TestSesameWithMail;
+let e2e: SmtpE2e<'desktop'>;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  sesame = await startSesameWithMail();
-  const out: string[] = [];
-  const code = await main(['admin', 'add', ADMIN], { out: (line) => out.push(line), err: (line) => out.push(line) }, { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: sesame.databaseUrl });
-  if (code !== 0) throw new Error(`sesame admin add failed: ${out.join(' ')}`);
+  e2e = await startE2eStack({ mail: 'smtp', admin: ADMIN, browsers: { desktop: {} } });
 });
 
 afterAll(async () => {
-  await sesame?.stop();
+  await e2e?.close();
 });
 
 const heading = (page: Page) => page.locator('h1').first();
@@ -46,27 +41,16 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 describe.skipIf(CHROMIUM_MISSING)('the admin console in chromium', () => {
-  let browser: E2eBrowser;
-  let problems: PageProblem[];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-    problems = watchProblems(browser.context);
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-
   it('signs an administrator in with an emailed code, creates an app used for a real sign-in, revokes a user\'s sessions, signs out', async () => {
-    const endpoint = sesame.config.endpoint;
-    const page = await browser.context.newPage();
+    const endpoint = e2e.sesame.config.endpoint;
+    const page = await e2e.browsers.desktop.context.newPage();
 
     // Sign in through Sesame's own pages with a code from the SMTP server.
     await page.goto(`${endpoint}/console`);
     await page.getByLabel('Email address').fill(ADMIN);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-    const mail = await sesame.smtp.waitForMail(ADMIN);
+    const mail = await e2e.smtp.waitForMail(ADMIN);
     await page.getByLabel('Verification code').fill(codeFrom(mail));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${endpoint}/console`);
@@ -104,7 +88,7 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console in chromium', () => {
     const appId = (await page.locator('#v-app-id').textContent())!.trim();
     const secret = (await page.locator('#new-secret').textContent())!.trim();
     expect(secret).toMatch(/^[A-Za-z0-9]{32}$/);
-    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: endpoint });
+    await e2e.browsers.desktop.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: endpoint });
     const copy = page.locator('[data-copy="new-secret"]');
     await copy.click();
     await expect.poll(() => copy.textContent()).toMatch(/Copied|Press Ctrl\+C/);
@@ -112,9 +96,9 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console in chromium', () => {
 
     // The secret works: a person signs in to that app for real (email code) and gets a refresh token.
     const reader = new HttpBrowser();
-    const config = await discover(sesame.issuer, { id: appId, secret });
+    const config = await discover(e2e.sesame.issuer, { id: appId, secret });
     const start = await startAuthorization(config, APP_REDIRECT);
-    const { callback } = await signInWithEmail(reader, sesame.smtp, start, READER, APP_REDIRECT);
+    const { callback } = await signInWithEmail(reader, e2e.smtp, start, READER, APP_REDIRECT);
     const tokens = await exchange(config, callback, start);
     expect(tokens.refresh_token).toBeTruthy();
 
@@ -155,11 +139,11 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console in chromium', () => {
     await expect.poll(() => page.getByLabel('Email address').isVisible()).toBe(true);
 
     // Someone who is not an administrator signs in: a clear page, a way out, and nothing of the API.
-    const before = sesame.smtp.countFor(READER);
+    const before = e2e.smtp.countFor(READER);
     await page.getByLabel('Email address').fill(READER);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-    await page.getByLabel('Verification code').fill(codeFrom(await sesame.smtp.waitForMail(READER, { after: before })));
+    await page.getByLabel('Verification code').fill(codeFrom(await e2e.smtp.waitForMail(READER, { after: before })));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${endpoint}/console/callback?**`);
     await expect.poll(() => heading(page).textContent()).toBe('You are not an administrator');
@@ -171,8 +155,8 @@ describe.skipIf(CHROMIUM_MISSING)('the admin console in chromium', () => {
     // The refused forms answer 400 on purpose (the browser logs each one); anything else is a problem.
     const refusedForm = (problem: PageProblem) =>
       (problem.kind === 'http-error' && /^(400 POST|403 GET) /.test(problem.text)) || (problem.kind === 'console-error' && /status of 40[03]/.test(problem.text));
-    expect(problems.filter((problem) => !refusedForm(problem))).toEqual([]);
+    expect(e2e.browsers.desktop.problems.filter((problem) => !refusedForm(problem))).toEqual([]);
     // The two refused forms, and the "not an administrator" page (403).
-    expect(problems.filter((problem) => problem.kind === 'http-error').map((problem) => problem.text.split(' ').slice(0, 2).join(' '))).toEqual(['400 POST', '400 POST', '403 GET']);
+    expect(e2e.browsers.desktop.problems.filter((problem) => problem.kind === 'http-error').map((problem) => problem.text.split(' ').slice(0, 2).join(' '))).toEqual(['400 POST', '400 POST', '403 GET']);
   });
 });

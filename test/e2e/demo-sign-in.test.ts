@@ -1,19 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CHROMIUM_MISSING,
-  explainChromiumSkip,
-  horizontalOverflow,
-  launchBrowser,
-  mailCount,
-  readCodeFromMailbox,
-  screenshot,
-  startE2eStack,
-  watchProblems,
-  type E2eBrowser,
-  type E2eStack,
-  type PageProblem,
-} from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, mailCount, readCodeFromMailbox, screenshot, startE2eStack, type DemoE2e, type PageProblem } from '../helpers/e2e.ts';
 
 /**
  * The whole product as a newcomer sees it after `npm start`: the Bookstore demo signs a person in
@@ -24,15 +11,15 @@ explainChromiumSkip();
 const SIGNED_OUT = 'You are not logged in to this website';
 const SIGNED_IN = 'You are logged in';
 
-let stack: E2eStack;
+let e2e: DemoE2e<'desktop' | 'phone'>;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  stack = await startE2eStack();
+  e2e = await startE2eStack({ mail: 'demo', browsers: { desktop: {}, phone: { viewport: { width: 375, height: 740 }, isMobile: true } } });
 });
 
 afterAll(async () => {
-  await stack?.stop();
+  await e2e?.close();
 });
 
 function heading(page: Page) {
@@ -41,7 +28,7 @@ function heading(page: Page) {
 
 /** Problems on the pages people sign in with: the demo and Sesame (the dev mailbox is a tool, checked apart). */
 function productProblems(problems: PageProblem[]): PageProblem[] {
-  return problems.filter((problem) => !problem.url.startsWith(stack.mailboxUrl));
+  return problems.filter((problem) => !problem.url.startsWith(e2e.mailboxUrl));
 }
 
 async function claim(page: Page, name: string): Promise<string> {
@@ -52,12 +39,12 @@ async function claim(page: Page, name: string): Promise<string> {
 /** From the demo's home page, through Sesame's email page, to the code page. */
 async function startSignIn(page: Page, email: string, shots?: { email: string; code: string }): Promise<void> {
   await page.getByRole('link', { name: 'Sign In', exact: true }).click();
-  await page.waitForURL((url) => url.href.startsWith(stack.endpoint));
+  await page.waitForURL((url) => url.href.startsWith(e2e.endpoint));
   await page.getByLabel('Email address').waitFor();
   if (shots) await screenshot(page, shots.email);
   await page.getByLabel('Email address').fill(email);
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.waitForURL((url) => url.href.startsWith(stack.endpoint));
+  await page.waitForURL((url) => url.href.startsWith(e2e.endpoint));
   await expect.poll(() => heading(page).textContent()).toBe('Check your email');
   expect(await page.locator('.subtitle .email').textContent()).toBe(email);
   if (shots) await screenshot(page, shots.code);
@@ -67,35 +54,23 @@ async function startSignIn(page: Page, email: string, shots?: { email: string; c
 async function enterCode(page: Page, code: string): Promise<void> {
   await page.getByLabel('Verification code').fill(code);
   await page.getByRole('button', { name: 'Verify' }).click();
-  await page.waitForURL(`${stack.demoUrl}/`);
+  await page.waitForURL(`${e2e.demoUrl}/`);
   await expect.poll(() => heading(page).textContent()).toBe(SIGNED_IN);
 }
 
 describe.skipIf(CHROMIUM_MISSING)('the Bookstore demo in chromium', () => {
-  let browser: E2eBrowser;
-  let problems: PageProblem[];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-    problems = watchProblems(browser.context);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
   it('signs in with a code from the dev mailbox, stays signed in, signs out, signs in again and cancels', async () => {
     const email = 'reader@bookstore.example';
-    const page = await browser.context.newPage();
+    const page = await e2e.browsers.desktop.context.newPage();
     // Every document the tab loads, to prove sign-out really went through Sesame's end_session.
     const visited: string[] = [];
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) visited.push(frame.url());
     });
 
-    await page.goto(stack.demoUrl);
+    await page.goto(e2e.demoUrl);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
-    expect(await page.getByRole('link', { name: 'Open the dev mailbox' }).getAttribute('href')).toBe(stack.mailboxUrl);
+    expect(await page.getByRole('link', { name: 'Open the dev mailbox' }).getAttribute('href')).toBe(e2e.mailboxUrl);
     await screenshot(page, '01-home-signed-out');
 
     await startSignIn(page, email, { email: '02-email-page', code: '03-code-page' });
@@ -110,7 +85,7 @@ describe.skipIf(CHROMIUM_MISSING)('the Bookstore demo in chromium', () => {
     await expect.poll(async () => Number(await resend.locator('[data-countdown-value]').textContent()), { timeout: 5_000 }).toBeLessThan(before);
     expect(await resend.isDisabled()).toBe(true);
 
-    const first = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, 0, '04-dev-mailbox');
+    const first = await readCodeFromMailbox(e2e.browsers.desktop.context, e2e.mailboxUrl, email, 0, '04-dev-mailbox');
     await enterCode(page, first.code);
     expect(await page.locator('.email').first().textContent()).toBe(email);
     expect(await claim(page, 'email')).toBe(email);
@@ -125,29 +100,29 @@ describe.skipIf(CHROMIUM_MISSING)('the Bookstore demo in chromium', () => {
 
     visited.length = 0;
     await page.getByRole('link', { name: 'Sign Out' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
-    expect(visited.some((url) => url.startsWith(`${stack.endpoint}/oidc/session/end`))).toBe(true);
+    expect(visited.some((url) => url.startsWith(`${e2e.endpoint}/oidc/session/end`))).toBe(true);
     await screenshot(page, '07-signed-out');
     await page.reload();
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
 
     // Sesame's session ended too, so signing in again asks for the email; the account is the same.
     await startSignIn(page, email, { email: '08-email-page-again', code: '09-code-page-again' });
-    const second = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, first.count);
+    const second = await readCodeFromMailbox(e2e.browsers.desktop.context, e2e.mailboxUrl, email, first.count);
     await enterCode(page, second.code);
     expect(await claim(page, 'sub')).toBe(sub);
     expect(await claim(page, 'email')).toBe(email);
     await screenshot(page, '10-signed-in-again');
 
     await page.getByRole('link', { name: 'Sign Out' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
 
     // Cancel on Sesame's code page hands access_denied back to the demo, which says so plainly.
     await startSignIn(page, email);
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await page.waitForURL((url) => url.href.startsWith(`${stack.demoUrl}/callback`));
+    await page.waitForURL((url) => url.href.startsWith(`${e2e.demoUrl}/callback`));
     await expect.poll(() => heading(page).textContent()).toBe('Sign-in cancelled');
     expect(await page.getByText('You cancelled the sign-in').isVisible()).toBe(true);
     expect(await page.locator('.code code').textContent()).toBe('access_denied');
@@ -156,29 +131,17 @@ describe.skipIf(CHROMIUM_MISSING)('the Bookstore demo in chromium', () => {
     await page.getByRole('link', { name: 'Back to the home page' }).click();
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
 
-    expect(productProblems(problems)).toEqual([]);
+    expect(productProblems(e2e.browsers.desktop.problems)).toEqual([]);
     await page.close();
   });
 
   // The mailbox page names an empty icon so chromium does not ask for /favicon.ico (a 404 error).
   it('shows the dev mailbox page without errors', () => {
-    expect(problems.filter((problem) => problem.url.startsWith(stack.mailboxUrl))).toEqual([]);
+    expect(e2e.browsers.desktop.problems.filter((problem) => problem.url.startsWith(e2e.mailboxUrl))).toEqual([]);
   });
 });
 
 describe.skipIf(CHROMIUM_MISSING)('the sign-in pages on a 375px-wide phone', () => {
-  let browser: E2eBrowser;
-  let problems: PageProblem[];
-
-  beforeAll(async () => {
-    browser = await launchBrowser({ viewport: { width: 375, height: 740 }, isMobile: true });
-    problems = watchProblems(browser.context);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
   async function fitsThePhone(page: Page, name: string): Promise<void> {
     await screenshot(page, name);
     const { scrollWidth } = await horizontalOverflow(page);
@@ -188,30 +151,30 @@ describe.skipIf(CHROMIUM_MISSING)('the sign-in pages on a 375px-wide phone', () 
   it('fits every page of the sign-in without sideways scrolling', async () => {
     // A long but ordinary address: the code page repeats it in a sentence.
     const email = 'firstname.lastname.reader@bookstore-example.co.uk';
-    const page = await browser.context.newPage();
+    const page = await e2e.browsers.phone.context.newPage();
 
-    await page.goto(stack.demoUrl);
+    await page.goto(e2e.demoUrl);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
     await fitsThePhone(page, 'm01-home-signed-out');
 
     await page.getByRole('link', { name: 'Sign In', exact: true }).click();
-    await page.waitForURL((url) => url.href.startsWith(stack.endpoint));
+    await page.waitForURL((url) => url.href.startsWith(e2e.endpoint));
     await page.getByLabel('Email address').waitFor();
     await fitsThePhone(page, 'm02-email-page');
 
-    const seen = await mailCount(browser.context, stack.mailboxUrl, email);
+    const seen = await mailCount(e2e.browsers.phone.context, e2e.mailboxUrl, email);
     await page.getByLabel('Email address').fill(email);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
     await fitsThePhone(page, 'm03-code-page');
 
-    const { code } = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, seen);
+    const { code } = await readCodeFromMailbox(e2e.browsers.phone.context, e2e.mailboxUrl, email, seen);
     await enterCode(page, code);
     expect(await page.locator('.email').first().textContent()).toBe(email);
     await fitsThePhone(page, 'm04-signed-in');
 
     await page.getByRole('link', { name: 'Sign Out' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_OUT);
 
     await page.getByRole('link', { name: 'Sign In', exact: true }).click();
@@ -222,7 +185,7 @@ describe.skipIf(CHROMIUM_MISSING)('the sign-in pages on a 375px-wide phone', () 
     await expect.poll(() => heading(page).textContent()).toBe('Sign-in cancelled');
     await fitsThePhone(page, 'm05-cancelled');
 
-    expect(productProblems(problems)).toEqual([]);
+    expect(productProblems(e2e.browsers.phone.problems)).toEqual([]);
     await page.close();
   });
 });

@@ -1,20 +1,7 @@
 import type { Page } from 'playwright-core';
 import type * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CHROMIUM_MISSING,
-  explainChromiumSkip,
-  horizontalOverflow,
-  launchBrowser,
-  mailCount,
-  readCodeFromMailbox,
-  screenshot,
-  startE2eStack,
-  watchProblems,
-  type E2eBrowser,
-  type E2eStack,
-  type PageProblem,
-} from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, mailCount, readCodeFromMailbox, screenshot, startE2eStack, type DemoE2e, type PageProblem } from '../helpers/e2e.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 
 /**
@@ -27,25 +14,20 @@ explainChromiumSkip();
 // Never contacted: the test answers it (Chromium refuses some ports, such as 9, before any route runs).
 const REDIRECT = 'http://127.0.0.1:8989/callback';
 
-let stack: E2eStack;
-let browser: E2eBrowser;
-let problems: PageProblem[];
+let e2e: DemoE2e<'phone'>;
 let config: client.Configuration;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  stack = await startE2eStack();
-  const app = await stack.sesame.registerApp({ name: 'Bookstore', redirectUris: [REDIRECT] });
-  config = await discover(stack.sesame.issuer, app);
-  browser = await launchBrowser({ viewport: { width: 375, height: 740 } });
-  problems = watchProblems(browser.context);
+  e2e = await startE2eStack({ mail: 'demo', browsers: { phone: { viewport: { width: 375, height: 740 } } } });
+  const app = await e2e.sesame.registerApp({ name: 'Bookstore', redirectUris: [REDIRECT] });
+  config = await discover(e2e.sesame.issuer, app);
   // The app's redirect URI answers in the test itself: the sign-in ends there.
-  await browser.context.route(`${REDIRECT}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>app</title><h1>back in the app</h1>' }));
+  await e2e.browsers.phone.context.route(`${REDIRECT}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>app</title><h1>back in the app</h1>' }));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await e2e?.close();
 });
 
 const heading = (page: Page) => page.locator('h1').first();
@@ -94,12 +76,12 @@ async function signInFlow(page: Page, words: Words, email: string, prefix = `lan
 
   // The address field's label is in the language, and the field works through it.
   await page.locator('#email').fill(email);
-  const before = await mailCount(browser.context, stack.mailboxUrl, email);
+  const before = await mailCount(e2e.browsers.phone.context, e2e.mailboxUrl, email);
   await page.locator('form.form button[type="submit"]').click();
   await expect.poll(() => heading(page).textContent()).toBe(words.checkEmail);
   await expectPage(page, words.lang, words.dir, `${prefix}-02-code`);
 
-  const { code } = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, before, `${prefix}-03-mailbox`);
+  const { code } = await readCodeFromMailbox(e2e.browsers.phone.context, e2e.mailboxUrl, email, before, `${prefix}-03-mailbox`);
   const wrong = code === '000000' ? '111111' : '000000';
   await page.locator('#code').fill(wrong);
   await page.locator('form.form button[type="submit"]').click();
@@ -115,8 +97,8 @@ async function signInFlow(page: Page, words: Words, email: string, prefix = `lan
 
 /** A fresh browser session (no Sesame session, no language cookie) on the app's sign-in with `ui_locales`. */
 async function startSignIn(uiLocales: string): Promise<Page> {
-  await browser.context.clearCookies();
-  const page = await browser.context.newPage();
+  await e2e.browsers.phone.context.clearCookies();
+  const page = await e2e.browsers.phone.context.newPage();
   await page.goto((await startAuthorization(config, REDIRECT, { ui_locales: uiLocales })).url);
   return page;
 }
@@ -145,7 +127,7 @@ describe.skipIf(CHROMIUM_MISSING)('the sign-in flow in other languages (chromium
     await signInFlow(page, ARABIC, 'switcher.reader@bookstore.example', 'lang-05-switched');
 
     // Pages oidc-provider answers with follow the same choice (the cookie): the sign-out question.
-    await page.goto(`${stack.sesame.issuer}/session/end`);
+    await page.goto(`${e2e.sesame.issuer}/session/end`);
     await expect.poll(() => heading(page).textContent()).toBe('تسجيل الخروج؟');
     await expectPage(page, 'ar', 'rtl', 'lang-06-sign-out-arabic');
     await page.getByRole('button', { name: 'تسجيل الخروج', exact: true }).click();
@@ -153,7 +135,7 @@ describe.skipIf(CHROMIUM_MISSING)('the sign-in flow in other languages (chromium
     await expectPage(page, 'ar', 'rtl', 'lang-07-signed-out-arabic');
 
     // An expired sign-in, in the chosen language.
-    await page.goto(`${stack.endpoint}/interaction/no-such-sign-in`);
+    await page.goto(`${e2e.endpoint}/interaction/no-such-sign-in`);
     await expect.poll(() => heading(page).textContent()).toBe(ARABIC.expired);
     await expectPage(page, 'ar', 'rtl', 'lang-08-expired-arabic');
     await page.close();
@@ -163,6 +145,6 @@ describe.skipIf(CHROMIUM_MISSING)('the sign-in flow in other languages (chromium
       /40[04] (POST|GET) .*\/(code|no-such-sign-in.*)$/.test(problem.text) ||
       (problem.kind === 'console-error' && /status of 40[04]/.test(problem.text)) ||
       problem.text.includes('favicon');
-    expect(problems.filter((problem) => !problem.url.startsWith(stack.mailboxUrl) && !intended(problem))).toEqual([]);
+    expect(e2e.browsers.phone.problems.filter((problem) => !problem.url.startsWith(e2e.mailboxUrl) && !intended(problem))).toEqual([]);
   });
 });

@@ -5,14 +5,12 @@ import {
   CHROMIUM_MISSING,
   explainChromiumSkip,
   horizontalOverflow,
-  launchBrowser,
   mailCount,
   readCodeFromMailbox,
   screenshot,
   startE2eStack,
-  watchProblems,
+  type DemoE2e,
   type E2eBrowser,
-  type E2eStack,
   type PageProblem,
 } from '../helpers/e2e.ts';
 import { saveExperience } from '../../src/sign-in/experience.ts';
@@ -27,22 +25,16 @@ explainChromiumSkip();
 const SIGNED_IN = 'You are logged in';
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 375, height: 740 } } as const;
 
-let stack: E2eStack;
-const browsers: Record<keyof typeof VIEWPORTS, { browser: E2eBrowser; problems: PageProblem[] }> = {} as never;
+let e2e: DemoE2e<keyof typeof VIEWPORTS>;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  stack = await startE2eStack();
-  await saveExperience(stack.sesame.db, { mfa: { policy: 'required' } }, Date.now());
-  for (const [name, viewport] of Object.entries(VIEWPORTS) as [keyof typeof VIEWPORTS, (typeof VIEWPORTS)['phone']][]) {
-    const browser = await launchBrowser({ viewport });
-    browsers[name] = { browser, problems: watchProblems(browser.context) };
-  }
+  e2e = await startE2eStack({ mail: 'demo', browsers: { desktop: { viewport: VIEWPORTS.desktop }, phone: { viewport: VIEWPORTS.phone } } });
+  await saveExperience(e2e.sesame.db, { mfa: { policy: 'required' } }, Date.now());
 });
 
 afterAll(async () => {
-  for (const entry of Object.values(browsers)) await entry?.browser.close();
-  await stack?.stop();
+  await e2e?.close();
 });
 
 const heading = (page: Page) => page.locator('h1').first();
@@ -55,14 +47,14 @@ async function expectFits(page: Page, width: number) {
 
 /** From the Bookstore's Sign In to Sesame's code page, and the emailed code typed in. */
 async function emailCode(page: Page, browser: E2eBrowser, email: string) {
-  await page.goto(`${stack.demoUrl}/`);
+  await page.goto(`${e2e.demoUrl}/`);
   await page.getByRole('link', { name: 'Sign In', exact: true }).click();
-  await page.waitForURL((url) => url.href.startsWith(stack.endpoint));
+  await page.waitForURL((url) => url.href.startsWith(e2e.endpoint));
   await page.getByLabel('Email address').fill(email);
-  const before = await mailCount(browser.context, stack.mailboxUrl, email);
+  const before = await mailCount(browser.context, e2e.mailboxUrl, email);
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-  const { code } = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, before);
+  const { code } = await readCodeFromMailbox(browser.context, e2e.mailboxUrl, email, before);
   await page.getByLabel('Verification code').fill(code);
   await page.getByRole('button', { name: 'Verify' }).click();
 }
@@ -73,7 +65,7 @@ describe.skipIf(CHROMIUM_MISSING)('two-step verification in chromium', () => {
     const pages: Partial<Record<keyof typeof VIEWPORTS, Page>> = {};
 
     for (const name of Object.keys(VIEWPORTS) as (keyof typeof VIEWPORTS)[]) {
-      const { browser } = browsers[name];
+      const browser = e2e.browsers[name];
       const width = VIEWPORTS[name].width;
       const page = await browser.context.newPage();
       pages[name] = page;
@@ -108,17 +100,17 @@ describe.skipIf(CHROMIUM_MISSING)('two-step verification in chromium', () => {
       await expectFits(page, width);
       await screenshot(page, `mfa-${name}-04-backup-codes`);
       await page.getByRole('button', { name: /I saved them/ }).click();
-      await page.waitForURL(`${stack.demoUrl}/`);
+      await page.waitForURL(`${e2e.demoUrl}/`);
       await expect.poll(() => heading(page).textContent()).toBe(SIGNED_IN);
       await page.getByRole('link', { name: 'Sign Out' }).click();
-      await page.waitForURL(`${stack.demoUrl}/`);
+      await page.waitForURL(`${e2e.demoUrl}/`);
     }
 
     // The code used at setup stays used for its 30 s: wait for the authenticator's next code.
     await new Promise((resolve) => setTimeout(resolve, 30_000 - (Date.now() % 30_000) + 500));
 
     for (const name of Object.keys(VIEWPORTS) as (keyof typeof VIEWPORTS)[]) {
-      const { browser } = browsers[name];
+      const browser = e2e.browsers[name];
       const page = pages[name]!;
       await emailCode(page, browser, `reader.${name}@bookstore.example`);
       await expect.poll(() => heading(page).textContent()).toBe('Two-step verification');
@@ -136,12 +128,12 @@ describe.skipIf(CHROMIUM_MISSING)('two-step verification in chromium', () => {
       await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('code');
       await page.keyboard.type(totp(secrets[name]!));
       await page.keyboard.press('Enter');
-      await page.waitForURL(`${stack.demoUrl}/`);
+      await page.waitForURL(`${e2e.demoUrl}/`);
       await expect.poll(() => heading(page).textContent()).toBe(SIGNED_IN);
       await screenshot(page, `mfa-${name}-07-signed-in`);
 
       // The account page's section (signed in through the same Sesame session: no second sign-in).
-      await page.goto(`${stack.endpoint}/account/mfa`);
+      await page.goto(`${e2e.endpoint}/account/mfa`);
       await expect.poll(() => heading(page).textContent()).toBe('Two-step verification');
       await expect.poll(() => page.getByText('10 of 10 left').count()).toBe(1);
       // Required: no way to turn it off here, only new backup codes (with a code from the app).
@@ -153,10 +145,10 @@ describe.skipIf(CHROMIUM_MISSING)('two-step verification in chromium', () => {
     }
 
     // The wrong setup code answers 400 on purpose (and chromium logs that); anything else is a problem.
-    for (const { problems } of Object.values(browsers)) {
+    for (const { problems } of Object.values(e2e.browsers)) {
       const intended = (problem: PageProblem) =>
         /400 POST .*\/mfa\/setup$/.test(problem.text) || (problem.kind === 'console-error' && /status of 400/.test(problem.text) && /\/mfa\/setup$/.test(problem.url));
-      expect(problems.filter((problem) => !problem.url.startsWith(stack.mailboxUrl) && !intended(problem))).toEqual([]);
+      expect(problems.filter((problem) => !problem.url.startsWith(e2e.mailboxUrl) && !intended(problem))).toEqual([]);
     }
   }, 120_000);
 });

@@ -1,7 +1,6 @@
 import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, launchBrowser, screenshot, watchProblems, type E2eBrowser, type PageProblem } from '../helpers/e2e.ts';
-import { freePort, startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, screenshot, startE2eStack, type SmtpE2e } from '../helpers/e2e.ts';
 import { codeFrom } from '../helpers/smtp.ts';
 import { createApplication, setManagementAccess } from '../../src/management/applications.ts';
 import { CLI } from '../../src/management/audit.ts';
@@ -19,18 +18,15 @@ import { findUserByEmail } from '../../src/db/users.ts';
 explainChromiumSkip();
 
 const EMAIL = 'passkey.person@example.com';
-let sesame: TestSesameWithMail;
-let endpoint: string;
+let e2e: SmtpE2e<'desktop'>;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  const port = await freePort();
-  sesame = await startSesameWithMail({ env: { PORT: String(port), ENDPOINT: `http://localhost:${port}` } });
-  endpoint = sesame.config.endpoint;
+  e2e = await startE2eStack({ mail: 'smtp', endpointHost: 'localhost', browsers: { desktop: {} } });
 });
 
 afterAll(async () => {
-  await sesame?.stop();
+  await e2e?.close();
 });
 
 const heading = (page: Page) => page.locator('h1').first();
@@ -53,30 +49,19 @@ async function addAuthenticator(cdp: CDPSession): Promise<string> {
 
 /** The amr of each Sesame session of the account. */
 async function sessionAmrs(accountId: string): Promise<string[][]> {
-  const rows = await sesame.db.selectFrom('oidc_model_instances').select('payload').where('model', '=', 'Session').execute();
+  const rows = await e2e.sesame.db.selectFrom('oidc_model_instances').select('payload').where('model', '=', 'Session').execute();
   return rows.map((row) => JSON.parse(row.payload) as { accountId?: string; amr?: string[] }).filter((session) => session.accountId === accountId).map((session) => session.amr ?? []);
 }
 
 describe.skipIf(CHROMIUM_MISSING)('passkeys in chromium', () => {
-  let browser: E2eBrowser;
-  let problems: PageProblem[];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-    problems = watchProblems(browser.context);
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-
   it('adds a passkey after a code sign-in, signs in with it without mail, manages passkeys on /account and through the API', async () => {
-    const page = await browser.context.newPage();
-    const cdp = await browser.context.newCDPSession(page);
+    const page = await e2e.browsers.desktop.context.newPage();
+    const cdp = await e2e.browsers.desktop.context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const first = await addAuthenticator(cdp);
 
     // 1. The account page sends the person to Sesame's sign-in; the email page offers a passkey too.
-    await page.goto(`${endpoint}/account`);
+    await page.goto(`${e2e.endpoint}/account`);
     await expect.poll(() => heading(page).textContent()).toBe('Sign in');
     const passkeyButton = page.getByRole('button', { name: 'Sign in with a passkey' });
     await passkeyButton.waitFor({ state: 'visible' });
@@ -87,15 +72,15 @@ describe.skipIf(CHROMIUM_MISSING)('passkeys in chromium', () => {
     await page.getByLabel('Email address').fill(EMAIL);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-    const mail = await sesame.smtp.waitForMail(EMAIL);
+    const mail = await e2e.smtp.waitForMail(EMAIL);
     await page.getByLabel('Verification code').fill(codeFrom(mail));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.waitForURL(`${endpoint}/account`);
+    await page.waitForURL(`${e2e.endpoint}/account`);
     await expect.poll(() => heading(page).textContent()).toBe('Your account');
     expect(await page.locator('.account-email').textContent()).toBe(EMAIL);
     expect(await page.getByText('You have no passkeys yet.').count()).toBe(1);
     await shoot(page, '02-account-empty');
-    const user = (await findUserByEmail(sesame.db, EMAIL))!;
+    const user = (await findUserByEmail(e2e.sesame.db, EMAIL))!;
 
     // 3. Add a passkey (the virtual authenticator answers), named.
     const name = page.getByLabel('Name for the new passkey');
@@ -107,7 +92,7 @@ describe.skipIf(CHROMIUM_MISSING)('passkeys in chromium', () => {
     expect(credentials).toHaveLength(1);
     expect(credentials[0]!.isResidentCredential).toBe(true);
     expect(credentials[0]!.rpId).toBe('localhost');
-    const [stored] = await listPasskeys(sesame.db, user.id);
+    const [stored] = await listPasskeys(e2e.sesame.db, user.id);
     expect(stored!.credentialId).toBe(Buffer.from(credentials[0]!.credentialId, 'base64').toString('base64url'));
     await shoot(page, '03-account-one-passkey');
 
@@ -115,22 +100,22 @@ describe.skipIf(CHROMIUM_MISSING)('passkeys in chromium', () => {
     await name.fill('Laptop again');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await expect.poll(() => page.locator('[data-passkey-status]').textContent()).toContain('already has a passkey');
-    expect(await listPasskeys(sesame.db, user.id)).toHaveLength(1);
+    expect(await listPasskeys(e2e.sesame.db, user.id)).toHaveLength(1);
 
     // 4. Sign out (Sesame's session ends too).
     await page.getByRole('button', { name: 'Sign out' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Signed out');
-    await page.goto(`${endpoint}/account`);
+    await page.goto(`${e2e.endpoint}/account`);
 
     // 5. Sign in with the passkey alone: no address typed, no mail sent. Chromium's virtual
     // authenticator answers the email field's autofill (conditional UI) request by itself, so the
     // email page signs in without a click.
-    const mailsBefore = sesame.smtp.countFor(EMAIL);
-    await page.waitForURL(`${endpoint}/account`);
+    const mailsBefore = e2e.smtp.countFor(EMAIL);
+    await page.waitForURL(`${e2e.endpoint}/account`);
     await expect.poll(() => heading(page).textContent()).toBe('Your account');
-    expect(sesame.smtp.countFor(EMAIL)).toBe(mailsBefore);
+    expect(e2e.smtp.countFor(EMAIL)).toBe(mailsBefore);
     expect(await sessionAmrs(user.id)).toContainEqual(['hwk', 'user', 'mfa']);
-    expect((await listPasskeys(sesame.db, user.id))[0]!.lastUsedAt).not.toBeNull();
+    expect((await listPasskeys(e2e.sesame.db, user.id))[0]!.lastUsedAt).not.toBeNull();
 
     // 6. A second passkey, on another authenticator.
     await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: first });
@@ -145,13 +130,13 @@ describe.skipIf(CHROMIUM_MISSING)('passkeys in chromium', () => {
     await page.addInitScript(() => {
       PublicKeyCredential.isConditionalMediationAvailable = async () => false;
     });
-    await page.goto(`${endpoint}/account`);
+    await page.goto(`${e2e.endpoint}/account`);
     await expect.poll(() => heading(page).textContent()).toBe('Sign in');
     await passkeyButton.click();
-    await page.waitForURL(`${endpoint}/account`);
+    await page.waitForURL(`${e2e.endpoint}/account`);
     await expect.poll(() => heading(page).textContent()).toBe('Your account');
-    expect(sesame.smtp.countFor(EMAIL)).toBe(mailsBefore);
-    expect((await listPasskeys(sesame.db, user.id))[1]!.lastUsedAt).not.toBeNull();
+    expect(e2e.smtp.countFor(EMAIL)).toBe(mailsBefore);
+    expect((await listPasskeys(e2e.sesame.db, user.id))[1]!.lastUsedAt).not.toBeNull();
 
     // 7. Rename.
     await page.getByRole('link', { name: 'Rename Phone' }).click();
@@ -170,24 +155,24 @@ describe.skipIf(CHROMIUM_MISSING)('passkeys in chromium', () => {
     await shoot(page, '06-account-after-remove');
 
     // 9. The management API lists and deletes them.
-    const m2m = await createApplication(sesame.db, { name: 'Automation', type: 'machine_to_machine' }, CLI);
-    await setManagementAccess(sesame.db, m2m.id, true, CLI);
-    const issued = await fetch(`${sesame.issuer}/token`, {
+    const m2m = await createApplication(e2e.sesame.db, { name: 'Automation', type: 'machine_to_machine' }, CLI);
+    await setManagementAccess(e2e.sesame.db, m2m.id, true, CLI);
+    const issued = await fetch(`${e2e.sesame.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: m2m.id, client_secret: m2m.secret, resource: `${endpoint}/api`, scope: 'all' }),
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: m2m.id, client_secret: m2m.secret, resource: `${e2e.endpoint}/api`, scope: 'all' }),
     });
     const token = ((await issued.json()) as { access_token: string }).access_token;
-    const list = await fetch(`${endpoint}/api/users/${user.id}/passkeys`, { headers: { authorization: `Bearer ${token}` } });
+    const list = await fetch(`${e2e.endpoint}/api/users/${user.id}/passkeys`, { headers: { authorization: `Bearer ${token}` } });
     const listed = (await list.json()) as { id: string; name: string; deviceType: string }[];
     expect(listed.map((p) => p.name)).toEqual(['Work phone']);
-    const removed = await fetch(`${endpoint}/api/users/${user.id}/passkeys/${listed[0]!.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    const removed = await fetch(`${e2e.endpoint}/api/users/${user.id}/passkeys/${listed[0]!.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
     expect(removed.status).toBe(204);
     await page.reload();
     expect(await page.getByText('You have no passkeys yet.').count()).toBe(1);
 
     // No CSP violation, script error or failed request on any page of the way.
-    expect(problems.filter((problem) => problem.kind !== 'http-error' || !/\/favicon\.ico$/.test(problem.text))).toEqual([]);
+    expect(e2e.browsers.desktop.problems.filter((problem) => problem.kind !== 'http-error' || !/\/favicon\.ico$/.test(problem.text))).toEqual([]);
     await page.close();
   });
 });

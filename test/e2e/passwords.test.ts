@@ -1,19 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CHROMIUM_MISSING,
-  explainChromiumSkip,
-  horizontalOverflow,
-  launchBrowser,
-  mailCount,
-  readCodeFromMailbox,
-  screenshot,
-  startE2eStack,
-  watchProblems,
-  type E2eBrowser,
-  type E2eStack,
-  type PageProblem,
-} from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, mailCount, readCodeFromMailbox, screenshot, startE2eStack, type DemoE2e, type PageProblem } from '../helpers/e2e.ts';
 import { saveExperience } from '../../src/sign-in/experience.ts';
 
 /** Passwords in a real browser: sign-up with a password, password sign-in, and recovery by code. */
@@ -23,29 +10,24 @@ const SIGNED_IN = 'You are logged in';
 const PASSWORD = 'velvet morning tram ticket';
 const NEW_PASSWORD = 'quiet harbour lamp post';
 
-let stack: E2eStack;
-let browser: E2eBrowser;
-let problems: PageProblem[];
+let e2e: DemoE2e<'phone'>;
 
 beforeAll(async () => {
   if (CHROMIUM_MISSING) return;
-  stack = await startE2eStack();
-  await saveExperience(stack.sesame.db, { signInMethods: ['verificationCode', 'password'], passwordAtSignUp: 'required' }, Date.now());
-  browser = await launchBrowser({ viewport: { width: 375, height: 740 } });
-  problems = watchProblems(browser.context);
+  e2e = await startE2eStack({ mail: 'demo', browsers: { phone: { viewport: { width: 375, height: 740 } } } });
+  await saveExperience(e2e.sesame.db, { signInMethods: ['verificationCode', 'password'], passwordAtSignUp: 'required' }, Date.now());
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await e2e?.close();
 });
 
 const heading = (page: Page) => page.locator('h1').first();
 
 async function toSesame(page: Page) {
-  await page.goto(`${stack.demoUrl}/`);
+  await page.goto(`${e2e.demoUrl}/`);
   await page.getByRole('link', { name: 'Sign In', exact: true }).click();
-  await page.waitForURL((url) => url.href.startsWith(stack.endpoint));
+  await page.waitForURL((url) => url.href.startsWith(e2e.endpoint));
   await page.getByLabel('Email address').waitFor();
 }
 
@@ -57,16 +39,16 @@ async function expectFits(page: Page) {
 describe.skipIf(CHROMIUM_MISSING)('passwords in chromium (375 px wide)', () => {
   it('signs up with a password, signs in with it, and recovers it by code', async () => {
     const email = 'pat.reader@bookstore.example';
-    const page = await browser.context.newPage();
+    const page = await e2e.browsers.phone.context.newPage();
 
     // Sign-up: code first, then "Create a password".
     await toSesame(page);
     expect(await page.getByRole('link', { name: 'Sign in with a password instead' }).count()).toBe(1);
     await page.getByLabel('Email address').fill(email);
-    const before = await mailCount(browser.context, stack.mailboxUrl, email);
+    const before = await mailCount(e2e.browsers.phone.context, e2e.mailboxUrl, email);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-    const { code } = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, before);
+    const { code } = await readCodeFromMailbox(e2e.browsers.phone.context, e2e.mailboxUrl, email, before);
     await page.getByLabel('Verification code').fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Create a password');
@@ -78,10 +60,10 @@ describe.skipIf(CHROMIUM_MISSING)('passwords in chromium (375 px wide)', () => {
     await screenshot(page, 'p02-create-password-refused');
     await page.getByLabel('New password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_IN);
     await page.getByRole('link', { name: 'Sign Out' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
 
     // Password sign-in.
     await toSesame(page);
@@ -95,10 +77,10 @@ describe.skipIf(CHROMIUM_MISSING)('passwords in chromium (375 px wide)', () => {
     await screenshot(page, 'p03-password-wrong');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_IN);
     await page.getByRole('link', { name: 'Sign Out' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
 
     // Recovery: Forgot your password? -> code -> new password -> signed in.
     await toSesame(page);
@@ -107,25 +89,25 @@ describe.skipIf(CHROMIUM_MISSING)('passwords in chromium (375 px wide)', () => {
     await expect.poll(() => heading(page).textContent()).toBe('Reset your password');
     await screenshot(page, 'p04-forgot');
     await page.getByLabel('Email address').fill(email);
-    const sentBefore = await mailCount(browser.context, stack.mailboxUrl, email);
+    const sentBefore = await mailCount(e2e.browsers.phone.context, e2e.mailboxUrl, email);
     await page.getByRole('button', { name: 'Send code' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Check your email');
-    const recovery = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, sentBefore);
+    const recovery = await readCodeFromMailbox(e2e.browsers.phone.context, e2e.mailboxUrl, email, sentBefore);
     await page.getByLabel('Verification code').fill(recovery.code);
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect.poll(() => heading(page).textContent()).toBe('Choose a new password');
     await screenshot(page, 'p05-new-password');
     await page.getByLabel('New password').fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Save and sign in' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe(SIGNED_IN);
 
     // The two refused forms answer 400 on purpose (and chromium logs that); anything else is a problem.
     const intended = (problem: PageProblem) =>
       /400 POST .*\/(create-password|password)$/.test(problem.text) ||
       (problem.kind === 'console-error' && /status of 400/.test(problem.text) && /\/(create-password|password)$/.test(problem.url));
-    expect(problems.filter((problem) => !problem.url.startsWith(stack.mailboxUrl) && !intended(problem))).toEqual([]);
-    expect(problems.filter(intended)).toHaveLength(4);
+    expect(e2e.browsers.phone.problems.filter((problem) => !problem.url.startsWith(e2e.mailboxUrl) && !intended(problem))).toEqual([]);
+    expect(e2e.browsers.phone.problems.filter(intended)).toHaveLength(4);
     await page.close();
   });
 });

@@ -1,18 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CHROMIUM_MISSING,
-  explainChromiumSkip,
-  launchBrowser,
-  nonLoopbackAddress,
-  readCodeFromMailbox,
-  screenshot,
-  startE2eStack,
-  watchProblems,
-  type E2eBrowser,
-  type E2eStack,
-  type PageProblem,
-} from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, nonLoopbackAddress, readCodeFromMailbox, screenshot, startE2eStack, type DemoE2e, type PageProblem } from '../helpers/e2e.ts';
 
 /**
  * ENDPOINT=http://192.168.1.10:3001 (to try the demo from a phone on the LAN) or a plain-http
@@ -24,20 +12,15 @@ const host = nonLoopbackAddress();
 
 explainChromiumSkip();
 
-let stack: E2eStack;
-let browser: E2eBrowser;
-let problems: PageProblem[];
+let e2e: DemoE2e<'desktop'>;
 
 beforeAll(async () => {
   if (!host || CHROMIUM_MISSING) return;
-  stack = await startE2eStack({ host });
-  browser = await launchBrowser();
-  problems = watchProblems(browser.context);
+  e2e = await startE2eStack({ mail: 'demo', host, browsers: { desktop: {} } });
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await e2e?.close();
 });
 
 function heading(page: Page) {
@@ -46,7 +29,7 @@ function heading(page: Page) {
 
 /** Every problem on any page, the dev mailbox included. */
 function realProblems(): PageProblem[] {
-  return problems;
+  return e2e.browsers.desktop.problems;
 }
 
 describe.skipIf(CHROMIUM_MISSING)('Sesame and the demo on a plain-http network address', () => {
@@ -54,15 +37,15 @@ describe.skipIf(CHROMIUM_MISSING)('Sesame and the demo on a plain-http network a
   // chromium then loads assets and posts forms over https (ERR_SSL_PROTOCOL_ERROR).
   (host ? it : it.skip)('keep their styles and forms on http', async () => {
     const email = 'lan.reader@bookstore.example';
-    const page = await browser.context.newPage();
+    const page = await e2e.browsers.desktop.context.newPage();
     const https: string[] = [];
     page.on('request', (request) => {
       if (request.url().startsWith('https:')) https.push(request.url());
     });
 
-    await page.goto(stack.demoUrl);
+    await page.goto(e2e.demoUrl);
     await page.getByRole('link', { name: 'Sign In', exact: true }).click();
-    await page.waitForURL((url) => url.href.startsWith(stack.endpoint), { waitUntil: 'commit' });
+    await page.waitForURL((url) => url.href.startsWith(e2e.endpoint), { waitUntil: 'commit' });
     await page.getByLabel('Email address').waitFor();
     // The stylesheet loaded: the primary button is not the browser's grey default.
     const buttonColour = await page.locator('.btn-primary').first().evaluate((button) => getComputedStyle(button).backgroundColor);
@@ -72,14 +55,14 @@ describe.skipIf(CHROMIUM_MISSING)('Sesame and the demo on a plain-http network a
     await page.getByLabel('Email address').fill(email);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => heading(page).textContent().catch(() => '')).toBe('Check your email');
-    const { code } = await readCodeFromMailbox(browser.context, stack.mailboxUrl, email, 0);
+    const { code } = await readCodeFromMailbox(e2e.browsers.desktop.context, e2e.mailboxUrl, email, 0);
     await page.getByLabel('Verification code').fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe('You are logged in');
 
     await page.getByRole('link', { name: 'Sign Out' }).click();
-    await page.waitForURL(`${stack.demoUrl}/`);
+    await page.waitForURL(`${e2e.demoUrl}/`);
     await expect.poll(() => heading(page).textContent()).toBe('You are not logged in to this website');
 
     expect(https).toEqual([]);

@@ -6,6 +6,8 @@ import { it } from 'vitest';
 import { sesameCommand, startDemo, type RunningDemo } from '@sesame/bookstore-example';
 import { ROOT } from './cli.ts';
 import { freePort, startTestSesame, tempDir, type TestSesame } from './sesame.ts';
+import { startSmtpCatcher, type SmtpCatcher } from './smtp.ts';
+import { main } from '../../src/cli.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -26,7 +28,7 @@ export function explainChromiumSkip(): void {
 }
 export const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts/e2e');
 
-export interface E2eStack {
+interface DemoStack {
   sesame: TestSesame;
   demo: RunningDemo;
   /** Sesame's ENDPOINT, e.g. http://127.0.0.1:40123 */
@@ -40,7 +42,7 @@ export interface E2eStack {
  * Sesame with its dev mailbox plus the Bookstore demo, both in-process on free ports with temp
  * SQLite files, listening on `host` (default 127.0.0.1) and addressed by it in their URLs.
  */
-export async function startE2eStack(options: { host?: string } = {}): Promise<E2eStack> {
+async function startDemoStack(options: { host?: string } = {}): Promise<DemoStack> {
   const host = options.host ?? '127.0.0.1';
   const dir = tempDir('sesame-e2e-');
   const sesamePort = await freePort();
@@ -216,5 +218,112 @@ export async function mailCount(context: BrowserContext, mailboxUrl: string, ema
     return await tab.locator('article.mail').count();
   } finally {
     await tab.close();
+  }
+}
+
+/** A browser of an e2e stack, with the problems seen on its pages (watchProblems). */
+export interface WatchedBrowser extends E2eBrowser {
+  problems: PageProblem[];
+}
+
+interface E2eCommon<B extends string> {
+  sesame: TestSesame;
+  /** Sesame's ENDPOINT, e.g. http://127.0.0.1:40123 */
+  endpoint: string;
+  browsers: Record<B, WatchedBrowser>;
+  /** Closes the browsers, then stops the servers and removes their files. */
+  close(): Promise<void>;
+}
+
+/** Sesame with its dev mailbox and the Bookstore demo signing people in through it. */
+export interface DemoE2e<B extends string = never> extends E2eCommon<B> {
+  demo: RunningDemo;
+  demoUrl: string;
+  mailboxUrl: string;
+}
+
+/** Sesame sending its mail to a test SMTP server. */
+export interface SmtpE2e<B extends string = never> extends E2eCommon<B> {
+  smtp: SmtpCatcher;
+  /** Stops Sesame and starts it again on the same address and database (`sesame` is then the new one). */
+  restart(): Promise<void>;
+}
+
+interface E2eOptions<B extends string> {
+  /** The browsers to launch, by name, with launchBrowser's options; each one watched for problems. */
+  browsers?: Record<B, NonNullable<Parameters<typeof launchBrowser>[0]>>;
+  /** An account to make administrator with `sesame admin add` once Sesame runs. */
+  admin?: string;
+}
+
+/**
+ * What a browser test file starts in its beforeAll and ends with close() in its afterAll:
+ * - `mail: 'demo'`: Sesame with its dev mailbox plus the Bookstore demo (startDemoStack), on `host`;
+ * - `mail: 'smtp'`: Sesame on a fixed free port, ENDPOINT http://`endpointHost`:PORT (127.0.0.1 by
+ *   default; localhost for WebAuthn), sending to a test SMTP server;
+ * then the named browsers. Whatever started is closed again when a later step fails.
+ */
+export function startE2eStack<B extends string = never>(options: E2eOptions<B> & { mail: 'demo'; host?: string }): Promise<DemoE2e<B>>;
+export function startE2eStack<B extends string = never>(options: E2eOptions<B> & { mail: 'smtp'; endpointHost?: string }): Promise<SmtpE2e<B>>;
+export async function startE2eStack<B extends string>(
+  options: E2eOptions<B> & ({ mail: 'demo'; host?: string } | { mail: 'smtp'; endpointHost?: string }),
+): Promise<DemoE2e<B> | SmtpE2e<B>> {
+  const closers: (() => unknown)[] = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    let servers: Omit<DemoE2e<B>, keyof E2eCommon<B>> | Omit<SmtpE2e<B>, keyof E2eCommon<B>>;
+    let current: { sesame: TestSesame; endpoint: string };
+    if (options.mail === 'demo') {
+      const stack = await startDemoStack({ host: options.host });
+      closers.push(() => stack.stop());
+      current = stack;
+      servers = { demo: stack.demo, demoUrl: stack.demoUrl, mailboxUrl: stack.mailboxUrl };
+    } else {
+      const dir = tempDir('sesame-e2e-');
+      closers.push(() => dir.remove());
+      const smtp = await startSmtpCatcher();
+      closers.push(() => smtp.close());
+      const port = await freePort();
+      // A fixed address, so a browser's cookies still apply after a restart.
+      const env = { PORT: String(port), ENDPOINT: `http://${options.endpointHost ?? '127.0.0.1'}:${port}` };
+      const start = () => startTestSesame({ dir: dir.path, smtpPort: smtp.port, env });
+      const sesame = await start();
+      current = { sesame, endpoint: sesame.config.endpoint };
+      closers.push(() => current.sesame.stop());
+      servers = {
+        smtp,
+        async restart() {
+          await current.sesame.stop();
+          current.sesame = await start();
+        },
+      };
+    }
+    if (options.admin) {
+      const out: string[] = [];
+      const env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: current.sesame.databaseUrl };
+      const code = await main(['admin', 'add', options.admin], { out: (line) => out.push(line), err: (line) => out.push(line) }, env);
+      if (code !== 0) throw new Error(`sesame admin add failed: ${out.join(' ')}`);
+    }
+    const browsers = {} as Record<B, WatchedBrowser>;
+    for (const [name, browserOptions] of Object.entries(options.browsers ?? {}) as [B, Parameters<typeof launchBrowser>[0]][]) {
+      const browser = await launchBrowser(browserOptions);
+      closers.push(() => browser.close());
+      browsers[name] = { ...browser, problems: watchProblems(browser.context) };
+    }
+    const { endpoint } = current;
+    return {
+      get sesame() {
+        return current.sesame;
+      },
+      endpoint,
+      ...servers,
+      browsers,
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
   }
 }
