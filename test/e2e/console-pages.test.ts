@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, screenshot, startE2eStack, type PageProblem, type SmtpE2e } from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, screenshot, screenshotBothWidths, startE2eStack, type PageProblem, type SmtpE2e } from '../helpers/e2e.ts';
 import { codeFrom } from '../helpers/smtp.ts';
 import { discover, startAuthorization } from '../helpers/oidc.ts';
 
@@ -31,13 +31,7 @@ afterAll(async () => {
 const heading = (page: Page) => page.locator('h1').first();
 
 /** Both widths: desktop as it is, then 375 px (no sideways scrolling), then back. */
-async function shoot(page: Page, name: string): Promise<void> {
-  await screenshot(page, `console-${name}-desktop`);
-  await page.setViewportSize({ width: 375, height: 812 });
-  expect(await horizontalOverflow(page).then(({ scrollWidth, clientWidth }) => scrollWidth - clientWidth), `${name} scrolls sideways at 375 px`).toBeLessThanOrEqual(0);
-  await screenshot(page, `console-${name}-375`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
+const shoot = (page: Page, name: string) => screenshotBothWidths(page, `console-${name}`, name);
 
 describe.skipIf(CHROMIUM_MISSING)('the admin console\'s later pages in chromium', () => {
   it('changes the sign-in experience with a live preview, manages API resources, email and the audit log, survives a restart, and signs out of Sesame', async () => {

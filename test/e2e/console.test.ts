@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, screenshot, startE2eStack, type PageProblem, type SmtpE2e } from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, screenshotBothWidths, startE2eStack, type PageProblem, type SmtpE2e } from '../helpers/e2e.ts';
 import { codeFrom } from '../helpers/smtp.ts';
 import { HttpBrowser } from '../helpers/browser.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
@@ -32,13 +32,7 @@ afterAll(async () => {
 const heading = (page: Page) => page.locator('h1').first();
 
 /** Both widths: desktop as it is, then 375 px (no sideways scrolling), then back. */
-async function shoot(page: Page, name: string): Promise<void> {
-  await screenshot(page, `console-${name}-desktop`);
-  await page.setViewportSize({ width: 375, height: 812 });
-  expect(await horizontalOverflow(page).then(({ scrollWidth, clientWidth }) => scrollWidth - clientWidth), `${name} scrolls sideways at 375 px`).toBeLessThanOrEqual(0);
-  await screenshot(page, `console-${name}-375`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
+const shoot = (page: Page, name: string) => screenshotBothWidths(page, `console-${name}`, name);
 
 describe.skipIf(CHROMIUM_MISSING)('the admin console in chromium', () => {
   it('signs an administrator in with an emailed code, creates an app used for a real sign-in, revokes a user\'s sessions, signs out', async () => {

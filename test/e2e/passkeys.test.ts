@@ -1,6 +1,6 @@
 import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, explainChromiumSkip, horizontalOverflow, screenshot, startE2eStack, type SmtpE2e } from '../helpers/e2e.ts';
+import { CHROMIUM_MISSING, explainChromiumSkip, screenshotBothWidths, startE2eStack, type SmtpE2e } from '../helpers/e2e.ts';
 import { codeFrom } from '../helpers/smtp.ts';
 import { createApplication, setManagementAccess } from '../../src/management/applications.ts';
 import { CLI } from '../../src/management/audit.ts';
@@ -32,13 +32,7 @@ afterAll(async () => {
 const heading = (page: Page) => page.locator('h1').first();
 
 /** Desktop, then 375 px (no sideways scrolling), then back. */
-async function shoot(page: Page, name: string): Promise<void> {
-  await screenshot(page, `passkeys-${name}-desktop`);
-  await page.setViewportSize({ width: 375, height: 812 });
-  expect(await horizontalOverflow(page).then(({ scrollWidth, clientWidth }) => scrollWidth - clientWidth), `${name} scrolls sideways at 375 px`).toBeLessThanOrEqual(0);
-  await screenshot(page, `passkeys-${name}-375`);
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
+const shoot = (page: Page, name: string) => screenshotBothWidths(page, `passkeys-${name}`, name);
 
 async function addAuthenticator(cdp: CDPSession): Promise<string> {
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {

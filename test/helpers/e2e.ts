@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { it } from 'vitest';
+import { expect, it } from 'vitest';
 import { sesameCommand, startDemo, type RunningDemo } from '@sesame/bookstore-example';
 import { ROOT } from './cli.ts';
 import { freePort, startTestSesame, tempDir, type TestSesame } from './sesame.ts';
@@ -161,6 +161,18 @@ export function watchProblems(context: BrowserContext): PageProblem[] {
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Photographs the page as it is (`NAME-desktop`), then at 375 px (`NAME-375`), where it must not
+ * scroll sideways (`label` names it in the failure), then puts the viewport back to 1280 x 900.
+ */
+export async function screenshotBothWidths(page: Page, name: string, label = name): Promise<void> {
+  await screenshot(page, `${name}-desktop`);
+  await page.setViewportSize({ width: 375, height: 812 });
+  expect(await horizontalOverflow(page).then(({ scrollWidth, clientWidth }) => scrollWidth - clientWidth), `${label} scrolls sideways at 375 px`).toBeLessThanOrEqual(0);
+  await screenshot(page, `${name}-375`);
+  await page.setViewportSize({ width: 1280, height: 900 });
 }
 
 /** An IPv4 address of this machine other than loopback, if it has one. */
