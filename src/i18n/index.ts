@@ -151,7 +151,7 @@ void instance.init({
 });
 // `{{count, number}}` in a phrase: the language's number format (grouping, decimal sign), see numberLocale.
 instance.services.formatter?.add('number', (value, language, options) =>
-  new Intl.NumberFormat(numberLocale(isLanguage(language) ? language : DEFAULT_LANGUAGE), options).format(value),
+  numberFormat(isLanguage(language) ? language : DEFAULT_LANGUAGE, options).format(value),
 );
 
 export type Translate = (key: string, params?: Record<string, unknown>) => string;
@@ -170,16 +170,40 @@ export class Phrase {
   ) {}
 }
 
+/**
+ * A phrase without values never changes (the resources are bundled and fixed at start), so each
+ * language remembers its answer: a page asks for some forty of them per render, and i18next's
+ * lookup (fallbacks, plurals, nesting) was a measurable share of a sign-in's CPU.
+ */
+const plainPhrases = new Map<Language, Map<string, string>>(LANGUAGES.map((language) => [language, new Map()]));
+
 /** The phrase or plain text in `language`; phrases among the values are translated first. */
 export function translator(language: Language): Translate {
+  return translators.get(language)!;
+}
+
+function makeTranslator(language: Language): Translate {
   const t = fixed.get(language)!;
-  const translate: Translate = (key, params = {}) => {
+  const plain = plainPhrases.get(language)!;
+  const translate: Translate = (key, params) => {
+    if (params === undefined || isEmpty(params)) {
+      let text = plain.get(key);
+      if (text === undefined) plain.set(key, (text = t(key, {}) as string));
+      return text;
+    }
     const values: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(params)) values[name] = value instanceof Phrase ? translate(value.key, value.params) : value;
     return t(key, values) as string;
   };
   return translate;
 }
+
+function isEmpty(params: Record<string, unknown>): boolean {
+  for (const _ in params) return false;
+  return true;
+}
+
+const translators = new Map<Language, Translate>(LANGUAGES.map((language) => [language, makeTranslator(language)]));
 
 export function render(text: string | Phrase, language: Language): string {
   return typeof text === 'string' ? text : translator(language)(text.key, text.params);
@@ -235,7 +259,16 @@ function numberLocale(language: Language): string {
 }
 
 export function formatNumber(value: number, language: Language): string {
-  return new Intl.NumberFormat(numberLocale(language)).format(value);
+  return numberFormat(language).format(value);
+}
+
+/** Intl.NumberFormat is costly to build and immutable: one per language and options. */
+const numberFormats = new Map<string, Intl.NumberFormat>();
+function numberFormat(language: Language, options?: Intl.NumberFormatOptions): Intl.NumberFormat {
+  const key = options && !isEmpty(options as Record<string, unknown>) ? `${language} ${JSON.stringify(options)}` : language;
+  let format = numberFormats.get(key);
+  if (!format) numberFormats.set(key, (format = new Intl.NumberFormat(numberLocale(language), options)));
+  return format;
 }
 
 /** Every key path of a language's file (plural forms as written: `triesLeft_one`, ...). */
