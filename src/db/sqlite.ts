@@ -18,12 +18,15 @@ import {
 } from 'kysely';
 import { DatabaseUnavailableError, type Database } from './database.ts';
 import type { Schema } from './schema.ts';
+import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointOptions } from './sqlite-checkpointer.ts';
 
 export interface SqliteOptions {
   /** How long a statement keeps retrying while another program holds the lock (ms, default 5000). */
   maxBusyWaitMs?: number;
   /** Kysely's query log (tests count statements with it). */
   log?: KyselyConfig['log'];
+  /** When a thread takes the WAL checkpoints off the event loop (src/db/sqlite-checkpointer.ts); false: never. */
+  walCheckpoints?: WalCheckpointOptions | false;
 }
 
 /** Opens (creating when missing) a SQLite database file; a file it cannot use throws DatabaseUnavailableError. */
@@ -55,6 +58,7 @@ export class SqliteEngine {
   private release: () => void = () => undefined;
   private inTransaction = false;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(filename: string, options: SqliteOptions = {}) {
     this.filename = filename;
@@ -78,6 +82,12 @@ export class SqliteEngine {
       throw describeFault(filename, error) ?? error;
     }
     this.raw = raw;
+    if (filename !== ':memory:' && options.walCheckpoints !== false) this.checkpointer = startWalCheckpointer(raw, filename, options.walCheckpoints);
+  }
+
+  /** Whether a thread runs the WAL checkpoints now (see src/db/sqlite-checkpointer.ts). */
+  get checkpointsOffThread(): boolean {
+    return this.checkpointer?.running ?? false;
   }
 
   /** The cached statement for `sql`; undefined for a script (several statements, or none), which `exec` runs. */
@@ -192,6 +202,7 @@ export class SqliteEngine {
   /** Closes the file once any transaction has ended (a WAL checkpoint folds the log into it). */
   async close(): Promise<void> {
     while (this.inTransaction) await this.gate;
+    await this.checkpointer?.close();
     if (this.raw.open) this.raw.close();
   }
 }
