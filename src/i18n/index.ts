@@ -185,6 +185,7 @@ export function translator(language: Language): Translate {
 function makeTranslator(language: Language): Translate {
   const t = fixed.get(language)!;
   const plain = plainPhrases.get(language)!;
+  const withValues = new Map<string, string>();
   const translate: Translate = (key, params) => {
     if (params === undefined || isEmpty(params)) {
       let text = plain.get(key);
@@ -193,10 +194,25 @@ function makeTranslator(language: Language): Translate {
     }
     const values: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(params)) values[name] = value instanceof Phrase ? translate(value.key, value.params) : value;
-    return t(key, values) as string;
+    const known = `${key}\u0000${JSON.stringify(values)}`;
+    let text = withValues.get(known);
+    if (text === undefined) {
+      text = t(key, values) as string;
+      if (withValues.size >= PHRASES_WITH_VALUES_KEPT) withValues.delete(withValues.keys().next().value!);
+      withValues.set(known, text);
+    }
+    return text;
   };
   return translate;
 }
+
+/**
+ * Phrases with values repeat too: the app's name, a count, and html()'s placeholders for markup
+ * (the same for every address it wraps) are most of the values a page passes. The last few hundred
+ * of each language are kept, oldest out first, so values that never repeat (an address in plain
+ * text) cannot grow it.
+ */
+const PHRASES_WITH_VALUES_KEPT = 500;
 
 function isEmpty(params: Record<string, unknown>): boolean {
   for (const _ in params) return false;

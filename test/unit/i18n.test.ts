@@ -152,6 +152,18 @@ describe('locale files', () => {
     expect(speech('fr').t('messages.lockout.hours', { count: 2 })).toBe('2 heures');
   });
 
+  it('answers a phrase with values by its values, however many it has seen', () => {
+    const { t, th } = speech('en');
+    // More distinct values than the translator keeps, then the first ones again: each answer is its own.
+    for (let round = 0; round < 2; round += 1) {
+      for (let count = 1; count <= 1200; count += 1) expect(t('messages.password.tooShort', { count })).toBe(`Use at least ${count.toLocaleString('en')} character${count === 1 ? '' : 's'}.`);
+    }
+    expect(th('pages.code.sent', { email: { tag: 'strong', text: 'a@b.c' } })).toBe('We sent a 6-digit code to <strong>a@b.c</strong>.');
+    expect(th('pages.code.sent', { email: { tag: 'strong', text: 'x@y.z' } })).toBe('We sent a 6-digit code to <strong>x@y.z</strong>.');
+    expect(t('pages.code.triesLeft', { count: 1 })).toBe('1 try left.');
+    expect(t('pages.code.triesLeft', { count: 2 })).toBe('2 tries left.');
+  });
+
   it('escapes values, and the sentence, in html()', () => {
     const { th } = speech('en');
     expect(th('pages.code.sent', { email: { tag: 'strong', className: 'email', text: '<b>"x"</b>@a.b' } })).toBe(
