@@ -70,6 +70,28 @@ export async function findUserByEmail(db: Queryable, email: string): Promise<Use
   return row && fromRow(row);
 }
 
+const byEmailForSignIn = prepared((db, p: { email: string }) =>
+  db
+    .selectFrom('users')
+    .select(COLUMNS)
+    .select((eb) =>
+      eb
+        .exists(eb.selectFrom('mfa_totp').select('mfa_totp.user_id').whereRef('mfa_totp.user_id', '=', 'users.id').where('mfa_totp.confirmed_at', 'is not', null))
+        .as('second_factor'),
+    )
+    .where('email', '=', p.email),
+);
+
+/**
+ * findUserByEmail for a sign-in by email: the account, and whether it has a second factor set up (a
+ * confirmed authenticator, src/mfa/second-factor.ts), in one read instead of two.
+ */
+export async function findUserForSignIn(db: Queryable, email: string): Promise<{ user: User; secondFactor: boolean } | undefined> {
+  const [row] = (await byEmailForSignIn(db, { email })).rows;
+  // EXISTS is a boolean on PostgreSQL and 0/1 on SQLite.
+  return row && { user: fromRow(row), secondFactor: row.second_factor === true || Number(row.second_factor) === 1 };
+}
+
 export async function insertUser(db: Queryable, user: User): Promise<void> {
   await db
     .insertInto('users')

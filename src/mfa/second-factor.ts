@@ -44,9 +44,12 @@ export function createSecondFactor(options: { db: Database; now: () => number; i
   return {
     enrolled,
 
-    /** What a sign-in without a second factor in its amr must do next: prove one, set one up, or nothing. */
-    async needed(userId: string, policy: MfaPolicy): Promise<'verify' | 'setup' | undefined> {
-      if (await enrolled(userId)) return 'verify';
+    /**
+     * What a sign-in without a second factor in its amr must do next: prove one, set one up, or
+     * nothing. `known`: whether the person is enrolled, when the caller read it with the account.
+     */
+    async needed(userId: string, policy: MfaPolicy, known?: boolean): Promise<'verify' | 'setup' | undefined> {
+      if (known ?? (await enrolled(userId))) return 'verify';
       return policy === 'required' ? 'setup' : undefined;
     },
 

@@ -13,6 +13,7 @@ import type { CodeService } from './codes.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Attempt, Lockout, LockState } from './lockout.ts';
 import type { KnownDevices } from './known-devices.ts';
+import type { ProgressHint } from './progress-hint.ts';
 import { clientIp } from '../lib/request.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { PageData, Views } from '../http/views.ts';
@@ -30,6 +31,8 @@ export interface InteractionDeps {
   codes: CodeService;
   lockout: Lockout;
   knownDevices: KnownDevices;
+  /** Whether this browser left state in an interaction (a code asked for, a second factor due). */
+  progress: ProgressHint;
   passwords: PasswordHasher;
   mailer: () => Mailer;
   now: () => number;
@@ -163,14 +166,17 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return state;
   }
 
-  /** Signs `user` in; first-party apps get their consent in the same step (one redirect less). */
-  async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
+  /**
+   * Signs `user` in; first-party apps get their consent in the same step (one redirect less).
+   * `secondFactor`: whether the person has one set up, when the caller read it with the account.
+   */
+  async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[], secondFactor?: boolean) {
     // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
     if (user.isSuspended) return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
     // A second factor still to prove (or, when required, to set up): nothing below happens yet, so the
     // first factor alone neither clears the lockout nor marks this browser as known (routes/mfa.ts).
     if (!amr.includes('mfa')) {
-      const next = await secondFactor.needed(user.id, (await experience()).mfa.policy);
+      const next = await secondFactors.needed(user.id, (await experience()).mfa.policy, secondFactor);
       if (next) return toSecondFactor(reply, interaction, user, amr, next);
     }
     const checked = checks.get(request);
@@ -185,13 +191,14 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) }, interaction);
   }
 
-  const secondFactor = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
+  const secondFactors = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
 
   /** Remembers, on the server and for this interaction only, who passed the first factor and how. */
   async function toSecondFactor(reply: FastifyReply, interaction: Interaction, user: User, amr: string[], next: 'verify' | 'setup') {
     const at = deps.now();
     await purgePending(db, at);
     await savePending(db, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
+    deps.progress.mark(reply, interaction);
     return reply.redirect(`${base(interaction.uid)}/mfa${next === 'setup' ? '/setup' : ''}`, 303);
   }
 
@@ -207,7 +214,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return page(reply, 'error', { title: message('methodOff.title'), message: message('methodOff.message'), details: 'method_disabled' }, 404);
   }
 
-  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor, csrf: app.csrfProtection };
+  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor: secondFactors, csrf: app.csrfProtection };
 }
 
 export type Kit = ReturnType<typeof createKit>;

@@ -1,5 +1,5 @@
 import { signInVerifiedEmail } from '../accounts.ts';
-import { findUserByEmail } from '../../db/users.ts';
+import { findUserForSignIn } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
@@ -38,7 +38,8 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
     },
     async verified(request, reply, interaction, email, via) {
       const experience = await kit.experience();
-      const existing = await findUserByEmail(deps.db, email);
+      const found = await findUserForSignIn(deps.db, email);
+      const existing = found?.user;
       if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
         return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
       }
@@ -52,7 +53,10 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
         // Only reachable with a phantom code, which nobody received.
         return reply.redirect(base(interaction.uid), 303);
       }
-      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email']);
+      // A new account has no second factor; one that existed was read with its own (unless another tab
+      // created it meanwhile: then completeSignIn reads it).
+      const secondFactor = found ? found.secondFactor : outcome.created ? false : undefined;
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], secondFactor);
     },
   };
 }
