@@ -31,6 +31,7 @@ import { mfaSection } from './account/mfa.ts';
 import { passkeyAssetRoutes } from './passkeys/assets.ts';
 import { relyingParty } from './passkeys/webauthn.ts';
 import { createKnownDevices } from './sign-in/known-devices.ts';
+import { createProgressHint } from './sign-in/progress-hint.ts';
 import { liveCookieSigner } from './http/cookie-signer.ts';
 import { databaseRateLimitStore } from './http/rate-limit-store.ts';
 import type { KeyRing } from './oidc/key-ring.ts';
@@ -133,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         endpoint: config.endpoint,
         lockout: deps.lockout,
         knownDevices: createKnownDevices(deps.cookieKeys, config.secureCookies),
+        progress: createProgressHint(config.secureCookies, deps.now ?? Date.now),
         passwords: deps.passwords,
         codeTtlMinutes: config.codeTtlMinutes,
         logCodes: config.env !== 'production',

@@ -43,6 +43,11 @@ export class HttpBrowser {
     }
   }
 
+  /** Forgets one cookie, wherever it was set. */
+  forgetCookie(name: string): void {
+    this.keepOnlyCookies((this.jar.serializeSync()?.cookies ?? []).map((cookie) => String(cookie.key)).filter((key) => key !== name));
+  }
+
   /** Changes a header sent with every later request (e.g. X-Forwarded-For when the browser moves network). */
   setHeader(name: string, value: string): void {
     this.headers[name] = value;

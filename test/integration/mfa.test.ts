@@ -180,6 +180,31 @@ describe('second factor (TOTP and backup codes)', () => {
     expect(fresh.location).toContain(REDIRECT);
   });
 
+  it('back at the sign-in page with a second factor due: sent on to it; without the progress hint, the address form and then the same step', async () => {
+    const email = uniqueEmail();
+    const { secret } = await enrol(email);
+    nextStep();
+    const { browser, uid, start } = await mfaStep(email);
+    expect(browser.hasCookie('_sesame_progress')).toBe(true);
+    const back = await browser.follow(`${sesame.config.endpoint}/interaction/${uid}`);
+    expect(back.url).toMatch(/\/mfa$/);
+
+    // The hint decides nothing: a browser that lost it sees the address form, and the first factor
+    // leads to the second factor all the same.
+    browser.forgetCookie('_sesame_progress');
+    const emailPage = await browser.follow(`${sesame.config.endpoint}/interaction/${uid}`);
+    expect(emailPage.status).toBe(200);
+    expect(emailPage.url).toMatch(new RegExp(`/interaction/${uid}$`));
+    expect(emailPage.body).toContain('name="email"');
+    const before = sesame.smtp.countFor(email);
+    const codePage = await browser.submit(emailPage, '/email', { email });
+    const again = await browser.submit(codePage, '/code', { code: codeFrom(await sesame.smtp.waitForMail(email, { after: before })) }, REDIRECT);
+    expect(again.url).toMatch(/\/mfa$/);
+    const done = await browser.submit(again, '/mfa', { method: 'totp', code: totp(secret) }, REDIRECT);
+    expect(done.location).toContain(REDIRECT);
+    expect((await exchange(config, done.location!, start)).id_token).toBeTruthy();
+  });
+
   it('accepts a backup code once, and the person can switch between the two forms', async () => {
     const email = uniqueEmail();
     const { codes } = await enrol(email);

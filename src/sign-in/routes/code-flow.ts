@@ -237,6 +237,9 @@ function addressStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: Code
       }
       const redirected = flow.instead?.(reply, interaction, normalized.email, experience);
       if (redirected) return redirected;
+      // Whatever the send's outcome, the interaction may now hold a code: a later visit to the address
+      // form looks it up (src/sign-in/progress-hint.ts).
+      deps.progress.mark(reply, interaction);
       const sent = await send(request, interaction, normalized.email, experience);
       const problem = sendProblem(sent, request);
       if (problem) return emailPage(reply, interaction, experience, { error: problem.error, email: normalized.email }, problem.status);

@@ -29,9 +29,12 @@ export async function interactionRoutes(scope: FastifyInstance, deps: Interactio
     const interaction = await kit.details(request, reply);
     if (!interaction) return reply;
     if (interaction.prompt.name === 'login') {
+      // Nothing done yet in this interaction from this browser (the first visit of every sign-in): no
+      // second factor can be due and no code sent, so neither is looked up (src/sign-in/progress-hint.ts).
+      const started = deps.progress.marked(request, interaction.uid);
       // First factor passed, second still due: back to that step, not to the start.
-      if (await findPending(deps.db, interaction.uid, deps.now())) return reply.redirect(`/interaction/${interaction.uid}/mfa`, 303);
-      const state = await deps.codes.state(interaction.uid, signIn.purpose);
+      if (started && (await findPending(deps.db, interaction.uid, deps.now()))) return reply.redirect(`/interaction/${interaction.uid}/mfa`, 303);
+      const state = started ? await deps.codes.state(interaction.uid, signIn.purpose) : undefined;
       return signInPages.emailPage(reply, interaction, await kit.experience(), { email: state?.email ?? interaction.params.login_hint });
     }
     return consent.consentStep(request, reply, interaction);
