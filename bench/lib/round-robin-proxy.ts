@@ -42,6 +42,9 @@ export async function startRoundRobinProxy(targets: readonly string[], options: 
     });
     req.pipe(upstream);
   });
+  // Idle client connections stay open longer than any client keeps one (as nginx's 75 s does): with
+  // Node's 5 s default, a client reusing a connection just as the proxy closed it got ECONNRESET.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
