@@ -9,8 +9,10 @@
  * cache), then SIGN_INS sign-ins, half new addresses, half existing accounts. `--json` prints one
  * JSON line instead ({ signIns, statements, perSignIn }), for the bench, which runs it in the same run.
  * `--postgres` runs Sesame on a fresh PostgreSQL database (BENCH_DATABASE_URL's server) and counts
- * every query sent to the server instead (each one a round trip: BEGIN, COMMIT, advisory locks, the
- * rate-limit flush and the settings feed's LISTEN included).
+ * every query sent to the server instead (BEGIN, COMMIT, advisory locks, the rate-limit flush and the
+ * settings feed's LISTEN included), and the round trips they took: statements a connection writes
+ * together (a transaction's BEGIN and its writes sent ahead go with the next statement, see
+ * src/db/postgres.ts) are one round trip. The JSON then has `roundTrips` and `roundTripsPerSignIn` too.
  * `--by-step` splits the statements by sign-in step (the client's steps: one sign-in runs at a time, so
  * every statement before a step ends belongs to it).
  */
@@ -63,11 +65,19 @@ SqliteEngine.prototype.prepare = function (this: SqliteEngine, sql: string, para
   count(sql);
   return prepare.call(this, sql, parameterless);
 };
-// On PostgreSQL every query the pool's clients (and the settings feed's) send is one round trip.
+// On PostgreSQL every query the pool's clients (and the settings feed's) send is counted; those one
+// client issues in the same turn of the event loop (a batch the driver writes at once) make one round trip.
+let roundTrips = 0;
+const batching = new WeakSet<pg.Client>();
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   const [first] = args;
   count(typeof first === 'string' ? first : String((first as { text?: unknown }).text ?? first));
+  if (counting && !batching.has(this)) {
+    roundTrips++;
+    batching.add(this);
+    queueMicrotask(() => batching.delete(this));
+  }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
 const postgres = onPostgres ? await createBenchDatabase(process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL) : undefined;
@@ -110,8 +120,13 @@ try {
   }
   counting = false;
   const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
-  if (json) console.log(JSON.stringify({ signIns, statements: total, perSignIn: Math.round((total / signIns) * 10) / 10 }));
-  else console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
+  const perSignIn = (n: number) => Math.round((n / signIns) * 10) / 10;
+  const trips = onPostgres ? { roundTrips, roundTripsPerSignIn: perSignIn(roundTrips) } : {};
+  if (json) console.log(JSON.stringify({ signIns, statements: total, perSignIn: perSignIn(total), ...trips }));
+  else {
+    console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
+    if (onPostgres) console.log(`round trips to PostgreSQL: ${roundTrips}, ${(roundTrips / signIns).toFixed(1)} per sign-in`);
+  }
   if (byStatement) {
     for (const [sql, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${(n / signIns).toFixed(1).padStart(6)}  ${sql.slice(0, 150)}`);
   }

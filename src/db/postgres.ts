@@ -17,6 +17,7 @@ import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
 import { statementNameOf } from './prepared.ts';
+import { isWrittenAhead } from './write-ahead.ts';
 import { advisoryLockKey } from './serialize.ts';
 
 export { advisoryLockKey };
@@ -106,6 +107,9 @@ export function createPostgresPool(config: PostgresDatabaseConfig, options: Post
     ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 2_000 } : {}),
     idle_in_transaction_session_timeout: 60_000,
     keepAlive: true,
+    // Statements are written without waiting for the previous answer, so a transaction's BEGIN and its
+    // writes sent ahead travel with the next statement (see PostgresFaultConnection): fewer round trips.
+    pipeline: true,
     types,
   });
   pool.on('error', (error) => options.onIdleError?.(error));
@@ -439,9 +443,33 @@ export function lendConnection(client: pg.PoolClient, options: { queryTimeoutMs?
   return { connect: async () => lent, end: async () => undefined };
 }
 
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+
+/** pg's answer to one statement, as Kysely wants it. */
+function resultOf<R>({ command, rowCount, rows }: pg.QueryResult): QueryResult<R> {
+  if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] as R[] };
+  const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+  return { ...(changed ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}), rows: (rows ?? []) as R[] };
+}
+
+/**
+ * One pooled connection as Kysely uses it. Round trips are what a statement costs most here (each is
+ * a write, a wake-up of the server and a read, on both sides), so a transaction sends none of its
+ * own: BEGIN waits to go out with the first statement, and writes sent ahead (see
+ * write-ahead.ts) with the next statement or the COMMIT, all in one write (the pool runs pg in
+ * pipeline mode, each statement with its own Sync, so a failed one does not swallow the next).
+ */
 class PostgresFaultConnection implements DatabaseConnection {
   /** Set when a statement failed because of the connection or the server: destroy, do not reuse. */
   broken = false;
+  /** Between beginTransaction and its commit or rollback. */
+  private inTransaction = false;
+  /** Statements waiting to go out with the next one: the transaction's BEGIN until it is sent, writes sent ahead. */
+  private held: CompiledQuery[] = [];
+  /** The transaction's BEGIN is still held: nothing of it has reached the server. */
+  private beginHeld = false;
+
   /**
    * pg emits 'error' on a checked-out client whose connection drops (besides failing its query), and
    * the pool listens only while the client is idle: without this, a lost connection would crash the process.
@@ -456,13 +484,64 @@ class PostgresFaultConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.inTransaction && isWrittenAhead(query)) {
+      this.held.push(query);
+      return { rows: [] };
+    }
+    return this.send<R>(query);
+  }
+
+  begin(statement: CompiledQuery): void {
+    this.inTransaction = true;
+    this.beginHeld = true;
+    this.held = [statement];
+  }
+
+  /** Ends the transaction; false when the server rolled it back instead (an earlier statement failed). */
+  async commit(): Promise<boolean> {
+    // Nothing was sent and nothing is held but the BEGIN: there is nothing to commit.
+    if (this.beginHeld && this.held.length === 1) {
+      this.end();
+      return true;
+    }
     try {
-      // A fixed-shape query (src/db/prepared.ts) is prepared by the server once per connection.
-      const name = statementNameOf(query);
-      const { command, rowCount, rows } = await this.client.query({ text: query.sql, values: [...query.parameters], ...(name && { name }) });
-      if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] as R[] };
-      const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
-      return { ...(changed ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}), rows: (rows ?? []) as R[] };
+      const { rows } = await this.send<{ command?: string }>(COMMIT);
+      return rows[0]?.command !== 'ROLLBACK';
+    } finally {
+      // Whatever happened, the server ended the transaction (each statement has its own Sync, so the
+      // COMMIT ran even after a failed write), or the connection is broken: nothing is left to roll back.
+      this.end();
+    }
+  }
+
+  async rollback(): Promise<void> {
+    // Held writes are dropped unsent; a transaction whose BEGIN never left has nothing to roll back.
+    const sentSomething = this.inTransaction && !this.beginHeld;
+    this.end();
+    if (!sentSomething) return;
+    try {
+      await this.send(ROLLBACK);
+    } catch (error) {
+      this.broken = true;
+      throw error;
+    }
+  }
+
+  private end(): void {
+    this.inTransaction = false;
+    this.beginHeld = false;
+    this.held = [];
+  }
+
+  /** `query` (with what is held before it, in one write); its result, or the first failure among them. */
+  private async send<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const batch = this.held.length > 0 ? [...this.held, query] : undefined;
+    this.held = [];
+    this.beginHeld = false;
+    try {
+      if (!batch) return resultOf<R>(await this.client.query(pgQuery(query)));
+      const answers = await this.sendTogether(batch);
+      return resultOf<R>(answers[answers.length - 1]!);
     } catch (error) {
       const fault = describePostgresFault(error);
       if (!fault) throw error;
@@ -472,10 +551,31 @@ class PostgresFaultConnection implements DatabaseConnection {
     }
   }
 
+  private async sendTogether(batch: CompiledQuery[]): Promise<pg.QueryResult[]> {
+    const stream = this.client.connection?.stream;
+    stream?.cork();
+    let pending: Promise<pg.QueryResult>[];
+    try {
+      pending = batch.map((query) => this.client.query(pgQuery(query)));
+    } finally {
+      stream?.uncork();
+    }
+    const settled = await Promise.allSettled(pending);
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult>).value);
+  }
+
   // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported by the PostgreSQL driver');
   }
+}
+
+/** pg's form of a compiled query; a fixed-shape one (src/db/prepared.ts) is prepared by the server once per connection. */
+function pgQuery(query: CompiledQuery): pg.QueryConfig {
+  const name = statementNameOf(query);
+  return { text: query.sql, values: [...query.parameters], ...(name && { name }) };
 }
 
 /** One PostgresFaultConnection per pg client, made when the pool first lends it. */
@@ -502,22 +602,16 @@ class PostgresFaultDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const mode = [settings.isolationLevel && `isolation level ${settings.isolationLevel}`, settings.accessMode].filter(Boolean).join(' ');
-    await connection.executeQuery(CompiledQuery.raw(mode ? `start transaction ${mode}` : 'begin'));
+    (connection as PostgresFaultConnection).begin(CompiledQuery.raw(mode ? `start transaction ${mode}` : 'begin'));
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    const { rows } = await connection.executeQuery<{ command?: string }>(CompiledQuery.raw('commit'));
     // PostgreSQL answers COMMIT with ROLLBACK when an earlier statement left the transaction aborted.
-    if (rows[0]?.command === 'ROLLBACK') throw new AbortedTransactionError();
+    if (!(await (connection as PostgresFaultConnection).commit())) throw new AbortedTransactionError();
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    try {
-      await connection.executeQuery(CompiledQuery.raw('rollback'));
-    } catch (error) {
-      (connection as PostgresFaultConnection).broken = true;
-      throw error;
-    }
+    await (connection as PostgresFaultConnection).rollback();
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {

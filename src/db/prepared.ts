@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Queryable } from './database.ts';
+import { aheadIfWriting, isPlainWrite } from './write-ahead.ts';
 
 /**
  * Set on the compiled queries prepared() runs: a name derived from the SQL text, under which the
@@ -36,19 +37,20 @@ export function prepared<P extends Record<string, unknown>, R>(
   build: (db: Queryable, params: P) => Compilable<R>,
 ): (db: Queryable, params: P) => Promise<QueryResult<R>> {
   // Per adapter: one per database (its transactions share it), and so one per SQL dialect.
-  const compiled = new WeakMap<object, { query: CompiledQuery<R>; name: string; slots: Slot[] }>();
+  const compiled = new WeakMap<object, { query: CompiledQuery<R>; name: string; slots: Slot[]; plainWrite: boolean }>();
   const compile = (db: Queryable) => {
     const placeholders = new Proxy<P>({} as P, { get: (_target, name) => ({ [NAME]: String(name) }) });
     const query = build(db, placeholders).compile();
     const name = `sesame_${createHash('sha256').update(query.sql).digest('base64url').slice(0, 20)}`;
     const slots = query.parameters.map((value): Slot => (isPlaceholder(value) ? { name: value[NAME] } : { constant: value }));
-    const entry = { query, name, slots };
+    const entry = { query, name, slots, plainWrite: isPlainWrite(query) };
     compiled.set(db.getExecutor().adapter, entry);
     return entry;
   };
   return (db, params) => {
-    const { query, name, slots } = compiled.get(db.getExecutor().adapter) ?? compile(db);
+    const { query, name, slots, plainWrite } = compiled.get(db.getExecutor().adapter) ?? compile(db);
     const parameters = slots.map((slot) => ('name' in slot ? params[slot.name] : slot.constant));
-    return db.executeQuery<R>({ ...query, parameters, [STATEMENT_NAME]: name } as CompiledQuery<R>);
+    // Sent ahead (see write-ahead.ts) when run inside writeAhead().
+    return db.executeQuery<R>(aheadIfWriting(db, { ...query, parameters, [STATEMENT_NAME]: name } as CompiledQuery<R>, plainWrite));
   };
 }

@@ -92,39 +92,55 @@ export async function findUserForSignIn(db: Queryable, email: string): Promise<{
   return row && { user: fromRow(row), secondFactor: row.second_factor === true || Number(row.second_factor) === 1 };
 }
 
+const insertUserRow = prepared((db, p: Selectable<UsersTable>) =>
+  db.insertInto('users').values({
+    id: p.id,
+    email: p.email,
+    email_verified: p.email_verified,
+    name: p.name,
+    username: p.username,
+    password_hash: p.password_hash,
+    custom_data: p.custom_data,
+    created_at: p.created_at,
+    updated_at: p.updated_at,
+    last_sign_in_at: p.last_sign_in_at,
+    is_suspended: p.is_suspended,
+    is_admin: p.is_admin,
+  }),
+);
+
 export async function insertUser(db: Queryable, user: User): Promise<void> {
-  await db
-    .insertInto('users')
-    .values({
-      id: user.id,
-      email: user.email,
-      email_verified: user.emailVerified ? 1 : 0,
-      name: user.name,
-      username: user.username,
-      password_hash: user.passwordHash,
-      custom_data: JSON.stringify(user.customData),
-      created_at: user.createdAt,
-      updated_at: user.updatedAt,
-      last_sign_in_at: user.lastSignInAt,
-      is_suspended: user.isSuspended ? 1 : 0,
-      is_admin: user.isAdmin ? 1 : 0,
-    })
-    .execute();
+  await insertUserRow(db, {
+    id: user.id,
+    email: user.email,
+    email_verified: user.emailVerified ? 1 : 0,
+    name: user.name,
+    username: user.username,
+    password_hash: user.passwordHash,
+    custom_data: JSON.stringify(user.customData),
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+    last_sign_in_at: user.lastSignInAt,
+    is_suspended: user.isSuspended ? 1 : 0,
+    is_admin: user.isAdmin ? 1 : 0,
+  });
 }
+
+const signedIn = prepared((db, p: { id: string; at: number }) => db.updateTable('users').set({ last_sign_in_at: p.at }).where('id', '=', p.id));
+const signedInVerified = prepared((db, p: { id: string; at: number }) =>
+  db
+    .updateTable('users')
+    .set((eb) => ({
+      last_sign_in_at: p.at,
+      updated_at: eb.case().when('email_verified', '=', 1).then(eb.ref('updated_at')).else(eb.val(p.at)).end(),
+      email_verified: 1,
+    }))
+    .where('id', '=', p.id),
+);
 
 /** Records a sign-in; `emailVerified` marks the address verified (and the user updated) when it was not. */
 export async function markSignedIn(db: Queryable, id: string, at: number, emailVerified: boolean): Promise<void> {
-  await db
-    .updateTable('users')
-    .set((eb) => ({
-      last_sign_in_at: at,
-      ...(emailVerified && {
-        updated_at: eb.case().when('email_verified', '=', 1).then(eb.ref('updated_at')).else(eb.val(at)).end(),
-        email_verified: 1,
-      }),
-    }))
-    .where('id', '=', id)
-    .execute();
+  await (emailVerified ? signedInVerified : signedIn)(db, { id, at });
 }
 
 /**

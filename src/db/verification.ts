@@ -147,9 +147,15 @@ const consume = prepared((db, p: { interactionUid: string; purpose: string; at: 
     .where('consumed_at', 'is', null),
 );
 
-/** Atomic single use: only one caller can flip consumed_at from NULL. */
-export async function consumeCode(db: Queryable, interactionUid: string, purpose: string, at: number): Promise<boolean> {
-  return (await consume(db, { interactionUid, purpose, at })).numAffectedRows === 1n;
+/**
+ * Single use: marks the code used, in the transaction that read it with findCodeForUpdate and saw it
+ * unused. That read holds the row (PostgreSQL locks it to the commit; SQLite runs one writing
+ * transaction at a time), so no other caller can use it in between and the update cannot miss; the
+ * `consumed_at IS NULL` condition stays as a last guard. Nothing is returned, so the caller may send
+ * it ahead (write-ahead.ts).
+ */
+export async function consumeCode(tx: Queryable, interactionUid: string, purpose: string, at: number): Promise<void> {
+  await consume(tx, { interactionUid, purpose, at });
 }
 
 const addSend = prepared((db, p: Selectable<VerificationSendsTable>) =>

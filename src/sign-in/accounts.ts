@@ -7,6 +7,7 @@ import { clearFailures, deleteLocksOf } from '../db/lockout.ts';
 import { normalizeEmail } from './email.ts';
 import { randomId } from '../lib/random.ts';
 import { recordSignIn, type SignInAudit } from '../audit/sign-in.ts';
+import { writeAhead } from '../db/write-ahead.ts';
 
 export interface SignInOutcome {
   user: User;
@@ -49,8 +50,11 @@ async function signInOrSignUp(
     // it would had the deletion come a moment later (oidc-provider finds no account).
     const existing = lookedUp ? lookedUp.user : await findUserByEmail(tx, email);
     if (existing) {
-      await markSignedIn(tx, existing.id, options.now, true);
-      if (options.audit) await recordSignIn(tx, options.audit, existing, false);
+      // The transaction ends with these writes and reads nothing back: on PostgreSQL they go out with the COMMIT.
+      await writeAhead(tx, async () => {
+        await markSignedIn(tx, existing.id, options.now, true);
+        if (options.audit) await recordSignIn(tx, options.audit, existing, false);
+      });
       return { user: { ...existing, emailVerified: true, lastSignInAt: options.now }, created: false };
     }
     if (!options.allowSignUp) return undefined;
@@ -66,8 +70,11 @@ async function signInOrSignUp(
       updatedAt: options.now,
       lastSignInAt: options.now,
     };
-    await insertUser(tx, user);
-    if (options.audit) await recordSignIn(tx, options.audit, user, true);
+    // A unique violation (the address taken meanwhile) then surfaces at the commit, as the same error.
+    await writeAhead(tx, async () => {
+      await insertUser(tx, user);
+      if (options.audit) await recordSignIn(tx, options.audit, user, true);
+    });
     return { user, created: true };
   });
 }

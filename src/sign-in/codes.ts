@@ -13,6 +13,7 @@ import {
   type CodeRecord,
 } from '../db/verification.ts';
 import { serializeOn } from '../db/serialize.ts';
+import { writeAhead } from '../db/write-ahead.ts';
 import { randomId } from '../lib/random.ts';
 import type { LockState } from './lockout.ts';
 import { linkMac, linkMatches, newLinkToken, openCode, sealCode } from './link-token.ts';
@@ -218,8 +219,11 @@ async function reserve(
     linkHmac: link?.hmac ?? null,
     linkCode: link?.sealedCode ?? null,
   };
-  await saveCode(tx, record);
-  await insertSend(tx, { id: stored.sendId, email: request.email, ip: request.ip, sentAt: at });
+  // Nothing in the transaction reads these back: on PostgreSQL they go out with the COMMIT.
+  await writeAhead(tx, async () => {
+    await saveCode(tx, record);
+    await insertSend(tx, { id: stored.sendId, email: request.email, ip: request.ip, sentAt: at });
+  });
   return { status: 'reserved', previous, record };
 }
 
@@ -286,7 +290,8 @@ async function checkSecret(
       state: describeCode({ ...record, failedAttempts: failures }, at, rules),
     };
   }
-  if (!(await consumeCode(tx, interactionUid, purpose, at))) return { status: 'missing' };
+  // The row read above is held by this transaction, so the update cannot miss: it goes out with the COMMIT.
+  await writeAhead(tx, () => consumeCode(tx, interactionUid, purpose, at));
   return { status: 'ok', email: record.email };
 }
 
