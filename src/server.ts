@@ -10,6 +10,7 @@ import { createKeyRing, type KeyRing } from './oidc/key-ring.ts';
 import { createProvider, useKeys } from './oidc/provider.ts';
 import { logRefusals } from './oidc/refusal-log.ts';
 import { handleOidcFaults } from './oidc/faults.ts';
+import { holdRequestWrites } from './oidc/request-writes.ts';
 import { createViews } from './http/views.ts';
 import { createCodeService, defaultCodePolicy } from './sign-in/codes.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
@@ -103,6 +104,8 @@ export async function createSesame(config: Readonly<Config>, options: SesameOpti
     // A rotation seen while running (any process's `sesame keys rotate`) applies without a restart.
     keyRing.onChange((keys) => useKeys(provider, keys));
     const oidcFaults = handleOidcFaults(provider, views); // before buildApp takes provider.callback()
+    // Inside the fault handler, which answers a failed flush with a 503.
+    holdRequestWrites(provider, db);
     const codes = createCodeService({
       db,
       hmacKeys: () => keyRing.current().codeHmac,

@@ -12,6 +12,7 @@ import {
   upsertModel,
   type ModelRow,
 } from '../db/oidc-models.ts';
+import { flushHeldWrites, writeOrHold } from './request-writes.ts';
 
 /** How a registered application looks to oidc-provider. */
 function clientMetadata(app: Application): AdapterPayload {
@@ -82,9 +83,14 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
     if (row.consumed_at !== null) payload.consumed = Math.floor(row.consumed_at / 1000);
     return payload;
   };
+  // Writes wait for the end of an oidc-provider request (request-writes.ts); a read first makes them.
+  const read = async (find: () => Promise<ModelRow | undefined>): Promise<AdapterPayload | undefined> => {
+    await flushHeldWrites();
+    return toPayload(await find());
+  };
   return {
     async upsert(id, payload, expiresIn) {
-      await upsertModel(db, {
+      const record = {
         model,
         id,
         payload: JSON.stringify(payload),
@@ -94,13 +100,18 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
         userCode: payload.userCode ?? null,
         // Lets a password reset end every session and token of the account (destroyModelsByAccountId).
         accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
-      });
+      };
+      await writeOrHold(db, (q) => upsertModel(q, record));
     },
-    find: async (id) => toPayload(await findModel(db, model, id)),
-    findByUid: async (uid) => toPayload(await findModelByUid(db, model, uid)),
-    findByUserCode: async (userCode) => toPayload(await findModelByUserCode(db, model, userCode)),
-    consume: (id) => consumeModel(db, model, id, now()),
-    destroy: (id) => destroyModel(db, model, id),
-    revokeByGrantId: (grantId) => destroyModelsByGrantId(db, grantId),
+    find: (id) => read(() => findModel(db, model, id)),
+    findByUid: (uid) => read(() => findModelByUid(db, model, uid)),
+    findByUserCode: (userCode) => read(() => findModelByUserCode(db, model, userCode)),
+    // Not held: it is how a reused authorization code or refresh token is told apart, at once.
+    consume: async (id) => {
+      await flushHeldWrites();
+      await consumeModel(db, model, id, now());
+    },
+    destroy: (id) => writeOrHold(db, (q) => destroyModel(q, model, id)),
+    revokeByGrantId: (grantId) => writeOrHold(db, (q) => destroyModelsByGrantId(q, grantId)),
   };
 }

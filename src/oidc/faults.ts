@@ -58,6 +58,8 @@ export function handleOidcFaults(provider: Provider, pages: OidcPages): { logTo(
       error = escaped;
       html = ctx.accepts('json', 'html') === 'html';
       ctx.status = 500;
+      // The answer may have been a redirect whose writes then failed (request-writes.ts): it must not be followed.
+      ctx.remove('Location');
       if (!isDatabaseUnavailable(escaped)) {
         ctx.type = 'text/plain';
         ctx.body = 'Internal Server Error';

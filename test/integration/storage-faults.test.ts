@@ -351,6 +351,8 @@ describe('SQLite: database faults while running', () => {
         // oidc-provider's authorization endpoint (a person): the readable page.
         const auth = await new HttpBrowser().request((await startAuthorization(config, REDIRECT)).url);
         expect(auth.status).toBe(503);
+        // Its interaction could not be stored: no redirect to it may go out.
+        expect(auth.headers.get('location')).toBeNull();
         expect(auth.headers.get('retry-after')).toMatch(/^\d+$/);
         expect(auth.headers.get('content-type')).toMatch(/text\/html/);
         expect(auth.body).toContain('Temporarily unavailable');

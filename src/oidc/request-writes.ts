@@ -1,0 +1,89 @@
+import Provider from 'oidc-provider';
+import type { Database, Queryable } from '../db/database.ts';
+import { writeAhead } from '../db/write-ahead.ts';
+
+type Write = (db: Queryable) => Promise<void>;
+
+/**
+ * The writes one oidc-provider request makes to its stored models (a sign-in's return to
+ * /oidc/auth saves the session, the grant and the authorization code and drops the interaction; a
+ * token exchange stores an access and a refresh token), made together in one transaction when the
+ * request's answer is ready, or earlier when the request reads a model (so it always reads what it
+ * wrote). One commit instead of one per write on SQLite; on PostgreSQL one round trip (the writes go
+ * out with the COMMIT, see write-ahead.ts) and all or nothing.
+ *
+ * Nothing leaves before they are stored: koa sends the answer (the redirect with the code, the
+ * tokens) only after holdRequestWrites' middleware has flushed them, and a failed flush turns the
+ * answer into the 503 of faults.ts. Writes made outside an oidc-provider request (the sign-in pages'
+ * interactionResult) are not held.
+ */
+class RequestWrites {
+  private writes: Write[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly db: Database) {}
+
+  add(write: Write): void {
+    this.writes.push(write);
+  }
+
+  async flush(): Promise<void> {
+    // A read that comes while a flush runs waits for it: it must see those writes.
+    while (this.flushing) await this.flushing;
+    if (this.writes.length === 0) return;
+    const writes = this.writes;
+    this.writes = [];
+    this.flushing = this.run(writes).finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  private async run(writes: Write[]): Promise<void> {
+    if (writes.length === 1) return writes[0]!(this.db);
+    await this.db.transaction().execute((tx) =>
+      writeAhead(tx, async () => {
+        for (const write of writes) await write(tx);
+      }),
+    );
+  }
+}
+
+const heldByRequest = new WeakMap<object, RequestWrites>();
+
+/** The current oidc-provider request's held writes (undefined outside one). */
+function heldWrites(): RequestWrites | undefined {
+  const ctx = Provider.ctx;
+  return ctx && heldByRequest.get(ctx);
+}
+
+/** Runs `write` now, or holds it until the current oidc-provider request reads or answers. */
+export async function writeOrHold(db: Database, write: Write): Promise<void> {
+  const held = heldWrites();
+  if (held) held.add(write);
+  else await write(db);
+}
+
+/** Before a read: the writes this request holds are made first. */
+export async function flushHeldWrites(): Promise<void> {
+  await heldWrites()?.flush();
+}
+
+/**
+ * Holds each request's model writes (see RequestWrites). Register after handleOidcFaults, so that a
+ * flush that fails (the database went away) is answered as the 503 it is.
+ */
+export function holdRequestWrites(provider: Provider, db: Database): void {
+  provider.use(async (ctx, next) => {
+    const writes = new RequestWrites(db);
+    heldByRequest.set(ctx, writes);
+    try {
+      await next();
+    } catch (error) {
+      // What was done before the failure stays done, as it would had each write gone out at once.
+      await writes.flush().catch(() => undefined);
+      throw error;
+    }
+    await writes.flush();
+  });
+}
