@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider from 'oidc-provider';
 import type { Database, Queryable } from '../db/database.ts';
 import { writeAhead } from '../db/write-ahead.ts';
@@ -14,8 +15,8 @@ type Write = (db: Queryable) => Promise<void>;
  *
  * Nothing leaves before they are stored: koa sends the answer (the redirect with the code, the
  * tokens) only after holdRequestWrites' middleware has flushed them, and a failed flush turns the
- * answer into the 503 of faults.ts. Writes made outside an oidc-provider request (the sign-in pages'
- * interactionResult) are not held.
+ * answer into the 503 of faults.ts. Writes made outside an oidc-provider request (the sign-in pages)
+ * are held only inside writeTogether().
  */
 class RequestWrites {
   private writes: Write[] = [];
@@ -50,11 +51,31 @@ class RequestWrites {
 }
 
 const heldByRequest = new WeakMap<object, RequestWrites>();
+const heldInScope = new AsyncLocalStorage<RequestWrites>();
 
-/** The current oidc-provider request's held writes (undefined outside one). */
+/** The held writes of the current oidc-provider request, or of the writeTogether() running (undefined: none). */
 function heldWrites(): RequestWrites | undefined {
   const ctx = Provider.ctx;
-  return ctx && heldByRequest.get(ctx);
+  return (ctx && heldByRequest.get(ctx)) || heldInScope.getStore();
+}
+
+/**
+ * Runs `fn` holding the model writes it makes (through oidc-provider's models), then makes them in one
+ * transaction before returning: for a sign-in page that saves a grant and then the interaction's
+ * result, one commit (SQLite) or round trip (PostgreSQL) instead of two. Answer the browser only
+ * after it resolves.
+ */
+export async function writeTogether<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  const writes = new RequestWrites(db);
+  let value: T;
+  try {
+    value = await heldInScope.run(writes, fn);
+  } catch (error) {
+    await writes.flush().catch(() => undefined);
+    throw error;
+  }
+  await writes.flush();
+  return value;
 }
 
 /** Runs `write` now, or holds it until the current oidc-provider request reads or answers. */

@@ -23,6 +23,7 @@ import { chooseLanguage, type Language } from '../i18n/index.ts';
 import { LANGUAGE_COOKIE, returnPath } from '../http/language.ts';
 import { createSecondFactor } from '../mfa/second-factor.ts';
 import { purgePending, savePending } from '../db/mfa.ts';
+import { writeTogether } from '../oidc/request-writes.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -151,9 +152,14 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
       const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
       return reply.redirect(redirectTo, 303);
     }
-    loaded.result = result;
-    await loaded.save(loaded.exp - Math.floor(Date.now() / 1000));
+    await saveResult(loaded, result);
     return reply.redirect(loaded.returnTo, 303);
+  }
+
+  /** What provider.interactionResult does, on an interaction already loaded. */
+  async function saveResult(interaction: Interaction, result: InteractionResults): Promise<void> {
+    interaction.result = result;
+    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
   }
 
   /** What lockout.check said about this request's attempt, for completeSignIn (see Lockout.succeed). */
@@ -184,11 +190,13 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     deps.knownDevices.remember(request, reply, user.email);
     const application = await findApplicationCached(db, String(interaction.params.client_id));
     // The consent prompt has not come yet, so its details do not say what is missing: see missingAtSignIn.
-    const consent =
-      application && !application.isThirdParty
-        ? { grantId: await grantRequested(provider, interaction, user.id, await missingAtSignIn(db, interaction)) }
-        : undefined;
-    return finish(request, reply, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) }, interaction);
+    const missing = application && !application.isThirdParty ? await missingAtSignIn(db, interaction) : undefined;
+    // The grant and the interaction's result are stored together, before the browser is sent on.
+    await writeTogether(db, async () => {
+      const consent = missing ? { grantId: await grantRequested(provider, interaction, user.id, missing) } : undefined;
+      await saveResult(interaction, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
+    });
+    return reply.redirect(interaction.returnTo, 303);
   }
 
   const secondFactors = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
