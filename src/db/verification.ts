@@ -71,7 +71,12 @@ export async function findCodeForUpdate(tx: Queryable, interactionUid: string, p
   return row && fromRow(row);
 }
 
-const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) =>
+/**
+ * Insert or replace the code of an interaction. On a conflict (a code is there) `failed_attempts`
+ * comes from `failures`: the new row's, or (for a resend) the replaced row's own count at the moment
+ * of the write, unless that code was used or dead.
+ */
+const codeUpsert = (db: Queryable, p: Selectable<VerificationCodesTable>, keepFailuresBelow?: number) =>
   db
     .insertInto('verification_codes')
     .values({
@@ -91,7 +96,15 @@ const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) =>
       conflict.columns(['interaction_uid', 'purpose']).doUpdateSet((eb) => ({
         email: eb.ref('excluded.email'),
         code_hmac: eb.ref('excluded.code_hmac'),
-        failed_attempts: eb.ref('excluded.failed_attempts'),
+        failed_attempts:
+          keepFailuresBelow === undefined
+            ? eb.ref('excluded.failed_attempts')
+            : eb
+                .case()
+                .when(eb.and([eb('verification_codes.consumed_at', 'is', null), eb('verification_codes.failed_attempts', '<', keepFailuresBelow)]))
+                .then(eb.ref('verification_codes.failed_attempts'))
+                .else(eb.ref('excluded.failed_attempts'))
+                .end(),
         expires_at: eb.ref('excluded.expires_at'),
         last_sent_at: eb.ref('excluded.last_sent_at'),
         consumed_at: eb.ref('excluded.consumed_at'),
@@ -99,24 +112,38 @@ const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) =>
         link_hmac: eb.ref('excluded.link_hmac'),
         link_code: eb.ref('excluded.link_code'),
       })),
-    ),
-);
+    );
+
+const upsertCode = prepared((db, p: Selectable<VerificationCodesTable>) => codeUpsert(db, p));
+const upsertResentCode = prepared((db, p: Selectable<VerificationCodesTable> & { max_attempts: number }) => codeUpsert(db, p, p.max_attempts));
+
+const codeRow = (code: CodeRecord): Selectable<VerificationCodesTable> => ({
+  interaction_uid: code.interactionUid,
+  purpose: code.purpose,
+  email: code.email,
+  code_hmac: code.codeHmac,
+  failed_attempts: code.failedAttempts,
+  expires_at: code.expiresAt,
+  last_sent_at: code.lastSentAt,
+  consumed_at: code.consumedAt,
+  created_at: code.createdAt,
+  link_hmac: code.linkHmac,
+  link_code: code.linkCode,
+});
 
 /** Insert or replace the live code of an interaction; the caller decides the failure count to keep. */
 export async function saveCode(db: Queryable, code: CodeRecord): Promise<void> {
-  await upsertCode(db, {
-    interaction_uid: code.interactionUid,
-    purpose: code.purpose,
-    email: code.email,
-    code_hmac: code.codeHmac,
-    failed_attempts: code.failedAttempts,
-    expires_at: code.expiresAt,
-    last_sent_at: code.lastSentAt,
-    consumed_at: code.consumedAt,
-    created_at: code.createdAt,
-    link_hmac: code.linkHmac,
-    link_code: code.linkCode,
-  });
+  await upsertCode(db, codeRow(code));
+}
+
+/**
+ * A new code sent for the interaction: it replaces the previous one, whose failure count it keeps
+ * (so resending cannot buy extra guesses) unless that code was used or had `maxAttempts` failures.
+ * The count is the one stored when the row is written, so a wrong guess another instance counted
+ * after the caller read the previous code is not lost; `code.failedAttempts` applies when there was none.
+ */
+export async function saveResentCode(db: Queryable, code: CodeRecord, maxAttempts: number): Promise<void> {
+  await upsertResentCode(db, { ...codeRow(code), max_attempts: maxAttempts });
 }
 
 export async function deleteCode(db: Queryable, interactionUid: string, purpose: string): Promise<void> {
@@ -180,7 +207,15 @@ export interface SendCounts {
   ip: WindowCount;
 }
 
-const selectSendCounts = prepared((db, p: { email: string; ip: string; pairSince: number; addressSince: number; ipSince: number }) => {
+type SendWindows = {
+  email: string;
+  ip: string;
+  pairSince: number;
+  addressSince: number;
+  ipSince: number;
+};
+
+const sendCounts = (db: Queryable, p: SendWindows) => {
   const sends = (eb: ExpressionBuilder<Schema, never>, where: (inner: ExpressionBuilder<Schema, 'verification_sends'>) => Expression<SqlBool>) => ({
     count: eb.selectFrom('verification_sends').select((inner) => inner.fn.countAll().as('n')).where(where),
     oldest: eb.selectFrom('verification_sends').select((inner) => inner.fn.min('sent_at').as('m')).where(where),
@@ -198,17 +233,44 @@ const selectSendCounts = prepared((db, p: { email: string; ip: string; pairSince
       ip.oldest.as('ip_oldest'),
     ];
   });
-});
+};
+
+const selectSendCounts = prepared(sendCounts);
+
+/** The send counts, and beside them the interaction's code (NULLs when it has none). */
+const selectCodeAndSendCounts = prepared((db, p: SendWindows & { interactionUid: string; purpose: string }) =>
+  db
+    .selectFrom(sendCounts(db, p).as('counts'))
+    .leftJoin('verification_codes', (join) =>
+      join.on('verification_codes.interaction_uid', '=', p.interactionUid).on('verification_codes.purpose', '=', p.purpose),
+    )
+    .selectAll('counts')
+    .select(COLUMNS.map((column) => `verification_codes.${column}` as const)),
+);
 
 /**
  * The three send counts a new code is checked against, in one statement (each subquery uses its
  * own index): one round trip instead of three on the path of every code sent.
  */
-export async function countSendsForCaps(
+export async function countSendsForCaps(db: Queryable, p: SendWindows): Promise<SendCounts> {
+  return sendCountsOf((await selectSendCounts(db, p)).rows[0]);
+}
+
+/**
+ * What a new send is checked against, in one statement: the send counts (countSendsForCaps) and the
+ * interaction's current code. Not locked: the caller serializes sends for the interaction, and
+ * saveResentCode carries a guess counted meanwhile over.
+ */
+export async function findCodeAndCountSends(
   db: Queryable,
-  p: { email: string; ip: string; pairSince: number; addressSince: number; ipSince: number },
-): Promise<SendCounts> {
-  const row = (await selectSendCounts(db, p)).rows[0];
+  p: SendWindows & { interactionUid: string; purpose: string },
+): Promise<{ previous: CodeRecord | undefined; sends: SendCounts }> {
+  const row = (await selectCodeAndSendCounts(db, p)).rows[0];
+  const previous = row && row.interaction_uid !== null ? fromRow(row as Selectable<VerificationCodesTable>) : undefined;
+  return { previous, sends: sendCountsOf(row) };
+}
+
+function sendCountsOf(row: Record<`${'pair' | 'address' | 'ip'}_${'count' | 'oldest'}`, unknown> | undefined): SendCounts {
   // COUNT and MIN of a BIGINT come back as numbers from SQLite and as strings from PostgreSQL.
   const windowCount = (count: unknown, oldest: unknown): WindowCount => ({
     count: Number(count ?? 0),

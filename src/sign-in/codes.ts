@@ -2,14 +2,15 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.ts';
 import {
   consumeCode,
-  countSendsForCaps,
   deleteCode,
   deleteSend,
   findCode,
+  findCodeAndCountSends,
   findCodeForUpdate,
   insertSend,
   recordFailedAttempt,
   saveCode,
+  saveResentCode,
   type CodeRecord,
 } from '../db/verification.ts';
 import { serializeOn } from '../db/serialize.ts';
@@ -174,22 +175,24 @@ async function reserve(
   // Counting and then adding a send must be one step for each address and IP, across instances: the
   // locks are taken in one statement before anything is read, and held to the commit. (Many people
   // share an IP behind a NAT, and every bench client is 127.0.0.1: what follows the locks is kept to
-  // four short statements, so their sends queue only briefly.)
+  // one read and the writes, which go out with the COMMIT on PostgreSQL, so their sends queue only briefly.)
   await serializeOn(tx, [`sends:email:${request.email}`, `code:${request.interactionUid}:${request.purpose}`, `sends:ip:${request.ip}`]);
-  // Locked too: a guess at the previous code (another instance) must not change its failure count
-  // between this read and the write below that carries the count over.
-  const previous = await findCodeForUpdate(tx, request.interactionUid, request.purpose);
-  if (previous && previous.email === request.email && previous.consumedAt === null) {
-    const readyAt = previous.lastSentAt + rules.resendCooldownMs;
-    if (readyAt > at) return { status: 'cooldown', retryAfterSeconds: secondsUntil(readyAt, at) };
-  }
-  const sends = await countSendsForCaps(tx, {
+  // The previous code and the send counts, in one read: sends for this interaction are serialized by
+  // the lock above, and a guess at the previous code counted meanwhile (another instance) is carried
+  // over by saveResentCode itself.
+  const { previous, sends } = await findCodeAndCountSends(tx, {
+    interactionUid: request.interactionUid,
+    purpose: request.purpose,
     email: request.email,
     ip: request.ip,
     pairSince: at - rules.perPair.windowMs,
     addressSince: at - rules.perAddress.windowMs,
     ipSince: at - rules.perIp.windowMs,
   });
+  if (previous && previous.email === request.email && previous.consumedAt === null) {
+    const readyAt = previous.lastSentAt + rules.resendCooldownMs;
+    if (readyAt > at) return { status: 'cooldown', retryAfterSeconds: secondsUntil(readyAt, at) };
+  }
   const caps = [
     [sends.pair, rules.perPair],
     // The address's own cap spares the browsers it signed in from (see CodePolicy.perAddress).
@@ -202,7 +205,8 @@ async function reserve(
     }
   }
   // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code is
-  // replaced by a fresh one (the send caps bound how often that can happen).
+  // replaced by a fresh one (the send caps bound how often that can happen). saveResentCode decides
+  // on the stored row; this is what it will find, unless a guess comes in between.
   const keepFailures =
     previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
   const binding = { interactionUid: request.interactionUid, purpose: request.purpose, email: request.email };
@@ -221,7 +225,7 @@ async function reserve(
   };
   // Nothing in the transaction reads these back: on PostgreSQL they go out with the COMMIT.
   await writeAhead(tx, async () => {
-    await saveCode(tx, record);
+    await saveResentCode(tx, { ...record, failedAttempts: 0 }, rules.maxAttempts);
     await insertSend(tx, { id: stored.sendId, email: request.email, ip: request.ip, sentAt: at });
   });
   return { status: 'reserved', previous, record };

@@ -7,6 +7,7 @@ import { openSqlite } from '../../src/db/sqlite.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/sign-in/codes.ts';
+import { findCode, saveCode, saveResentCode, type CodeRecord } from '../../src/db/verification.ts';
 
 describe('the code service', () => {
   let dir: string;
@@ -59,6 +60,37 @@ describe('the code service', () => {
     now += 61_000;
     expect((await issue()).status).toBe('sent');
     expect((await codes.state('uid1', 'email'))!.attemptsLeft).toBe(4);
+  });
+
+  it('a resend carries over the failure count stored when it writes, not the one it read', async () => {
+    const stored = async () => (await findCode(db, 'uid9', 'email'))?.failedAttempts;
+    const code = (failedAttempts: number, consumedAt: number | null = null): CodeRecord => ({
+      interactionUid: 'uid9',
+      purpose: 'email',
+      email: 'a@example.com',
+      codeHmac: 'h',
+      failedAttempts,
+      expiresAt: now + 60_000,
+      lastSentAt: now,
+      consumedAt,
+      createdAt: now,
+      linkHmac: null,
+      linkCode: null,
+    });
+    // No code yet: the new row's own count.
+    await saveResentCode(db, code(0), 5);
+    expect(await stored()).toBe(0);
+    // Two guesses counted (say, on another instance) after the sender read the code: both stay.
+    await saveCode(db, code(2));
+    await saveResentCode(db, code(0), 5);
+    expect(await stored()).toBe(2);
+    // A dead code, or a used one, is replaced by a fresh count.
+    await saveCode(db, code(5));
+    await saveResentCode(db, code(0), 5);
+    expect(await stored()).toBe(0);
+    await saveCode(db, code(3, now));
+    await saveResentCode(db, code(0), 5);
+    expect(await stored()).toBe(0);
   });
 
   it('undoes the reservation when delivery fails', async () => {
