@@ -1,4 +1,4 @@
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,9 @@ import { startSesame, type RunningSesame, type SesameOptions } from '../../src/s
 import { createApplication } from '../../src/management/applications.ts';
 import type { Application } from '../../src/db/applications.ts';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp.ts';
-import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './postgres.ts';
+import { createTestDatabase, MIGRATIONS, TEST_DATABASE_URL, type TestDatabase } from './postgres.ts';
+import { databaseConfig } from '../../src/config/database.ts';
+import { migrateDatabase, openDatabase, type OpenDatabase } from '../../src/db/open.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -142,4 +144,29 @@ export async function startSesameWithMail(
     await smtp.close();
     throw error;
   }
+}
+
+/**
+ * beforeAll: a migrated database on the engine under test (TEST_ENGINE), opened as the server opens
+ * it; afterAll: closed and removed. Read `.current` inside tests.
+ */
+export function useEngineDatabase(prefix: string): { readonly current: OpenDatabase } {
+  const dir = tempDir(prefix);
+  let database: OpenDatabase | undefined;
+  beforeAll(async () => {
+    const config = databaseConfig(await testDatabaseUrl(dir.path), {}, []);
+    if (!config) throw new Error('no database config');
+    database = await openDatabase(config);
+    await migrateDatabase(database, TEST_ENGINE === 'postgres' ? MIGRATIONS.postgres : MIGRATIONS.sqlite);
+  });
+  afterAll(async () => {
+    await database?.db.destroy();
+    dir.remove();
+  });
+  return {
+    get current() {
+      if (!database) throw new Error('the database is opened in beforeAll');
+      return database;
+    },
+  };
 }

@@ -1,38 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseConfig } from '../../src/config/database.ts';
-import { migrateDatabase, openDatabase, type OpenDatabase } from '../../src/db/open.ts';
+import { describe, expect, it } from 'vitest';
 import { findModel } from '../../src/db/oidc-models.ts';
 import { createAdapterFactory } from '../../src/oidc/adapter.ts';
 import { writeTogether } from '../../src/oidc/request-writes.ts';
-import { MIGRATIONS } from '../helpers/postgres.ts';
-import { TEST_ENGINE, tempDir, testDatabaseUrl } from '../helpers/sesame.ts';
+import { TEST_ENGINE, useEngineDatabase } from '../helpers/sesame.ts';
 
 /**
  * Model writes held and made together (src/oidc/request-writes.ts), on the engine under test: the
  * adapter's writes inside writeTogether() wait for its end or for the next read, whichever comes first.
  */
 describe(`model writes made together (${TEST_ENGINE})`, () => {
-  const dir = tempDir('sesame-request-writes-');
-  let database: OpenDatabase;
-
-  beforeAll(async () => {
-    const config = databaseConfig(await testDatabaseUrl(dir.path), {}, []);
-    if (!config) throw new Error('no database config');
-    database = await openDatabase(config);
-    await migrateDatabase(database, TEST_ENGINE === 'postgres' ? MIGRATIONS.postgres : MIGRATIONS.sqlite);
-  });
-  afterAll(async () => {
-    await database?.db.destroy();
-    dir.remove();
-  });
+  const engine = useEngineDatabase('sesame-request-writes-');
 
   it('stores them when it ends, and earlier when a model is read', async () => {
-    const adapters = createAdapterFactory(database.db);
+    const adapters = createAdapterFactory(engine.current.db);
     const grants = adapters('Grant');
     const sessions = adapters('Session');
-    const stored = (model: string, id: string) => findModel(database.db, model, id);
+    const stored = (model: string, id: string) => findModel(engine.current.db, model, id);
 
-    await writeTogether(database.db, async () => {
+    await writeTogether(engine.current.db, async () => {
       await grants.upsert('grant-1', { accountId: 'someone', clientId: 'app' }, 60);
       await sessions.upsert('session-1', { accountId: 'someone', uid: 'uid-1' }, 60);
       // Held: not in the database yet.
@@ -48,9 +33,9 @@ describe(`model writes made together (${TEST_ENGINE})`, () => {
   });
 
   it('stores what was written before a failure, then lets the failure through', async () => {
-    const grants = createAdapterFactory(database.db)('Grant');
+    const grants = createAdapterFactory(engine.current.db)('Grant');
     await expect(
-      writeTogether(database.db, async () => {
+      writeTogether(engine.current.db, async () => {
         await grants.upsert('grant-2', { accountId: 'someone', clientId: 'app' }, 60);
         throw new Error('the page failed');
       }),
@@ -59,8 +44,8 @@ describe(`model writes made together (${TEST_ENGINE})`, () => {
   });
 
   it('writes at once outside a request or writeTogether()', async () => {
-    const grants = createAdapterFactory(database.db)('Grant');
+    const grants = createAdapterFactory(engine.current.db)('Grant');
     await grants.upsert('grant-3', { accountId: 'someone', clientId: 'app' }, 60);
-    expect(await findModel(database.db, 'Grant', 'grant-3')).toBeDefined();
+    expect(await findModel(engine.current.db, 'Grant', 'grant-3')).toBeDefined();
   });
 });

@@ -1,12 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseConfig } from '../../src/config/database.ts';
+import { describe, expect, it } from 'vitest';
 import { isUniqueViolation } from '../../src/db/database.ts';
-import { migrateDatabase, openDatabase, type OpenDatabase } from '../../src/db/open.ts';
 import { countSendsForCaps, findCode, insertSend, saveCode } from '../../src/db/verification.ts';
 import { writeAhead } from '../../src/db/write-ahead.ts';
-import { MIGRATIONS } from '../helpers/postgres.ts';
-import { TEST_ENGINE, tempDir, testDatabaseUrl } from '../helpers/sesame.ts';
+import { TEST_ENGINE, useEngineDatabase } from '../helpers/sesame.ts';
 
 /**
  * Writes sent ahead (src/db/write-ahead.ts) on the engine under test: on PostgreSQL they travel with
@@ -14,24 +11,12 @@ import { TEST_ENGINE, tempDir, testDatabaseUrl } from '../helpers/sesame.ts';
  * committed with the transaction, failing it with their own error, dropped by a rollback.
  */
 describe(`writes sent ahead (${TEST_ENGINE})`, () => {
-  const dir = tempDir('sesame-write-ahead-');
-  let database: OpenDatabase;
-  const sends = async (email: string) => (await countSendsForCaps(database.db, { email, ip: '192.0.2.1', pairSince: 0, addressSince: 0, ipSince: 0 })).address.count;
+  const engine = useEngineDatabase('sesame-write-ahead-');
+  const sends = async (email: string) => (await countSendsForCaps(engine.current.db, { email, ip: '192.0.2.1', pairSince: 0, addressSince: 0, ipSince: 0 })).address.count;
   const send = (id: string, email: string) => ({ id, email, ip: '192.0.2.1', sentAt: Date.now() });
 
-  beforeAll(async () => {
-    const config = databaseConfig(await testDatabaseUrl(dir.path), {}, []);
-    if (!config) throw new Error('no database config');
-    database = await openDatabase(config);
-    await migrateDatabase(database, TEST_ENGINE === 'postgres' ? MIGRATIONS.postgres : MIGRATIONS.sqlite);
-  });
-  afterAll(async () => {
-    await database?.db.destroy();
-    dir.remove();
-  });
-
   it('commits them with the transaction', async () => {
-    await database.db.transaction().execute(async (tx) => {
+    await engine.current.db.transaction().execute(async (tx) => {
       await insertSend(tx, send('a1', 'committed@example.com'));
       await writeAhead(tx, async () => {
         await insertSend(tx, send('a2', 'committed@example.com'));
@@ -42,8 +27,8 @@ describe(`writes sent ahead (${TEST_ENGINE})`, () => {
   });
 
   it('fails the transaction with the write’s own error, and rolls back what came before it', async () => {
-    await insertSend(database.db, send('taken', 'first@example.com'));
-    const error = await database.db
+    await insertSend(engine.current.db, send('taken', 'first@example.com'));
+    const error = await engine.current.db
       .transaction()
       .execute(async (tx) => {
         await insertSend(tx, send('b1', 'rolled-back@example.com'));
@@ -56,7 +41,7 @@ describe(`writes sent ahead (${TEST_ENGINE})`, () => {
     expect(isUniqueViolation(error)).toBe(true);
     expect(await sends('rolled-back@example.com')).toBe(0);
     // The connection went back to the pool in a sound state.
-    await insertSend(database.db, send('b3', 'after@example.com'));
+    await insertSend(engine.current.db, send('b3', 'after@example.com'));
     expect(await sends('after@example.com')).toBe(1);
   });
 
@@ -74,7 +59,7 @@ describe(`writes sent ahead (${TEST_ENGINE})`, () => {
       linkHmac: null,
       linkCode: null,
     };
-    const seen = await database.db.transaction().execute(async (tx) =>
+    const seen = await engine.current.db.transaction().execute(async (tx) =>
       writeAhead(tx, async () => {
         await saveCode(tx, code);
         return findCode(tx, 'uid-1', 'sign-in');
@@ -85,7 +70,7 @@ describe(`writes sent ahead (${TEST_ENGINE})`, () => {
 
   it('drops them when the transaction is rolled back', async () => {
     await expect(
-      database.db.transaction().execute(async (tx) => {
+      engine.current.db.transaction().execute(async (tx) => {
         await writeAhead(tx, () => insertSend(tx, send('c1', 'dropped@example.com')));
         throw new Error('changed my mind');
       }),
@@ -109,14 +94,14 @@ describe(`writes sent ahead (${TEST_ENGINE})`, () => {
       return (query as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof query;
     try {
-      await database.db.transaction().execute(async (tx) => {
+      await engine.current.db.transaction().execute(async (tx) => {
         await writeAhead(tx, async () => {
           await insertSend(tx, send('d1', 'one-trip@example.com'));
           await insertSend(tx, send('d2', 'one-trip@example.com'));
         });
       });
       // An empty transaction sends nothing at all.
-      await database.db.transaction().execute(async () => undefined);
+      await engine.current.db.transaction().execute(async () => undefined);
     } finally {
       pg.Client.prototype.query = query;
     }
