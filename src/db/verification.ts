@@ -72,9 +72,9 @@ export async function findCodeForUpdate(tx: Queryable, interactionUid: string, p
 }
 
 /**
- * Insert or replace the code of an interaction. On a conflict (a code is there) `failed_attempts`
- * comes from `failures`: the new row's, or (for a resend) the replaced row's own count at the moment
- * of the write, unless that code was used or dead.
+ * Insert or replace the code of an interaction. On a conflict (a code is there) `failed_attempts` is
+ * the new row's; with `keepFailuresBelow` (a resend), the replaced row's own count at the moment of
+ * the write instead, unless that code was used or had reached that many failures.
  */
 const codeUpsert = (db: Queryable, p: Selectable<VerificationCodesTable>, keepFailuresBelow?: number) =>
   db

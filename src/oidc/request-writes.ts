@@ -67,9 +67,14 @@ function heldWrites(): RequestWrites | undefined {
  */
 export async function writeTogether<T>(db: Database, fn: () => Promise<T>): Promise<T> {
   const writes = new RequestWrites(db);
+  return madeAfter(writes, () => heldInScope.run(writes, fn));
+}
+
+/** Runs `fn`, then makes `writes`; when `fn` fails, they are made too (as each would have been at once) and its error goes on. */
+async function madeAfter<T>(writes: RequestWrites, fn: () => Promise<T>): Promise<T> {
   let value: T;
   try {
-    value = await heldInScope.run(writes, fn);
+    value = await fn();
   } catch (error) {
     await writes.flush().catch(() => undefined);
     throw error;
@@ -98,13 +103,6 @@ export function holdRequestWrites(provider: Provider, db: Database): void {
   provider.use(async (ctx, next) => {
     const writes = new RequestWrites(db);
     heldByRequest.set(ctx, writes);
-    try {
-      await next();
-    } catch (error) {
-      // What was done before the failure stays done, as it would had each write gone out at once.
-      await writes.flush().catch(() => undefined);
-      throw error;
-    }
-    await writes.flush();
+    await madeAfter(writes, next);
   });
 }

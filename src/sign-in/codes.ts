@@ -204,17 +204,15 @@ async function reserve(
       return { status: 'rate_limited', retryAfterSeconds: secondsUntil((count.oldest ?? at) + limit.windowMs, at) };
     }
   }
-  // A resend keeps the failure count so resending cannot buy extra guesses; a dead or used code is
-  // replaced by a fresh one (the send caps bound how often that can happen). saveResentCode decides
-  // on the stored row; this is what it will find, unless a guess comes in between.
-  const keepFailures =
-    previous && previous.consumedAt === null && previous.failedAttempts < rules.maxAttempts ? previous.failedAttempts : 0;
   const binding = { interactionUid: request.interactionUid, purpose: request.purpose, email: request.email };
   const link = stored.link?.(binding);
   const record: CodeRecord = {
     ...binding,
     codeHmac: stored.codeHmac(binding),
-    failedAttempts: keepFailures,
+    // A fresh code's count. A resend keeps the replaced code's count instead, so resending cannot buy
+    // extra guesses, unless that code was used or dead (the send caps bound how often that can
+    // happen): saveResentCode decides that on the stored row, as it is when written.
+    failedAttempts: 0,
     expiresAt: at + rules.ttlMs,
     lastSentAt: at,
     consumedAt: null,
@@ -225,7 +223,7 @@ async function reserve(
   };
   // Nothing in the transaction reads these back: on PostgreSQL they go out with the COMMIT.
   await writeAhead(tx, async () => {
-    await saveResentCode(tx, { ...record, failedAttempts: 0 }, rules.maxAttempts);
+    await saveResentCode(tx, record, rules.maxAttempts);
     await insertSend(tx, { id: stored.sendId, email: request.email, ip: request.ip, sentAt: at });
   });
   return { status: 'reserved', previous, record };
