@@ -51,7 +51,8 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
     : undefined;
   // Destroying the Kysely instance ends the pool, and the feed's connection with it.
   const source = { connect: () => pool.connect(), end: async () => void (await Promise.all([feed?.close(), pool.end()])) };
-  const db = new Kysely<Schema>({ dialect: createPostgresDialect(source) });
+  // Shared reads keep one of the pool's connections for good: only when enough are left for transactions.
+  const db = new Kysely<Schema>({ dialect: createPostgresDialect(source, { sharedReads: config.pool.max >= 4 }) });
   if (feed) followSettingsFeed(db, feed);
   return { db, pool };
 }

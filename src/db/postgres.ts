@@ -16,7 +16,7 @@ import {
 import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
-import { statementNameOf } from './prepared.ts';
+import { isPlainRead, statementNameOf } from './prepared.ts';
 import { isWrittenAhead } from './write-ahead.ts';
 import { advisoryLockKey } from './serialize.ts';
 
@@ -412,6 +412,14 @@ export interface PostgresConnectionSource {
   end(): Promise<void>;
 }
 
+export interface PostgresDialectOptions {
+  /**
+   * Send the plain reads of every request (see SharedReads) on one connection of the pool, pipelined,
+   * instead of checking a connection out for each. For the server's pool; off for a lent connection.
+   */
+  sharedReads?: boolean;
+}
+
 /**
  * Kysely's dialect over a pool from openPostgres: `new Kysely<Schema>({ dialect: createPostgresDialect(pool) })`.
  * Kysely's PostgreSQL compiler, adapter and introspector, on a driver of Sesame's own that turns a
@@ -420,10 +428,10 @@ export interface PostgresConnectionSource {
  * way is destroyed rather than given back to the pool. Transactions run on one checked-out
  * connection; destroying the Kysely instance ends the pool.
  */
-export function createPostgresDialect(pool: PostgresConnectionSource): Dialect {
+export function createPostgresDialect(pool: PostgresConnectionSource, options: PostgresDialectOptions = {}): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new PostgresFaultDriver(pool),
+    createDriver: () => new PostgresFaultDriver(pool, options),
     createQueryCompiler: () => new PostgresQueryCompiler(),
     createIntrospector: (db: Kysely<any>) => new PostgresIntrospector(db),
   };
@@ -454,15 +462,143 @@ function resultOf<R>({ command, rowCount, rows }: pg.QueryResult): QueryResult<R
 }
 
 /**
- * One pooled connection as Kysely uses it. Round trips are what a statement costs most here (each is
- * a write, a wake-up of the server and a read, on both sides), so a transaction sends none of its
- * own: BEGIN waits to go out with the first statement, and writes sent ahead (see
- * write-ahead.ts) with the next statement or the COMMIT, all in one write (the pool runs pg in
- * pipeline mode, each statement with its own Sync, so a failed one does not swallow the next).
+ * What the driver knows of a pooled pg client for its whole life: whether its connection failed.
+ * pg emits 'error' on a checked-out client whose connection drops (besides failing its query), and the
+ * pool listens only while the client is idle: without a listener a lost connection would crash the
+ * process. Registered once per client (see clientState): a listener added and removed around every
+ * statement was a measurable share of each query's CPU. While the client is idle the pool, which
+ * listens too, drops it on such an error, so the flag then never matters.
+ */
+interface ClientState {
+  broken: boolean;
+}
+
+const clientStates = new WeakMap<pg.PoolClient, ClientState>();
+function clientState(client: pg.PoolClient): ClientState {
+  let state = clientStates.get(client);
+  if (!state) {
+    const made: ClientState = (state = { broken: false });
+    clientStates.set(client, made);
+    client.on('error', () => {
+      made.broken = true;
+    });
+  }
+  return state;
+}
+
+/** A checked-out client, or a DatabaseUnavailableError when none can be had. */
+async function checkOut(source: PostgresConnectionSource): Promise<pg.PoolClient> {
+  try {
+    return await source.connect();
+  } catch (error) {
+    throw describePostgresFault(error) ?? error;
+  }
+}
+
+/** Runs `run` (statements on the client `state` belongs to); a database fault leaves as a DatabaseUnavailableError and marks the client broken. */
+async function sendOn(state: ClientState, run: () => Promise<pg.QueryResult[]>): Promise<pg.QueryResult[]> {
+  try {
+    return await run();
+  } catch (error) {
+    const fault = describePostgresFault(error);
+    if (!fault) throw error;
+    // A cancelled statement (57014, 55P03) leaves a sound connection; anything else may not.
+    if (fault.reason !== 'timeout' || codeOf(error) !== '57014') state.broken = true;
+    throw fault;
+  }
+}
+
+/**
+ * The plain reads of all requests (prepared() SELECTs without a locking clause: isPlainRead) on one
+ * connection the pool lends for good, pipelined: each read is written without waiting for the answers
+ * before it, and all those issued in one turn of the event loop leave in one write (the socket is
+ * corked until setImmediate). On this machine's kind a write that wakes the other side costs tens of
+ * microseconds of CPU, more than PostgreSQL takes to run a point read, and a sign-in reads some fifteen
+ * times outside transactions: under load many requests' reads now share a write, and neither side
+ * wakes once per read. Checking a connection out of the pool per read costs its share too.
+ *
+ * Such a read never waits for a lock, so it cannot queue behind a statement that waits on a
+ * transaction in progress; a slow one would hold up the reads behind it, which is why only fixed-shape
+ * indexed reads (prepared()) come here. Reads that start while the connection is being made wait for
+ * it; when it fails, every read on it fails with the fault (a 503, as a pooled connection's would)
+ * and the next read makes a new one.
+ */
+class SharedReads {
+  private current?: Promise<{ client: pg.PoolClient; state: ClientState }>;
+  private ended = false;
+
+  constructor(private readonly source: PostgresConnectionSource) {}
+
+  async run(query: CompiledQuery): Promise<pg.QueryResult> {
+    if (this.ended) throw new DatabaseUnavailableError('closed', 'the PostgreSQL pool is closed');
+    const connecting = (this.current ??= this.connect());
+    let held: { client: pg.PoolClient; state: ClientState };
+    try {
+      held = await connecting;
+    } catch (error) {
+      if (this.current === connecting) this.current = undefined;
+      throw error;
+    }
+    const { client, state } = held;
+    if (state.broken) {
+      this.drop(connecting, held);
+      return this.run(query);
+    }
+    this.corkForThisTurn(client);
+    try {
+      const [answer] = await sendOn(state, () => client.query(pgQuery(query)).then((result) => [result]));
+      return answer!;
+    } finally {
+      if (state.broken) this.drop(connecting, held);
+    }
+  }
+
+  /** Gives the connection back (destroyed) at shutdown, before the pool ends. */
+  end(): void {
+    this.ended = true;
+    const current = this.current;
+    this.current = undefined;
+    void current?.then(({ client }) => client.release(true)).catch(() => undefined);
+  }
+
+  private async connect(): Promise<{ client: pg.PoolClient; state: ClientState }> {
+    const client = await checkOut(this.source);
+    return { client, state: clientState(client) };
+  }
+
+  private drop(connecting: Promise<unknown>, held: { client: pg.PoolClient }): void {
+    if (this.current !== connecting) return;
+    this.current = undefined;
+    held.client.release(true);
+  }
+
+  private corked = new WeakSet<pg.PoolClient>();
+  private corkForThisTurn(client: pg.PoolClient): void {
+    const stream = client.connection?.stream;
+    if (!stream || this.corked.has(client)) return;
+    this.corked.add(client);
+    stream.cork();
+    setImmediate(() => {
+      this.corked.delete(client);
+      stream.uncork();
+    });
+  }
+}
+
+/**
+ * One use of the database as Kysely sees it (from acquireConnection to releaseConnection). A pooled
+ * connection is checked out only when a statement has to go out on one of its own: a plain read
+ * outside a transaction goes to SharedReads instead, and a transaction takes one at its first
+ * statement. Round trips are what a statement costs most here (each is a write, a wake-up of the
+ * server and a read, on both sides), so a transaction sends none of its own: BEGIN waits to go out
+ * with the first statement, and writes sent ahead (see write-ahead.ts) with the next statement or the
+ * COMMIT, all in one write (the pool runs pg in pipeline mode, each statement with its own Sync, so a
+ * failed one does not swallow the next).
  */
 class PostgresFaultConnection implements DatabaseConnection {
-  /** Set when a statement failed because of the connection or the server: destroy, do not reuse. */
-  broken = false;
+  /** The pooled connection, once one was needed. */
+  private client?: pg.PoolClient;
+  private state?: ClientState;
   /** Between beginTransaction and its commit or rollback. */
   private inTransaction = false;
   /** Statements waiting to go out with the next one: the transaction's BEGIN until it is sent, writes sent ahead. */
@@ -470,24 +606,17 @@ class PostgresFaultConnection implements DatabaseConnection {
   /** The transaction's BEGIN is still held: nothing of it has reached the server. */
   private beginHeld = false;
 
-  /**
-   * pg emits 'error' on a checked-out client whose connection drops (besides failing its query), and
-   * the pool listens only while the client is idle: without this, a lost connection would crash the process.
-   */
-  constructor(readonly client: pg.PoolClient) {
-    // For the client's whole life (see connectionOf): a listener added and removed around every
-    // statement was a measurable share of each query's CPU. While the client is idle the pool, which
-    // listens too, drops it on such an error, so the flag then never matters.
-    client.on('error', () => {
-      this.broken = true;
-    });
-  }
+  constructor(
+    private readonly source: PostgresConnectionSource,
+    private readonly shared: SharedReads | undefined,
+  ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.inTransaction && isWrittenAhead(query)) {
       this.held.push(query);
       return { rows: [] };
     }
+    if (this.shared && !this.inTransaction && !this.client && isPlainRead(query)) return resultOf<R>(await this.shared.run(query));
     return this.send<R>(query);
   }
 
@@ -522,9 +651,17 @@ class PostgresFaultConnection implements DatabaseConnection {
     try {
       await this.send(ROLLBACK);
     } catch (error) {
-      this.broken = true;
+      if (this.state) this.state.broken = true;
       throw error;
     }
+  }
+
+  /** Gives the pooled connection back, if one was checked out: destroyed if it failed. */
+  release(): void {
+    const { client, state } = this;
+    this.client = undefined;
+    this.state = undefined;
+    client?.release(state?.broken || undefined);
   }
 
   private end(): void {
@@ -535,35 +672,15 @@ class PostgresFaultConnection implements DatabaseConnection {
 
   /** `query` (with what is held before it, in one write); its result, or the first failure among them. */
   private async send<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const batch = this.held.length > 0 ? [...this.held, query] : undefined;
+    const batch = this.held.length > 0 ? [...this.held, query] : [query];
     this.held = [];
     this.beginHeld = false;
-    try {
-      if (!batch) return resultOf<R>(await this.client.query(pgQuery(query)));
-      const answers = await this.sendTogether(batch);
-      return resultOf<R>(answers[answers.length - 1]!);
-    } catch (error) {
-      const fault = describePostgresFault(error);
-      if (!fault) throw error;
-      // A cancelled statement (57014, 55P03) leaves a sound connection; anything else may not.
-      if (fault.reason !== 'timeout' || codeOf(error) !== '57014') this.broken = true;
-      throw fault;
-    }
-  }
-
-  private async sendTogether(batch: CompiledQuery[]): Promise<pg.QueryResult[]> {
-    const stream = this.client.connection?.stream;
-    stream?.cork();
-    let pending: Promise<pg.QueryResult>[];
-    try {
-      pending = batch.map((query) => this.client.query(pgQuery(query)));
-    } finally {
-      stream?.uncork();
-    }
-    const settled = await Promise.allSettled(pending);
-    const failed = settled.find((outcome) => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
-    return settled.map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult>).value);
+    const client = (this.client ??= await checkOut(this.source));
+    const state = (this.state ??= clientState(client));
+    const answers = await sendOn(state, () =>
+      batch.length === 1 ? client.query(pgQuery(query)).then((answer) => [answer]) : sendTogether(client, batch),
+    );
+    return resultOf<R>(answers[answers.length - 1]!);
   }
 
   // eslint-disable-next-line require-yield
@@ -572,32 +689,42 @@ class PostgresFaultConnection implements DatabaseConnection {
   }
 }
 
+/** `batch` written at once (in one write), answered in order; the first failure among them is thrown. */
+async function sendTogether(client: pg.PoolClient, batch: CompiledQuery[]): Promise<pg.QueryResult[]> {
+  const stream = client.connection?.stream;
+  stream?.cork();
+  let pending: Promise<pg.QueryResult>[];
+  try {
+    pending = batch.map((query) => client.query(pgQuery(query)));
+  } finally {
+    stream?.uncork();
+  }
+  const settled = await Promise.allSettled(pending);
+  const failed = settled.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult>).value);
+}
+
 /** pg's form of a compiled query; a fixed-shape one (src/db/prepared.ts) is prepared by the server once per connection. */
 function pgQuery(query: CompiledQuery): pg.QueryConfig {
   const name = statementNameOf(query);
   return { text: query.sql, values: [...query.parameters], ...(name && { name }) };
 }
 
-/** One PostgresFaultConnection per pg client, made when the pool first lends it. */
-const connections = new WeakMap<pg.PoolClient, PostgresFaultConnection>();
-function connectionOf(client: pg.PoolClient): PostgresFaultConnection {
-  let connection = connections.get(client);
-  if (!connection) connections.set(client, (connection = new PostgresFaultConnection(client)));
-  return connection;
-}
-
 class PostgresFaultDriver implements Driver {
   private ended = false;
-  constructor(private readonly pool: PostgresConnectionSource) {}
+  private readonly shared?: SharedReads;
+  constructor(
+    private readonly pool: PostgresConnectionSource,
+    options: PostgresDialectOptions,
+  ) {
+    if (options.sharedReads) this.shared = new SharedReads(pool);
+  }
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
     if (this.ended) throw new DatabaseUnavailableError('closed', 'the PostgreSQL pool is closed');
-    try {
-      return connectionOf(await this.pool.connect());
-    } catch (error) {
-      throw describePostgresFault(error) ?? error;
-    }
+    return new PostgresFaultConnection(this.pool, this.shared);
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -615,13 +742,13 @@ class PostgresFaultDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const { client, broken } = connection as PostgresFaultConnection;
-    client.release(broken || undefined);
+    (connection as PostgresFaultConnection).release();
   }
 
   async destroy(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.shared?.end();
     await this.pool.end();
   }
 }

@@ -15,6 +15,23 @@ export function statementNameOf(query: CompiledQuery): string | undefined {
   return (query as CompiledQuery & { [STATEMENT_NAME]?: string })[STATEMENT_NAME];
 }
 
+/**
+ * Set on the compiled queries prepared() runs that only read: a SELECT with no locking clause (FOR
+ * UPDATE, FOR SHARE, ...) and no WITH (which could hold a write). Such a statement never waits for a
+ * lock another transaction holds, so the PostgreSQL driver may queue it behind other requests' reads
+ * on one shared connection (src/db/postgres.ts) without ever waiting on a transaction in progress.
+ */
+const PLAIN_READ = Symbol('plain read');
+
+export function isPlainRead(query: CompiledQuery): boolean {
+  return (query as CompiledQuery & { [PLAIN_READ]?: boolean })[PLAIN_READ] === true;
+}
+
+function readsOnly(query: CompiledQuery): boolean {
+  const node = query.query as { kind: string; endModifiers?: unknown[]; with?: unknown };
+  return node.kind === 'SelectQueryNode' && !node.endModifiers?.length && !node.with;
+}
+
 const NAME = Symbol('parameter');
 interface Placeholder {
   readonly [NAME]: string;
@@ -37,20 +54,21 @@ export function prepared<P extends Record<string, unknown>, R>(
   build: (db: Queryable, params: P) => Compilable<R>,
 ): (db: Queryable, params: P) => Promise<QueryResult<R>> {
   // Per adapter: one per database (its transactions share it), and so one per SQL dialect.
-  const compiled = new WeakMap<object, { query: CompiledQuery<R>; name: string; slots: Slot[]; plainWrite: boolean }>();
+  const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: Slot[]; plainWrite: boolean }>();
   const compile = (db: Queryable) => {
     const placeholders = new Proxy<P>({} as P, { get: (_target, name) => ({ [NAME]: String(name) }) });
     const query = build(db, placeholders).compile();
     const name = `sesame_${createHash('sha256').update(query.sql).digest('base64url').slice(0, 20)}`;
     const slots = query.parameters.map((value): Slot => (isPlaceholder(value) ? { name: value[NAME] } : { constant: value }));
-    const entry = { query, name, slots, plainWrite: isPlainWrite(query) };
+    const marks = { [STATEMENT_NAME]: name, ...(readsOnly(query) && { [PLAIN_READ]: true }) };
+    const entry = { query: { ...query, ...marks } as CompiledQuery<R>, slots, plainWrite: isPlainWrite(query) };
     compiled.set(db.getExecutor().adapter, entry);
     return entry;
   };
   return (db, params) => {
-    const { query, name, slots, plainWrite } = compiled.get(db.getExecutor().adapter) ?? compile(db);
+    const { query, slots, plainWrite } = compiled.get(db.getExecutor().adapter) ?? compile(db);
     const parameters = slots.map((slot) => ('name' in slot ? params[slot.name] : slot.constant));
     // Sent ahead (see write-ahead.ts) when run inside writeAhead().
-    return db.executeQuery<R>(aheadIfWriting(db, { ...query, parameters, [STATEMENT_NAME]: name } as CompiledQuery<R>, plainWrite));
+    return db.executeQuery<R>(aheadIfWriting(db, { ...query, parameters }, plainWrite));
   };
 }
