@@ -1,7 +1,8 @@
 /**
  * `node --import tsx bench/profile-scenario.ts signin|refresh|userinfo|discovery [concurrency] [seconds] [noprofile]`:
  * one scenario alone against a Sesame started with --cpu-prof, so the profile holds nothing else.
- * PROFILE_DATABASE=postgres runs it on a fresh PostgreSQL database (BENCH_DATABASE_URL's server).
+ * PROFILE_DATABASE=postgres runs it on a fresh PostgreSQL database (BENCH_DATABASE_URL's server);
+ * PROFILE_WORKERS=N runs Sesame with WORKERS=N.
  * The profile lands in bench/results/profiles; read it with bench/profile-summary.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +34,8 @@ sesame = await startSesameProcess({
   smtpPort: sink.port,
   databaseUrl: postgres?.url,
   nodeArgs: profileArg === 'profile' ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')] : [],
+  // PROFILE_WORKERS=N: WORKERS=N (each worker writes a profile of its own; the CPU figure is the primary's only).
+  ...(process.env.PROFILE_WORKERS && { env: { WORKERS: process.env.PROFILE_WORKERS } }),
 });
 const server = await discoverServer(sesame.issuer, { ...client, redirectUri: REDIRECT_URI });
 const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
