@@ -41,7 +41,7 @@ export interface SesameOptions {
   now?: () => number;
   /** Start the embedded dev mailbox when no SMTP is configured (default: outside production). */
   devMailbox?: boolean;
-  /** How often expired rows are purged (ms). */
+  /** How often expired rows are purged (ms; default config.purgeEveryMs, PURGE_INTERVAL_SECONDS). */
   purgeEveryMs?: number;
   /** Whether this process purges at all (default true; with WORKERS only worker 0 does). */
   purge?: boolean;
@@ -204,8 +204,10 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
     throw error;
   }
   // On PostgreSQL one instance at a time purges (the others skip the round).
-  const purge = () =>
-    runExclusively(sesame.database, PURGE_LOCK, async () => {
+  const purge = async () => {
+    let startedAt = 0;
+    const ran = await runExclusively(sesame.database, PURGE_LOCK, async () => {
+      startedAt = Date.now();
       const at = now();
       await purgeExpiredModels(db, at);
       await purgeVerification(db, at - 24 * 60 * 60 * 1000, at - 24 * 60 * 60 * 1000);
@@ -217,10 +219,14 @@ export async function startSesame(config: Readonly<Config>, options: SesameOptio
       await purgeAccountSessions(db, at, at - ACCOUNT_IDLE_MS);
       await purgeChallenges(db, at);
     });
+    // Each round's span, so an operator (and the multi-instance test) can see that rounds never overlap.
+    if (ran) app.log.debug({ startedAt, endedAt: Date.now() }, 'purged expired rows');
+    else app.log.debug('purge round skipped: another instance is purging');
+  };
   const timer =
     options.purge === false
       ? undefined
-      : setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? 10 * 60 * 1000);
+      : setInterval(() => void purge().catch((error) => app.log.error({ err: error }, 'purge failed')), options.purgeEveryMs ?? config.purgeEveryMs);
   timer?.unref();
   // Keys rotated by another process: looked for every second (see src/oidc/key-ring.ts).
   sesame.keyRing.onChange(() => app.log.info('server keys changed: now using the keys stored by a rotation'));

@@ -44,6 +44,8 @@ export interface Config {
   workers: number;
   /** Days an audit record is kept (AUDIT_LOG_RETENTION_DAYS); the periodic purge deletes older ones. */
   auditLogRetentionDays: number;
+  /** How often expired rows are purged (PURGE_INTERVAL_SECONDS, in ms here); on PostgreSQL one instance at a time. */
+  purgeEveryMs: number;
   limits: { requestsPerIpPerMinute: number; codeSendsPerIpPer15Minutes: number };
   demo: { port: number; url: string };
   /** `migrations` is the configured engine's directory: migrations/sqlite or migrations/postgres. */
@@ -123,6 +125,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     signingKeyGraceMs: env.SIGNING_KEY_GRACE_SECONDS * 1000,
     workers: workerCount,
     auditLogRetentionDays: env.AUDIT_LOG_RETENTION_DAYS,
+    purgeEveryMs: env.PURGE_INTERVAL_SECONDS * 1000,
     limits: { requestsPerIpPerMinute: env.RATE_LIMIT_PER_MINUTE, codeSendsPerIpPer15Minutes: env.CODE_SENDS_PER_IP },
     demo: { port: env.DEMO_PORT, url: env.DEMO_URL ?? `http://localhost:${env.DEMO_PORT}` },
     paths: {

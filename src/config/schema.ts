@@ -122,6 +122,7 @@ export const envSchema = z.object({
   WORKERS: workers.default(1),
   SIGNING_KEY_GRACE_SECONDS: integer('SIGNING_KEY_GRACE_SECONDS', 1, 30 * 24 * 60 * 60).default(600),
   AUDIT_LOG_RETENTION_DAYS: integer('AUDIT_LOG_RETENTION_DAYS', 1, 3650).default(30),
+  PURGE_INTERVAL_SECONDS: integer('PURGE_INTERVAL_SECONDS', 1, 86_400).default(600),
   DEMO_PORT: integer('DEMO_PORT', 1, 65535).default(3000),
   DEMO_URL: publicOrigin('DEMO_URL', 'http://localhost:3000').optional(),
 });

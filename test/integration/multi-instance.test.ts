@@ -456,7 +456,51 @@ describePostgres('four Sesame processes on one PostgreSQL database', () => {
     }
   });
 
-  it.skip('6. purges expired rows on one instance at a time (skipped: the purge runs every 10 minutes and a real process cannot be told to run it sooner: purgeEveryMs is a startSesame option, not an environment variable)', () => {});
+});
+
+describePostgres('four Sesame processes purging one PostgreSQL database (PURGE_INTERVAL_SECONDS=1)', () => {
+  let cluster: SesameCluster;
+  useCluster({ count: 4, env: { PURGE_INTERVAL_SECONDS: '1' }, logLevel: 'debug' }, (started) => {
+    cluster = started;
+  });
+
+  /** Every purge round the instances logged (debug), as [start, end] in ms, by instance. */
+  const rounds = () =>
+    cluster.instances.flatMap((instance) =>
+      instance
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"purged expired rows"'))
+        .map((line) => JSON.parse(line) as { startedAt: number; endedAt: number })
+        .map(({ startedAt, endedAt }) => ({ instance: instance.index, startedAt, endedAt })),
+    );
+
+  it('6. purges expired rows on one instance at a time', async () => {
+    const pool = cluster.database.pool();
+    // Enough rows that a round takes a while: rounds that did not take turns would overlap.
+    await pool.query(
+      "INSERT INTO oidc_model_instances (model, id, payload, expires_at) SELECT 'AccessToken', 'expired-' || g, '{}', 1 FROM generate_series(1, 20000) g",
+    );
+    await pool.query("INSERT INTO verification_sends (id, email, ip, sent_at) SELECT 'old-' || g, 'old@example.com', '192.0.2.1', 1 FROM generate_series(1, 20000) g");
+    const left = async () =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            "SELECT (SELECT COUNT(*) FROM oidc_model_instances WHERE id LIKE 'expired-%') + (SELECT COUNT(*) FROM verification_sends WHERE id LIKE 'old-%') AS n",
+          )
+        ).rows[0]!.n,
+      );
+    const deadline = Date.now() + 20_000;
+    while ((await left()) > 0 && Date.now() < deadline) await sleep(200);
+    expect(await left(), 'expired rows still there 20 s later').toBe(0);
+    // A few more rounds on every instance (one a second each), then no two may have overlapped.
+    await sleep(3_000);
+    const spans = rounds().sort((a, b) => a.startedAt - b.startedAt);
+    expect(new Set(spans.map((span) => span.instance)).size, 'instances that ran a purge round').toBeGreaterThan(1);
+    for (let i = 1; i < spans.length; i += 1) {
+      expect(spans[i]!.startedAt, `round ${JSON.stringify(spans[i])} began before ${JSON.stringify(spans[i - 1])} ended`).toBeGreaterThanOrEqual(spans[i - 1]!.endedAt);
+    }
+  });
 });
 
 describePostgres('two Sesame processes on one PostgreSQL database', () => {
