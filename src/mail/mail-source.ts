@@ -1,7 +1,8 @@
 import type { Database, Queryable } from '../db/database.ts';
 import { cachedFromSettings, readSetting } from '../db/settings.ts';
 import { connectorConfigFromEnv, parseSmtpConnectorConfig, type SmtpConnectorConfig } from './connector-config.ts';
-import { createSmtpMailer, type Mailer, type OutgoingMail, type SentMail } from './mailer.ts';
+import type { Mailer, OutgoingMail, SentMail } from './mailer.ts';
+import { createThreadedMailer } from './threaded-mailer.ts';
 import type { SmtpSettings } from '../config/index.ts';
 
 export const SMTP_CONNECTOR_SETTING = 'connector.smtp';
@@ -64,7 +65,7 @@ export class SwitchingMailer implements Mailer {
     }
     if (this.current?.config !== config) {
       const previous = this.current;
-      this.current = { mailer: createSmtpMailer(config, { templatesDir: this.options.templatesDir }), config };
+      this.current = { mailer: createThreadedMailer(config, { templatesDir: this.options.templatesDir }), config };
       if (previous) void previous.mailer.close();
     }
     return this.current;

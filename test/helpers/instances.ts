@@ -85,13 +85,16 @@ export async function buildServerBundle(prefix = 'multi-instance-'): Promise<{ f
   const dir = mkdtempSync(join(ROOT, 'dist', prefix));
   const file = join(dir, 'main.mjs');
   try {
+    // The server and its mail thread's program (src/mail/threaded-mailer.ts looks for it beside the bundle).
     await build({
-      entryPoints: [join(ROOT, 'src', 'main.ts')],
+      entryPoints: [join(ROOT, 'src', 'main.ts'), join(ROOT, 'src', 'mail', 'mail-worker.ts')],
       bundle: true,
       platform: 'node',
       format: 'esm',
       packages: 'external',
-      outfile: file,
+      outdir: dir,
+      entryNames: '[name]',
+      outExtension: { '.js': '.mjs' },
       logLevel: 'silent',
     });
   } catch (error) {

@@ -11,6 +11,8 @@ import { parseSmtpConnectorConfig } from '../../src/mail/connector-config.ts';
 import type { SmtpConnectorConfig } from '../../src/mail/connector-config.ts';
 import { createSmtpMailer, MailDeliveryError } from '../../src/mail/mailer.ts';
 import type { Mailer } from '../../src/mail/mailer.ts';
+import { InvalidMailError } from '../../src/mail/errors.ts';
+import { createThreadedMailer } from '../../src/mail/threaded-mailer.ts';
 
 const templatesDir = fileURLToPath(new URL('../../templates/email', import.meta.url));
 
@@ -161,6 +163,43 @@ describe('createSmtpMailer over a real SMTP server', () => {
     expect(error).toBeInstanceOf(MailDeliveryError);
     expect((error as MailDeliveryError).code).toBe('EAUTH');
     expect((error as MailDeliveryError).message).toContain('535');
+  });
+});
+
+describe('createThreadedMailer: the same mailer on a thread of its own', () => {
+  it('delivers the mail from the thread', async () => {
+    const smtp = await startSmtp();
+    cleanup.push(smtp.close);
+    const mailer = createThreadedMailer(connector(smtp.port), { templatesDir });
+    track(mailer);
+    const sent = await mailer.send({ to: 'ann@example.com', usageType: 'SignIn', data });
+    expect(mailer.onThread).toBe(true);
+    expect(sent.accepted).toEqual(['ann@example.com']);
+    expect(sent.messageId).toMatch(/^<.+@.+>$/);
+    expect(smtp.received[0]!.mail.text).toContain('739201');
+  });
+
+  it('gives back the same error classes and details: a refused recipient, an unusable address, a refused login', async () => {
+    const smtp = await startSmtp({
+      onRcptTo(_address, _session, callback) {
+        callback(Object.assign(new Error('5.1.1 Mailbox does not exist'), { responseCode: 550 }));
+      },
+    });
+    cleanup.push(smtp.close);
+    const mailer = track(createThreadedMailer(connector(smtp.port), { templatesDir }));
+    const refused = await mailer.send({ to: 'ghost@example.com', usageType: 'SignIn', data }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MailDeliveryError);
+    expect(refused).toMatchObject({ responseCode: 550, permanent: true, recipientRefused: true, certainlyNotSent: true });
+    expect((refused as Error).message).toContain('550 5.1.1 Mailbox does not exist');
+
+    const invalid = await mailer.send({ to: 'a@example.com, b@example.com', usageType: 'SignIn', data }).catch((e: unknown) => e);
+    expect(invalid).toBeInstanceOf(InvalidMailError);
+
+    const wrongLogin = track(createThreadedMailer(connector(smtp.port, { auth: { user: 'sesame', pass: 'wrong' } }), { templatesDir }));
+    const login = await wrongLogin.verify().catch((e: unknown) => e);
+    expect(login).toBeInstanceOf(MailDeliveryError);
+    expect(login).toMatchObject({ responseCode: 535, certainlyNotSent: true });
+    expect(smtp.received).toHaveLength(0);
   });
 });
 
