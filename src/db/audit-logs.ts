@@ -34,6 +34,8 @@ const insert = prepared((db, p: NewAuditLogRow) =>
     data: p.data,
     created_at: p.created_at,
   }),
+  // A fresh random id, no foreign keys: it never waits for another transaction (see PreparedOptions).
+  { lockFree: true },
 );
 
 export async function insertAuditLog(db: Queryable, row: NewAuditLogRow): Promise<void> {

@@ -16,7 +16,7 @@ import {
 import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
-import { isPlainRead, statementNameOf } from './prepared.ts';
+import { isLockFree, statementNameOf } from './prepared.ts';
 import { isWrittenAhead } from './write-ahead.ts';
 import { advisoryLockKey } from './serialize.ts';
 
@@ -509,7 +509,8 @@ async function sendOn(state: ClientState, run: () => Promise<pg.QueryResult[]>):
 }
 
 /**
- * The plain reads of all requests (prepared() SELECTs without a locking clause: isPlainRead) on one
+ * The lock-free statements of all requests outside transactions (prepared() SELECTs without a locking
+ * clause, and the few writes declared lockFree: isLockFree; "reads" below) on one
  * connection the pool lends for good, pipelined: each read is written without waiting for the answers
  * before it, and all those issued in one turn of the event loop leave in one write (the socket is
  * corked until setImmediate). On this machine's kind a write that wakes the other side costs tens of
@@ -616,7 +617,7 @@ class PostgresFaultConnection implements DatabaseConnection {
       this.held.push(query);
       return { rows: [] };
     }
-    if (this.shared && !this.inTransaction && !this.client && isPlainRead(query)) return resultOf<R>(await this.shared.run(query));
+    if (this.shared && !this.inTransaction && !this.client && isLockFree(query)) return resultOf<R>(await this.shared.run(query));
     return this.send<R>(query);
   }
 

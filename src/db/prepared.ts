@@ -16,15 +16,24 @@ export function statementNameOf(query: CompiledQuery): string | undefined {
 }
 
 /**
- * Set on the compiled queries prepared() runs that only read: a SELECT with no locking clause (FOR
- * UPDATE, FOR SHARE, ...) and no WITH (which could hold a write). Such a statement never waits for a
- * lock another transaction holds, so the PostgreSQL driver may queue it behind other requests' reads
- * on one shared connection (src/db/postgres.ts) without ever waiting on a transaction in progress.
+ * Set on the compiled queries prepared() runs that never wait for a lock another transaction holds:
+ * a SELECT with no locking clause (FOR UPDATE, FOR SHARE, ...) and no WITH (which could hold a write),
+ * or a write its prepared() call declares `lockFree`. Outside a transaction the PostgreSQL driver may
+ * queue such a statement behind other requests' on one shared connection (src/db/postgres.ts), which
+ * is safe only because none of them can wait on a transaction in progress.
  */
-const PLAIN_READ = Symbol('plain read');
+const LOCK_FREE = Symbol('lock free');
 
-export function isPlainRead(query: CompiledQuery): boolean {
-  return (query as CompiledQuery & { [PLAIN_READ]?: boolean })[PLAIN_READ] === true;
+export function isLockFree(query: CompiledQuery): boolean {
+  return (query as CompiledQuery & { [LOCK_FREE]?: boolean })[LOCK_FREE] === true;
+}
+
+export interface PreparedOptions {
+  /**
+   * The statement is a write that cannot wait for another transaction's lock: an INSERT of a fresh
+   * random key into a table no foreign key points from (audit records). Reads need no such word.
+   */
+  lockFree?: boolean;
 }
 
 function readsOnly(query: CompiledQuery): boolean {
@@ -52,6 +61,7 @@ type Slot = { name: string } | { constant: unknown };
  */
 export function prepared<P extends Record<string, unknown>, R>(
   build: (db: Queryable, params: P) => Compilable<R>,
+  options: PreparedOptions = {},
 ): (db: Queryable, params: P) => Promise<QueryResult<R>> {
   // Per adapter: one per database (its transactions share it), and so one per SQL dialect.
   const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: Slot[]; plainWrite: boolean }>();
@@ -60,7 +70,7 @@ export function prepared<P extends Record<string, unknown>, R>(
     const query = build(db, placeholders).compile();
     const name = `sesame_${createHash('sha256').update(query.sql).digest('base64url').slice(0, 20)}`;
     const slots = query.parameters.map((value): Slot => (isPlaceholder(value) ? { name: value[NAME] } : { constant: value }));
-    const marks = { [STATEMENT_NAME]: name, ...(readsOnly(query) && { [PLAIN_READ]: true }) };
+    const marks = { [STATEMENT_NAME]: name, ...((options.lockFree || readsOnly(query)) && { [LOCK_FREE]: true }) };
     const entry = { query: { ...query, ...marks } as CompiledQuery<R>, slots, plainWrite: isPlainWrite(query) };
     compiled.set(db.getExecutor().adapter, entry);
     return entry;

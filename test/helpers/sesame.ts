@@ -11,6 +11,7 @@ import { startSmtpCatcher, type SmtpCatcher } from './smtp.ts';
 import { createTestDatabase, MIGRATIONS, TEST_DATABASE_URL, type TestDatabase } from './postgres.ts';
 import { databaseConfig } from '../../src/config/database.ts';
 import { migrateDatabase, openDatabase, type OpenDatabase } from '../../src/db/open.ts';
+import type { CodeRecord } from '../../src/db/verification.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -150,6 +151,24 @@ export async function startSesameWithMail(
  * beforeAll: a migrated database on the engine under test (TEST_ENGINE), opened as the server opens
  * it; afterAll: closed and removed. Read `.current` inside tests.
  */
+/** A fresh sign-in code row for `interactionUid`, unused, valid for a minute (for tests that store one directly). */
+export function codeRecord(interactionUid: string, email: string): CodeRecord {
+  const now = Date.now();
+  return {
+    interactionUid,
+    purpose: 'sign-in',
+    email,
+    codeHmac: 'hmac',
+    failedAttempts: 0,
+    expiresAt: now + 60_000,
+    lastSentAt: now,
+    consumedAt: null,
+    createdAt: now,
+    linkHmac: null,
+    linkCode: null,
+  };
+}
+
 export function useEngineDatabase(prefix: string): { readonly current: OpenDatabase } {
   const dir = tempDir(prefix);
   let database: OpenDatabase | undefined;

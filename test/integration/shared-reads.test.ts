@@ -3,7 +3,7 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError } from '../../src/db/database.ts';
 import { consumeCode, findCode, findCodeForUpdate, saveCode } from '../../src/db/verification.ts';
 import { describePostgres } from '../helpers/postgres.ts';
-import { useEngineDatabase } from '../helpers/sesame.ts';
+import { codeRecord, useEngineDatabase } from '../helpers/sesame.ts';
 
 /**
  * PostgreSQL's shared reads (src/db/postgres.ts SharedReads): the plain reads of all requests go out
@@ -13,27 +13,13 @@ import { useEngineDatabase } from '../helpers/sesame.ts';
  */
 describePostgres('shared reads on PostgreSQL', () => {
   const engine = useEngineDatabase('sesame-shared-reads-');
-  const code = (interactionUid: string, email: string) => ({
-    interactionUid,
-    purpose: 'sign-in',
-    email,
-    codeHmac: 'hmac',
-    failedAttempts: 0,
-    expiresAt: Date.now() + 60_000,
-    lastSentAt: Date.now(),
-    consumedAt: null,
-    createdAt: Date.now(),
-    linkHmac: null,
-    linkCode: null,
-  });
-
   afterEach(() => {
     vi.restoreAllMocks();
   });
 
   it('answers concurrent reads on one connection, sent in one write', async () => {
     const { db, pool } = engine.current;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => saveCode(db, code(`many-${i}`, `many-${i}@example.com`))));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => saveCode(db, codeRecord(`many-${i}`, `many-${i}@example.com`))));
     await findCode(db, 'many-0', 'sign-in'); // the shared connection exists from here on
     const before = pool!.totalCount;
     const writev = vi.spyOn(Socket.prototype as unknown as { _writev: () => void }, '_writev');
@@ -46,7 +32,7 @@ describePostgres('shared reads on PostgreSQL', () => {
 
   it('a read is answered while another request waits for a row lock a transaction holds', async () => {
     const { db } = engine.current;
-    await saveCode(db, code('locked', 'locked@example.com'));
+    await saveCode(db, codeRecord('locked', 'locked@example.com'));
     let waiting: Promise<void> | undefined;
     const seen = await db.transaction().execute(async (tx) => {
       await findCodeForUpdate(tx, 'locked', 'sign-in');
@@ -63,7 +49,7 @@ describePostgres('shared reads on PostgreSQL', () => {
 
   it('a lost shared connection fails with a database fault, and the next read gets a new one', async () => {
     const { db, pool } = engine.current;
-    await saveCode(db, code('lost', 'lost@example.com'));
+    await saveCode(db, codeRecord('lost', 'lost@example.com'));
     await findCode(db, 'lost', 'sign-in');
     // The only backend of this pool that is not running the query below: the shared connection.
     const { rows } = await pool!.query<{ pid: number }>(

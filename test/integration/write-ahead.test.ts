@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isUniqueViolation } from '../../src/db/database.ts';
 import { countSendsForCaps, findCode, insertSend, saveCode } from '../../src/db/verification.ts';
 import { writeAhead } from '../../src/db/write-ahead.ts';
-import { TEST_ENGINE, useEngineDatabase } from '../helpers/sesame.ts';
+import { codeRecord, TEST_ENGINE, useEngineDatabase } from '../helpers/sesame.ts';
 
 /**
  * Writes sent ahead (src/db/write-ahead.ts) on the engine under test: on PostgreSQL they travel with
@@ -46,19 +46,7 @@ describe(`writes sent ahead (${TEST_ENGINE})`, () => {
   });
 
   it('a statement after them sees them, and a read made inside writeAhead is answered', async () => {
-    const code = {
-      interactionUid: 'uid-1',
-      purpose: 'sign-in',
-      email: 'read@example.com',
-      codeHmac: 'hmac',
-      failedAttempts: 0,
-      expiresAt: Date.now() + 60_000,
-      lastSentAt: Date.now(),
-      consumedAt: null,
-      createdAt: Date.now(),
-      linkHmac: null,
-      linkCode: null,
-    };
+    const code = codeRecord('uid-1', 'read@example.com');
     const seen = await engine.current.db.transaction().execute(async (tx) =>
       writeAhead(tx, async () => {
         await saveCode(tx, code);
