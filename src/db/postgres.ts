@@ -414,8 +414,8 @@ export interface PostgresConnectionSource {
 
 export interface PostgresDialectOptions {
   /**
-   * Send the plain reads of every request (see SharedReads) on one connection of the pool, pipelined,
-   * instead of checking a connection out for each. For the server's pool; off for a lent connection.
+   * Send the lock-free statements of every request (see SharedReads) on one connection of the pool,
+   * pipelined, instead of checking a connection out for each. For the server's pool; off for a lent connection.
    */
   sharedReads?: boolean;
 }
@@ -496,7 +496,7 @@ async function checkOut(source: PostgresConnectionSource): Promise<pg.PoolClient
 }
 
 /** Runs `run` (statements on the client `state` belongs to); a database fault leaves as a DatabaseUnavailableError and marks the client broken. */
-async function sendOn(state: ClientState, run: () => Promise<pg.QueryResult[]>): Promise<pg.QueryResult[]> {
+async function sendOn<T>(state: ClientState, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
@@ -547,8 +547,7 @@ class SharedReads {
     }
     this.corkForThisTurn(client);
     try {
-      const [answer] = await sendOn(state, () => client.query(pgQuery(query)).then((result) => [result]));
-      return answer!;
+      return await sendOn(state, () => client.query(pgQuery(query)));
     } finally {
       if (state.broken) this.drop(connecting, held);
     }
@@ -573,7 +572,8 @@ class SharedReads {
     held.client.release(true);
   }
 
-  private corked = new WeakSet<pg.PoolClient>();
+  /** Clients whose socket is corked until the end of this turn (a replaced client's uncork still comes). */
+  private readonly corked = new WeakSet<pg.PoolClient>();
   private corkForThisTurn(client: pg.PoolClient): void {
     const stream = client.connection?.stream;
     if (!stream || this.corked.has(client)) return;
@@ -678,10 +678,7 @@ class PostgresFaultConnection implements DatabaseConnection {
     this.beginHeld = false;
     const client = (this.client ??= await checkOut(this.source));
     const state = (this.state ??= clientState(client));
-    const answers = await sendOn(state, () =>
-      batch.length === 1 ? client.query(pgQuery(query)).then((answer) => [answer]) : sendTogether(client, batch),
-    );
-    return resultOf<R>(answers[answers.length - 1]!);
+    return resultOf<R>(await sendOn(state, () => (batch.length === 1 ? client.query(pgQuery(query)) : sendTogether(client, batch))));
   }
 
   // eslint-disable-next-line require-yield
@@ -690,8 +687,8 @@ class PostgresFaultConnection implements DatabaseConnection {
   }
 }
 
-/** `batch` written at once (in one write), answered in order; the first failure among them is thrown. */
-async function sendTogether(client: pg.PoolClient, batch: CompiledQuery[]): Promise<pg.QueryResult[]> {
+/** `batch` written at once (in one write), answered in order: the last one's answer, or the first failure among them. */
+async function sendTogether(client: pg.PoolClient, batch: CompiledQuery[]): Promise<pg.QueryResult> {
   const stream = client.connection?.stream;
   stream?.cork();
   let pending: Promise<pg.QueryResult>[];
@@ -703,7 +700,7 @@ async function sendTogether(client: pg.PoolClient, batch: CompiledQuery[]): Prom
   const settled = await Promise.allSettled(pending);
   const failed = settled.find((outcome) => outcome.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((outcome) => (outcome as PromiseFulfilledResult<pg.QueryResult>).value);
+  return (settled[settled.length - 1] as PromiseFulfilledResult<pg.QueryResult>).value;
 }
 
 /** pg's form of a compiled query; a fixed-shape one (src/db/prepared.ts) is prepared by the server once per connection. */

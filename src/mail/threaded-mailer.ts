@@ -50,13 +50,16 @@ const revive = (error: SerializedMailError): Error =>
 export function createThreadedMailer(config: SmtpConnectorConfig, options: Pick<SmtpMailerOptions, 'templatesDir'>): ThreadedMailer {
   let inProcess: Mailer | undefined;
   const fallback = () => (inProcess ??= createSmtpMailer(config, options));
+  /** `request` made on the event loop (no thread, or before the thread took it). */
+  const runHere = (request: MailRequest & { id: number }): Promise<SentMail | undefined> =>
+    request.op === 'send' ? fallback().send(request.mail) : fallback().verify().then(() => undefined);
   const file = workerFile();
   if (!file) {
     const direct = fallback();
     return { send: (mail) => direct.send(mail), verify: () => direct.verify(), close: () => direct.close(), onThread: false };
   }
 
-  const pending = new Map<number, { resolve: (value: SentMail | undefined) => void; reject: (error: Error) => void; request: MailRequest }>();
+  const pending = new Map<number, { resolve: (value: SentMail | undefined) => void; reject: (error: Error) => void; request: MailRequest & { id: number } }>();
   let nextId = 1;
   let closed = false;
   // An idle thread must not keep the process alive; one with mail in hand must (a CLI's only work).
@@ -82,8 +85,7 @@ export function createThreadedMailer(config: SmtpConnectorConfig, options: Pick<
     pending.clear();
     for (const { request, resolve, reject } of waiting) {
       // Not started: nothing reached SMTP, make it here. Started: the mail may have left; say so.
-      if (!started && request.op === 'send') fallback().send(request.mail).then(resolve, reject);
-      else if (!started && request.op === 'verify') fallback().verify().then(() => resolve(undefined), reject);
+      if (!started) runHere(request).then(resolve, reject);
       else reject(new MailDeliveryError(`the mail thread stopped: ${error.message}`, { certainlyNotSent: false }, { cause: error }));
     }
   };
@@ -96,8 +98,7 @@ export function createThreadedMailer(config: SmtpConnectorConfig, options: Pick<
     new Promise<SentMail | undefined>((resolve, reject) => {
       if (!worker) {
         // The thread is gone (it failed): from now on, mail goes out on the event loop.
-        const direct = request.op === 'send' ? fallback().send(request.mail) : fallback().verify().then(() => undefined);
-        direct.then(resolve, reject);
+        runHere(request).then(resolve, reject);
         return;
       }
       pending.set(request.id, { resolve, reject, request });

@@ -60,6 +60,13 @@ function connector(port: number, extra: Record<string, unknown> = {}): SmtpConne
   return result.config;
 }
 
+/** A server that answers every RCPT TO with 550 (no such mailbox). */
+const refusingEveryRecipient: Partial<SMTPServerOptions> = {
+  onRcptTo(_address, _session, callback) {
+    callback(Object.assign(new Error('5.1.1 Mailbox does not exist'), { responseCode: 550 }));
+  },
+};
+
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()?.();
@@ -119,11 +126,7 @@ describe('createSmtpMailer over a real SMTP server', () => {
   });
 
   it('throws MailDeliveryError with the 550 reply when the server refuses the recipient', async () => {
-    const smtp = await startSmtp({
-      onRcptTo(_address, _session, callback) {
-        callback(Object.assign(new Error('5.1.1 Mailbox does not exist'), { responseCode: 550 }));
-      },
-    });
+    const smtp = await startSmtp(refusingEveryRecipient);
     cleanup.push(smtp.close);
     const mailer = track(createSmtpMailer(connector(smtp.port), { templatesDir }));
 
@@ -180,11 +183,7 @@ describe('createThreadedMailer: the same mailer on a thread of its own', () => {
   });
 
   it('gives back the same error classes and details: a refused recipient, an unusable address, a refused login', async () => {
-    const smtp = await startSmtp({
-      onRcptTo(_address, _session, callback) {
-        callback(Object.assign(new Error('5.1.1 Mailbox does not exist'), { responseCode: 550 }));
-      },
-    });
+    const smtp = await startSmtp(refusingEveryRecipient);
     cleanup.push(smtp.close);
     const mailer = track(createThreadedMailer(connector(smtp.port), { templatesDir }));
     const refused = await mailer.send({ to: 'ghost@example.com', usageType: 'SignIn', data }).catch((e: unknown) => e);
