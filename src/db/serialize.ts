@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PostgresAdapter, sql } from 'kysely';
 import type { Queryable } from './database.ts';
+import { sendAhead } from './write-ahead.ts';
 
 /**
  * Makes the caller's transaction the only one, across every instance, working on `subjects` (e.g.
@@ -15,9 +16,11 @@ import type { Queryable } from './database.ts';
 export async function serializeOn(tx: Queryable, subjects: readonly string[]): Promise<void> {
   if (!tx.isTransaction) throw new Error('serializeOn needs a transaction: its locks last until the transaction ends');
   if (!isPostgres(tx) || subjects.length === 0) return;
-  // One statement, one round trip: PostgreSQL takes the locks in the order they are listed.
+  // One statement: PostgreSQL takes the locks in the order they are listed. It is sent ahead, with
+  // the transaction's next statement: that statement runs once the locks are held (in READ
+  // COMMITTED it reads as of its own start), so the locks cost no round trip of their own.
   const locks = [...new Set(subjects)].sort().map((subject) => sql`pg_advisory_xact_lock(${advisoryLockKey(subject)}::bigint)`);
-  await sql`SELECT ${sql.join(locks)}`.execute(tx);
+  await tx.executeQuery(sendAhead(sql`SELECT ${sql.join(locks)}`.compile(tx)));
 }
 
 /** Whether `db` talks to PostgreSQL (queries that lock rows differ from SQLite's). */

@@ -10,7 +10,8 @@ import type { Queryable } from './database.ts';
  * statement there is a function call, not a round trip).
  *
  * Only prepared() queries are sent ahead, and only plain writes among them: a read or a RETURNING
- * made inside writeAhead() runs as usual, so nothing can be handed an empty answer.
+ * made inside writeAhead() runs as usual, so nothing can be handed an empty answer. The one other
+ * statement sent ahead is serializeOn's lock (sendAhead), whose answer is nothing.
  */
 const WRITTEN_AHEAD = Symbol('written ahead');
 
@@ -38,6 +39,15 @@ export function isPlainWrite(query: CompiledQuery): boolean {
 /** `query` marked to be sent ahead, if `db` is inside writeAhead() and `plainWrite` (isPlainWrite of it) holds. */
 export function aheadIfWriting<Q extends CompiledQuery>(db: Queryable, query: Q, plainWrite: boolean): Q {
   return plainWrite && writingAhead.has(db) ? { ...query, [WRITTEN_AHEAD]: true } : query;
+}
+
+/**
+ * `query` marked to be sent ahead whatever it is: for a statement in a transaction whose answer holds
+ * nothing (serializeOn's advisory locks). Whatever follows it in the transaction still runs after it
+ * on the server, so a read that follows sees what the lock protects.
+ */
+export function sendAhead<Q extends CompiledQuery>(query: Q): Q {
+  return { ...query, [WRITTEN_AHEAD]: true };
 }
 
 export function isWrittenAhead(query: CompiledQuery): boolean {
