@@ -1,7 +1,6 @@
 import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import type { Queryable } from './database.ts';
 import { prepared } from './prepared.ts';
-import { isPostgres } from './serialize.ts';
 import type { Schema, VerificationCodesTable, VerificationSendsTable } from './schema.ts';
 import type { WindowCount } from './event-window.ts';
 
@@ -56,18 +55,6 @@ const selectCode = prepared(codeOf);
 
 export async function findCode(db: Queryable, interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
   const [row] = (await selectCode(db, { interactionUid, purpose })).rows;
-  return row && fromRow(row);
-}
-
-// PostgreSQL keeps the row locked until the transaction ends; SQLite runs one transaction at a time.
-const selectCodeForUpdate = prepared((db, p: { interactionUid: string; purpose: string }) => (isPostgres(db) ? codeOf(db, p).forUpdate() : codeOf(db, p)));
-
-/**
- * findCode for a transaction that will change the code: a second transaction doing the same (a
- * guess on another instance) waits until this one ends, so two guesses never both see attempts left.
- */
-export async function findCodeForUpdate(tx: Queryable, interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
-  const [row] = (await selectCodeForUpdate(tx, { interactionUid, purpose })).rows;
   return row && fromRow(row);
 }
 
@@ -150,39 +137,55 @@ export async function deleteCode(db: Queryable, interactionUid: string, purpose:
   await db.deleteFrom('verification_codes').where('interaction_uid', '=', interactionUid).where('purpose', '=', purpose).execute();
 }
 
-const countFailedAttempt = prepared((db, p: { interactionUid: string; purpose: string }) =>
+/**
+ * The row a guess was checked against, as read: the same code (a resend replaces the HMAC), unused,
+ * and with tries left. A write that names it changes nothing if another caller changed the row in
+ * between (a guess counted to the limit, a use, a resend), and the caller reads again.
+ */
+type SeenCode = { interactionUid: string; purpose: string; codeHmac: string; maxAttempts: number };
+
+const stillAsSeen = (eb: ExpressionBuilder<Schema, 'verification_codes'>, p: SeenCode) =>
+  eb.and([
+    eb('interaction_uid', '=', p.interactionUid),
+    eb('purpose', '=', p.purpose),
+    eb('code_hmac', '=', p.codeHmac),
+    eb('consumed_at', 'is', null),
+    eb('failed_attempts', '<', p.maxAttempts),
+  ]);
+
+const countWrongGuess = prepared((db, p: SeenCode) =>
   db
     .updateTable('verification_codes')
     .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-    .where('interaction_uid', '=', p.interactionUid)
-    .where('purpose', '=', p.purpose)
+    .where((eb) => stillAsSeen(eb, p))
     .returning('failed_attempts'),
 );
 
-/** Counts a wrong guess; returns the new count (0 when there is no such code). */
-export async function recordFailedAttempt(db: Queryable, interactionUid: string, purpose: string): Promise<number> {
-  const [row] = (await countFailedAttempt(db, { interactionUid, purpose })).rows;
-  return row ? Number(row.failed_attempts) : 0;
+/**
+ * Counts a wrong guess at the code as the caller read it, in one statement (so guesses arriving
+ * together, on any instance, each get a count of their own and no more than `maxAttempts` count).
+ * Returns the new count, or undefined when the row had changed: read it again.
+ */
+export async function recordWrongGuess(db: Queryable, seen: SeenCode): Promise<number | undefined> {
+  const [row] = (await countWrongGuess(db, seen)).rows;
+  return row ? Number(row.failed_attempts) : undefined;
 }
 
-const consume = prepared((db, p: { interactionUid: string; purpose: string; at: number }) =>
+const consume = prepared((db, p: SeenCode & { at: number }) =>
   db
     .updateTable('verification_codes')
     .set({ consumed_at: p.at })
-    .where('interaction_uid', '=', p.interactionUid)
-    .where('purpose', '=', p.purpose)
-    .where('consumed_at', 'is', null),
+    .where((eb) => stillAsSeen(eb, p)),
 );
 
 /**
- * Single use: marks the code used, in the transaction that read it with findCodeForUpdate and saw it
- * unused. That read holds the row (PostgreSQL locks it to the commit; SQLite runs one writing
- * transaction at a time), so no other caller can use it in between and the update cannot miss; the
- * `consumed_at IS NULL` condition stays as a last guard. Nothing is returned, so the caller may send
- * it ahead (write-ahead.ts).
+ * Single use: marks the code used if it is still the one the caller read and checked, unused and
+ * with tries left, in one statement, so of two uses at once exactly one gets true (compare and set:
+ * no lock is held between the read and this write). False: the row changed meanwhile; read it again.
  */
-export async function consumeCode(tx: Queryable, interactionUid: string, purpose: string, at: number): Promise<void> {
-  await consume(tx, { interactionUid, purpose, at });
+export async function consumeCode(db: Queryable, seen: SeenCode, at: number): Promise<boolean> {
+  const { numAffectedRows } = await consume(db, { ...seen, at });
+  return numAffectedRows === 1n;
 }
 
 const addSend = prepared((db, p: Selectable<VerificationSendsTable>) =>

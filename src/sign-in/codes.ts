@@ -6,9 +6,8 @@ import {
   deleteSend,
   findCode,
   findCodeAndCountSends,
-  findCodeForUpdate,
   insertSend,
-  recordFailedAttempt,
+  recordWrongGuess,
   saveCode,
   saveResentCode,
   type CodeRecord,
@@ -78,11 +77,8 @@ export type LinkPeek =
   /** No such link: mangled, replaced by a newer email, or so old its code was purged. */
   | { status: 'invalid' };
 
-/**
- * Asked before a guess is checked, with the code's address and the transaction the check runs in:
- * the lockout, which keys on the address the code was sent to.
- */
-export type VerifyGate = (email: string, tx: Queryable) => Promise<LockState>;
+/** Asked before a guess is checked, with the code's address: the lockout, which keys on the address the code was sent to. */
+export type VerifyGate = (email: string) => Promise<LockState>;
 
 export interface CodeState {
   email: string;
@@ -263,38 +259,50 @@ async function refund(db: Database, request: IssueRequest, reservation: Extract<
   });
 }
 
+/** How often a check reads the code again after the row changed under it, before giving up. */
+const MAX_CHECK_ROUNDS = 8;
+
 /**
- * The check itself, in the caller's transaction: a wrong guess counts, a right one is consumed. One
- * check for both forms of the secret: `matches` tells whether the typed code or the link's token is
- * the row's, everything else (gate, tries, expiry, single use) is the same row's.
+ * The check itself. One check for both forms of the secret: `matches` tells whether the typed code or
+ * the link's token is the row's, everything else (gate, tries, expiry, single use) is the same row's.
+ *
+ * No lock is held: the row is read, and the outcome written only if the row is still as read
+ * (recordWrongGuess, consumeCode compare and set). When it changed in between (another guess
+ * counted, a use, a resend), the check starts over on the row as it now is, so guesses arriving
+ * together on any instance come out as if made one after the other. On PostgreSQL that is one write
+ * on a pooled connection instead of a three-round-trip transaction; the reads share SharedReads.
  */
 async function checkSecret(
-  tx: Queryable,
+  db: Database,
   { interactionUid, purpose, matches, at, rules, gate }: { interactionUid: string; purpose: string; matches: (record: CodeRecord) => boolean; at: number; rules: CodePolicy; gate?: VerifyGate },
 ): Promise<LinkVerifyResult> {
-  // Two guesses at one code at once (two instances, two tabs) must not both see attempts left.
-  const record = await findCodeForUpdate(tx, interactionUid, purpose);
-  if (!record) return { status: 'missing' };
-  // Nothing counts once the row is used; the secret is compared only to tell the link's "already used" page.
-  if (record.consumedAt !== null) return matches(record) ? { status: 'used' } : { status: 'missing' };
-  const state = describeCode(record, at, rules);
-  if (gate) {
-    const lock = await gate(record.email, tx);
-    if (lock.locked) return { status: 'locked', lock, state };
+  // Each round that ends in a retry follows a change another caller made, and those are few (tries
+  // are capped, sends too); the bound only keeps a pathological storm from spinning.
+  for (let round = 0; round < MAX_CHECK_ROUNDS; round += 1) {
+    const record = await findCode(db, interactionUid, purpose);
+    if (!record) return { status: 'missing' };
+    // Nothing counts once the row is used; the secret is compared only to tell the link's "already used" page.
+    if (record.consumedAt !== null) return matches(record) ? { status: 'used' } : { status: 'missing' };
+    const state = describeCode(record, at, rules);
+    if (gate) {
+      const lock = await gate(record.email);
+      if (lock.locked) return { status: 'locked', lock, state };
+    }
+    if (record.failedAttempts >= rules.maxAttempts) return { status: 'dead', state };
+    if (record.expiresAt <= at) return { status: 'expired', state };
+    const seen = { interactionUid, purpose, codeHmac: record.codeHmac, maxAttempts: rules.maxAttempts };
+    if (!matches(record)) {
+      const failures = await recordWrongGuess(db, seen);
+      if (failures === undefined) continue;
+      return {
+        status: 'wrong',
+        attemptsLeft: Math.max(0, rules.maxAttempts - failures),
+        state: describeCode({ ...record, failedAttempts: failures }, at, rules),
+      };
+    }
+    if (await consumeCode(db, seen, at)) return { status: 'ok', email: record.email };
   }
-  if (record.failedAttempts >= rules.maxAttempts) return { status: 'dead', state };
-  if (record.expiresAt <= at) return { status: 'expired', state };
-  if (!matches(record)) {
-    const failures = await recordFailedAttempt(tx, interactionUid, purpose);
-    return {
-      status: 'wrong',
-      attemptsLeft: Math.max(0, rules.maxAttempts - failures),
-      state: describeCode({ ...record, failedAttempts: failures }, at, rules),
-    };
-  }
-  // The row read above is held by this transaction, so the update cannot miss: it goes out with the COMMIT.
-  await writeAhead(tx, () => consumeCode(tx, interactionUid, purpose, at));
-  return { status: 'ok', email: record.email };
+  return { status: 'missing' };
 }
 
 /**
@@ -369,14 +377,14 @@ export function createCodeService({
 
     /**
      * Checks a code; a correct one is consumed atomically, so it works exactly once. `gate` is asked
-     * first, in the same transaction (the code is read once, for both).
+     * first, about the address the code went to.
      */
     async verify(interactionUid: string, purpose: string, code: string, gate?: VerifyGate): Promise<VerifyResult> {
       const at = now();
       const rules = await policy();
       const keys = hmacKeys();
       const matches = (record: CodeRecord) => /^\d{6}$/.test(code) && matchesAnyKey(keys, record, code);
-      const result = await db.transaction().execute((tx) => checkSecret(tx, { interactionUid, purpose, matches, at, rules, gate }));
+      const result = await checkSecret(db, { interactionUid, purpose, matches, at, rules, gate });
       // A code page knows no "already used": a used code is as good as none (the flow starts over).
       return result.status === 'used' ? { status: 'missing' } : result;
     },
@@ -391,7 +399,7 @@ export function createCodeService({
       const rules = await policy();
       const keys = hmacKeys();
       const matches = (record: CodeRecord) => linkMatches(keys, record, record.linkHmac, token);
-      return db.transaction().execute((tx) => checkSecret(tx, { interactionUid, purpose, matches, at, rules, gate }));
+      return checkSecret(db, { interactionUid, purpose, matches, at, rules, gate });
     },
 
     /**
@@ -411,8 +419,9 @@ export function createCodeService({
       return { status: 'valid', code, email: record.email, expiresAt: record.expiresAt };
     },
 
-    async forget(interactionUid: string, purpose: string): Promise<void> {
-      await deleteCode(db, interactionUid, purpose);
+    /** `on`: a transaction to forget it in (default: at once). */
+    async forget(interactionUid: string, purpose: string, on: Queryable = db): Promise<void> {
+      await deleteCode(on, interactionUid, purpose);
     },
   };
 }

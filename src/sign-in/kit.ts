@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type Provider from 'oidc-provider';
 import type { Interaction, InteractionResults } from 'oidc-provider';
-import { isDatabaseUnavailable, type Database, type Queryable } from '../db/database.ts';
+import { isDatabaseUnavailable, type Database } from '../db/database.ts';
 import { findApplicationCached } from '../oidc/application-cache.ts';
 import type { User } from '../db/users.ts';
 import { loadExperience, type Experience } from './experience.ts';
@@ -165,9 +165,9 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   /** What lockout.check said about this request's attempt, for completeSignIn (see Lockout.succeed). */
   const checks = new WeakMap<FastifyRequest, { email: string; state: LockState }>();
 
-  /** The lockout's check of this request's attempt at `email` (`on`: the transaction it is part of). */
-  async function checkLock(request: FastifyRequest, email: string, on?: Queryable): Promise<LockState> {
-    const state = await deps.lockout.check(attempt(request, email), on);
+  /** The lockout's check of this request's attempt at `email`. */
+  async function checkLock(request: FastifyRequest, email: string): Promise<LockState> {
+    const state = await deps.lockout.check(attempt(request, email));
     checks.set(request, { email, state });
     return state;
   }

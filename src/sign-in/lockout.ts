@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import { clearFailures, countFailures, deleteLock, findLock, insertFailure, readLockState, saveLock } from '../db/lockout.ts';
 import { serializeOn } from '../db/serialize.ts';
 import { randomId } from '../lib/random.ts';
@@ -64,11 +64,10 @@ export function createLockout(db: Database, now: () => number, rules: LockoutRul
   const locked = (until: number, at: number, scope: LockScope): LockState => ({ locked: true, retryAfterSeconds: seconds(until - at), scope });
 
   return {
-    /** `on`: a transaction the check is part of (its connection), else the lockout's own database. */
-    async check({ email, ip, knownDevice = false }: Attempt, on: Queryable = db): Promise<LockState> {
+    async check({ email, ip, knownDevice = false }: Attempt): Promise<LockState> {
       const at = now();
       // One statement: this runs before every code and password guess.
-      const state = await readLockState(on, { pair: pairSubject(email, ip), address: addressSubject(email), ip, since: at - rules.perIp.windowMs, email });
+      const state = await readLockState(db, { pair: pairSubject(email, ip), address: addressSubject(email), ip, since: at - rules.perIp.windowMs, email });
       if (state.pairUntil !== null && state.pairUntil > at) return locked(state.pairUntil, at, 'pair');
       if (!knownDevice && state.addressUntil !== null && state.addressUntil > at) return locked(state.addressUntil, at, 'address');
       if (state.ipFailures >= rules.perIp.limit) return locked((state.ipOldest ?? at) + rules.perIp.windowMs, at, 'ip');

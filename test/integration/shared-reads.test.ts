@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import { afterEach, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError } from '../../src/db/database.ts';
-import { consumeCode, findCode, findCodeForUpdate, saveCode } from '../../src/db/verification.ts';
+import { findCode, saveCode } from '../../src/db/verification.ts';
 import { describePostgres } from '../helpers/postgres.ts';
 import { codeRecord, useEngineDatabase } from '../helpers/sesame.ts';
 
@@ -35,9 +35,14 @@ describePostgres('shared reads on PostgreSQL', () => {
     await saveCode(db, codeRecord('locked', 'locked@example.com'));
     let waiting: Promise<void> | undefined;
     const seen = await db.transaction().execute(async (tx) => {
-      await findCodeForUpdate(tx, 'locked', 'sign-in');
+      await tx.selectFrom('verification_codes').select('email').where('interaction_uid', '=', 'locked').forUpdate().execute();
       // Another request's write to the same row now waits for this transaction to end...
-      waiting = consumeCode(db, 'locked', 'sign-in', Date.now());
+      waiting = db
+        .updateTable('verification_codes')
+        .set({ consumed_at: Date.now() })
+        .where('interaction_uid', '=', 'locked')
+        .execute()
+        .then(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 100));
       // ...and a read made meanwhile must not queue behind it (that would never end).
       return findCode(db, 'locked', 'sign-in');

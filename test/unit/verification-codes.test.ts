@@ -7,7 +7,7 @@ import { openSqlite } from '../../src/db/sqlite.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/sign-in/codes.ts';
-import { findCode, saveCode, saveResentCode, type CodeRecord } from '../../src/db/verification.ts';
+import { consumeCode, findCode, recordWrongGuess, saveCode, saveResentCode, type CodeRecord } from '../../src/db/verification.ts';
 
 describe('the code service', () => {
   let dir: string;
@@ -91,6 +91,57 @@ describe('the code service', () => {
     await saveCode(db, code(3, now));
     await saveResentCode(db, code(0), 5);
     expect(await stored()).toBe(0);
+  });
+
+  it('writes a guess only against the code as it was read, and no more than maxAttempts of them', async () => {
+    const row = (codeHmac: string): CodeRecord => ({
+      interactionUid: 'uid8',
+      purpose: 'email',
+      email: 'a@example.com',
+      codeHmac,
+      failedAttempts: 0,
+      expiresAt: now + 60_000,
+      lastSentAt: now,
+      consumedAt: null,
+      createdAt: now,
+      linkHmac: null,
+      linkCode: null,
+    });
+    const seen = (codeHmac: string) => ({ interactionUid: 'uid8', purpose: 'email', codeHmac, maxAttempts: 3 });
+    await saveCode(db, row('old'));
+    // A resend replaced the code after the guess read it: neither outcome lands on the new code.
+    await saveCode(db, row('new'));
+    expect(await consumeCode(db, seen('old'), now)).toBe(false);
+    expect(await recordWrongGuess(db, seen('old'))).toBeUndefined();
+    // Each wrong guess gets a count of its own, up to the limit; a dead code cannot be used.
+    expect(await recordWrongGuess(db, seen('new'))).toBe(1);
+    expect(await recordWrongGuess(db, seen('new'))).toBe(2);
+    expect(await recordWrongGuess(db, seen('new'))).toBe(3);
+    expect(await recordWrongGuess(db, seen('new'))).toBeUndefined();
+    expect(await consumeCode(db, seen('new'), now)).toBe(false);
+    // A live code is used once.
+    await saveCode(db, row('fresh'));
+    expect(await consumeCode(db, seen('fresh'), now)).toBe(true);
+    expect(await consumeCode(db, seen('fresh'), now)).toBe(false);
+  });
+
+  it('checks a guess again when the code changed between its read and its write', async () => {
+    await issue();
+    const first = sent.at(-1)!;
+    let resent = false;
+    // The gate runs between the check's read and its write: a resend lands exactly there.
+    const result = await codes.verify('uid1', 'email', first, async () => {
+      if (!resent) {
+        resent = true;
+        now += 61_000;
+        expect((await issue()).status).toBe('sent');
+      }
+      return { locked: false };
+    });
+    // The typed code was the replaced one's: against the new code it is a wrong guess, counted once.
+    const second = sent.at(-1)!;
+    expect(result).toMatchObject(second === first ? { status: 'ok' } : { status: 'wrong', attemptsLeft: 4 });
+    if (second !== first) expect((await codes.verify('uid1', 'email', second)).status).toBe('ok');
   });
 
   it('undoes the reservation when delivery fails', async () => {

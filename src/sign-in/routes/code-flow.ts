@@ -292,8 +292,8 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
         if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
         return codePage(reply, interaction, state, { error: message('code.malformed') }, 400);
       }
-      // The lockout is asked first, about the address the code went to, in the check's own transaction.
-      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, (email, tx) => kit.checkLock(request, email, tx));
+      // The lockout is asked first, about the address the code went to.
+      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, (email) => kit.checkLock(request, email));
       if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email, 'code');
       if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
       return refused(request, reply, interaction, result, 'code');

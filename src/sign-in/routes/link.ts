@@ -104,8 +104,8 @@ export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: 
     // This browser is past the sign-in step (e.g. on consent): carry on there, spending nothing.
     if (interaction.prompt.name !== 'login') return reply.redirect(base(uid), 303);
 
-    // The same check as a typed code: the lockout first, in the check's own transaction.
-    const result = await codes.verifyLink(uid, flow.purpose, token, (email, tx) => kit.checkLock(request, email, tx));
+    // The same check as a typed code: the lockout first.
+    const result = await codes.verifyLink(uid, flow.purpose, token, (email) => kit.checkLock(request, email));
     switch (result.status) {
       case 'ok':
         return flow.verified(request, reply, interaction, result.email, 'link');
