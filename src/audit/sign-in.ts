@@ -29,7 +29,7 @@ export interface AuditRequestContext {
   applicationId: string | null;
 }
 
-/** For signInVerifiedEmail (src/sign-in/accounts.ts), which records the sign-in or sign-up in its transaction. */
+/** For signInVerifiedEmail (src/sign-in/accounts.ts), whose writes record the sign-in or sign-up with the account's. */
 export interface SignInAudit extends AuditRequestContext {
   method: SignInMethod;
   /** `link`: the code's secret came from the email's sign-in link rather than typed (data.via). */
@@ -173,7 +173,7 @@ export async function auditPasswordRefused(
   ]);
 }
 
-/** The sign-in or sign-up record signInVerifiedEmail writes in its transaction (errors propagate). */
+/** The sign-in or sign-up record among signInVerifiedEmail's writes (errors propagate: they are the sign-in's). */
 export function recordSignIn(tx: Queryable, audit: SignInAudit, user: User, created: boolean): Promise<void> {
   const { method, via, ...context } = audit;
   const how = via ? { method, via } : { method };

@@ -1,4 +1,4 @@
-import { isUniqueViolation, type Database } from '../db/database.ts';
+import { isUniqueViolation, type Database, type Queryable } from '../db/database.ts';
 import { deleteSecondFactorsOf } from '../db/mfa.ts';
 import { deleteUserRow, findUserByEmail, findUserById, insertUser, markSignedIn, type User } from '../db/users.ts';
 import { destroyModelsByAccountId } from '../db/oidc-models.ts';
@@ -7,11 +7,20 @@ import { clearFailures, deleteLocksOf } from '../db/lockout.ts';
 import { normalizeEmail } from './email.ts';
 import { randomId } from '../lib/random.ts';
 import { recordSignIn, type SignInAudit } from '../audit/sign-in.ts';
-import { writeAhead } from '../db/write-ahead.ts';
+
+/** Writes that go with a sign-in: the account's own (made, or marked signed in) and its audit record. */
+export type AccountWrite = (tx: Queryable) => Promise<void>;
 
 export interface SignInOutcome {
   user: User;
   created: boolean;
+  /**
+   * The account's writes, not made yet: kit.completeSignIn makes them in the transaction that
+   * completes the sign-in (one commit for the whole step). When that fails on the unique address
+   * (the same address signed up meanwhile, in another tab), nothing of the sign-in was stored:
+   * start over with onceMoreIfSignedUpMeanwhile.
+   */
+  write: AccountWrite;
 }
 
 export interface VerifiedEmailOptions {
@@ -24,59 +33,53 @@ export interface VerifiedEmailOptions {
 }
 
 /**
- * The code proved the person controls `email`: sign in the account that owns it, or create one
- * (sign-up). Both happen in one transaction so a failed step leaves no half-made account; with
- * `audit`, the sign-in or sign-up record is written in it too.
+ * The code proved the person controls `email`: sign in the account that owns it, or make one
+ * (sign-up). Reads the account unless `lookedUp` has it, and writes nothing: see SignInOutcome.write.
  */
 export async function signInVerifiedEmail(db: Database, email: string, options: VerifiedEmailOptions): Promise<SignInOutcome | undefined> {
-  try {
-    return await signInOrSignUp(db, email, options, options.lookedUp);
-  } catch (error) {
-    // An account `lookedUp` did not see was created meanwhile (the same address signing up in another
-    // tab): the insert failed on the unique address and changed nothing. Once more, reading it.
-    if (!options.lookedUp || !isUniqueViolation(error)) throw error;
-    return signInOrSignUp(db, email, options, undefined);
+  const existing = options.lookedUp ? options.lookedUp.user : await findUserByEmail(db, email);
+  if (existing) {
+    // An account deleted since it was read: the update changes nothing, and the sign-in ends as it
+    // would had the deletion come a moment later (oidc-provider finds no account).
+    const write: AccountWrite = async (tx) => {
+      await markSignedIn(tx, existing.id, options.now, true);
+      if (options.audit) await recordSignIn(tx, options.audit, existing, false);
+    };
+    return { user: { ...existing, emailVerified: true, lastSignInAt: options.now }, created: false, write };
   }
+  if (!options.allowSignUp) return undefined;
+  const user: User = {
+    id: randomId(12),
+    email,
+    emailVerified: true,
+    name: null,
+    username: null,
+    passwordHash: options.passwordHash ?? null,
+    customData: {},
+    createdAt: options.now,
+    updatedAt: options.now,
+    lastSignInAt: options.now,
+  };
+  const write: AccountWrite = async (tx) => {
+    await insertUser(tx, user);
+    if (options.audit) await recordSignIn(tx, options.audit, user, true);
+  };
+  return { user, created: true, write };
 }
 
-async function signInOrSignUp(
-  db: Database,
-  email: string,
-  options: VerifiedEmailOptions,
-  lookedUp: { user: User | undefined } | undefined,
-): Promise<SignInOutcome | undefined> {
-  return db.transaction().execute(async (tx) => {
-    // An account deleted since it was looked up: the update changes nothing, and the sign-in ends as
-    // it would had the deletion come a moment later (oidc-provider finds no account).
-    const existing = lookedUp ? lookedUp.user : await findUserByEmail(tx, email);
-    if (existing) {
-      // The transaction ends with these writes and reads nothing back: on PostgreSQL they go out with the COMMIT.
-      await writeAhead(tx, async () => {
-        await markSignedIn(tx, existing.id, options.now, true);
-        if (options.audit) await recordSignIn(tx, options.audit, existing, false);
-      });
-      return { user: { ...existing, emailVerified: true, lastSignInAt: options.now }, created: false };
-    }
-    if (!options.allowSignUp) return undefined;
-    const user: User = {
-      id: randomId(12),
-      email,
-      emailVerified: true,
-      name: null,
-      username: null,
-      passwordHash: options.passwordHash ?? null,
-      customData: {},
-      createdAt: options.now,
-      updatedAt: options.now,
-      lastSignInAt: options.now,
-    };
-    // A unique violation (the address taken meanwhile) then surfaces at the commit, as the same error.
-    await writeAhead(tx, async () => {
-      await insertUser(tx, user);
-      if (options.audit) await recordSignIn(tx, options.audit, user, true);
-    });
-    return { user, created: true };
-  });
+/**
+ * Runs `signIn` (which looks the account up and completes the sign-in with its SignInOutcome), and
+ * once more if it made an account whose address another request took meanwhile: the insert failed on
+ * the unique address and the whole step was rolled back, so the second run finds that account and
+ * signs in to it.
+ */
+export async function onceMoreIfSignedUpMeanwhile<T>(signIn: () => Promise<T>): Promise<T> {
+  try {
+    return await signIn();
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return signIn();
+  }
 }
 
 /** For operators: an account by its ID (sub) or its email address. */

@@ -23,7 +23,9 @@ import { chooseLanguage, type Language } from '../i18n/index.ts';
 import { LANGUAGE_COOKIE, returnPath } from '../http/language.ts';
 import { createSecondFactor } from '../mfa/second-factor.ts';
 import { purgePending, savePending } from '../db/mfa.ts';
-import { writeTogether } from '../oidc/request-writes.ts';
+import { writeOrHold, writeTogether } from '../oidc/request-writes.ts';
+import { writeAhead } from '../db/write-ahead.ts';
+import type { AccountWrite } from './accounts.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -175,15 +177,25 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   /**
    * Signs `user` in; first-party apps get their consent in the same step (one redirect less).
    * `secondFactor`: whether the person has one set up, when the caller read it with the account.
+   * `write`: the account's writes for this sign-in (see SignInOutcome.write), made in the transaction
+   * that completes it, or that records the second factor still to come; not at all when the account
+   * is suspended (that is no sign-in).
    */
-  async function completeSignIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[], secondFactor?: boolean) {
+  async function completeSignIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    interaction: Interaction,
+    user: User,
+    amr: string[],
+    { secondFactor, write }: { secondFactor?: boolean; write?: AccountWrite } = {},
+  ) {
     // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
     if (user.isSuspended) return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
     // A second factor still to prove (or, when required, to set up): nothing below happens yet, so the
     // first factor alone neither clears the lockout nor marks this browser as known (routes/mfa.ts).
     if (!amr.includes('mfa')) {
       const next = await secondFactors.needed(user.id, (await experience()).mfa.policy, secondFactor);
-      if (next) return toSecondFactor(reply, interaction, user, amr, next);
+      if (next) return toSecondFactor(reply, interaction, user, amr, next, write);
     }
     const checked = checks.get(request);
     await deps.lockout.succeed(attempt(request, user.email), checked?.email === user.email ? checked.state : undefined);
@@ -191,10 +203,12 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     const application = await findApplicationCached(db, String(interaction.params.client_id));
     // The consent prompt has not come yet, so its details do not say what is missing: see missingAtSignIn.
     const missing = application && !application.isThirdParty ? await missingAtSignIn(db, interaction) : undefined;
-    // The grant and the interaction's result are stored together, before the browser is sent on.
+    // The grant, the interaction's result and the account's writes are stored together (one commit,
+    // all or nothing), before the browser is sent on.
     await writeTogether(db, async () => {
       const consent = missing ? { grantId: await grantRequested(provider, interaction, user.id, missing) } : undefined;
       await saveResult(interaction, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
+      if (write) await writeOrHold(db, write);
     });
     return reply.redirect(interaction.returnTo, 303);
   }
@@ -202,10 +216,13 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   const secondFactors = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
 
   /** Remembers, on the server and for this interaction only, who passed the first factor and how. */
-  async function toSecondFactor(reply: FastifyReply, interaction: Interaction, user: User, amr: string[], next: 'verify' | 'setup') {
+  async function toSecondFactor(reply: FastifyReply, interaction: Interaction, user: User, amr: string[], next: 'verify' | 'setup', write?: AccountWrite) {
     const at = deps.now();
-    await purgePending(db, at);
-    await savePending(db, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
+    await db.transaction().execute(async (tx) => {
+      await purgePending(tx, at);
+      await savePending(tx, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
+      if (write) await writeAhead(tx, () => write(tx));
+    });
     deps.progress.mark(reply, interaction);
     return reply.redirect(`${base(interaction.uid)}/mfa${next === 'setup' ? '/setup' : ''}`, 303);
   }

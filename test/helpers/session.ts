@@ -25,6 +25,7 @@ export async function signedInBrowser(
   const now = Date.now();
   const outcome = await signInVerifiedEmail(sesame.db, email, { allowSignUp: true, now });
   if (!outcome) throw new Error(`could not sign ${email} in`);
+  await sesame.db.transaction().execute((tx) => outcome.write(tx));
   const accountId = outcome.user.id;
 
   const session = new sesame.provider.Session();

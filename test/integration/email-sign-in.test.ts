@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { HttpBrowser } from '../helpers/browser.ts';
+import { HttpBrowser, type PageResponse } from '../helpers/browser.ts';
+import { codeFrom } from '../helpers/smtp.ts';
 import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.ts';
 import { discover, exchange, signInWithEmail, startAuthorization } from '../helpers/oidc.ts';
 import type { Application } from '../../src/db/applications.ts';
@@ -49,6 +50,30 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     const again = await signInWithEmail(new HttpBrowser(), sesame.smtp, second, email, REDIRECT);
     const tokens2 = await exchange(config, again.callback, second);
     expect(tokens2.claims()!.sub).toBe(claims.sub);
+  });
+
+  it('signs both browsers in to one account when a new address signs up in two at once', async () => {
+    const email = 'two.tabs@example.com';
+    const starts = [await startAuthorization(config, REDIRECT), await startAuthorization(config, REDIRECT)];
+    const browsers = [new HttpBrowser(), new HttpBrowser()];
+    // Both reach the code page, each with a code of its own, before either is typed.
+    const codePages: PageResponse[] = [];
+    const codes: string[] = [];
+    for (const [i, start] of starts.entries()) {
+      const emailPage = await browsers[i]!.follow(start.url);
+      const before = sesame.smtp.countFor(email);
+      codePages.push(await browsers[i]!.submit(emailPage, '/email', { email }));
+      codes.push(codeFrom(await sesame.smtp.waitForMail(email, { after: before })));
+    }
+    // Typed at the same moment: whichever order the two land in (the second may find the account, or
+    // meet the unique address at its commit and start over: see the accounts unit test), both browsers
+    // end up signed in to one account.
+    const done = await Promise.all(browsers.map((browser, i) => browser.submit(codePages[i]!, '/code', { code: codes[i]! }, REDIRECT)));
+    for (const page of done) expect(page.location, page.body.slice(0, 300)).toContain(REDIRECT);
+    const subs = await Promise.all(done.map(async (page, i) => (await exchange(config, page.location!, starts[i]!)).claims()!.sub));
+    expect(subs[0]).toBe(subs[1]);
+    const accounts = await sesame.db.selectFrom('users').select('id').where('email', '=', email).execute();
+    expect(accounts).toEqual([{ id: subs[0] }]);
   });
 
   it('refuses a reused authorization code and a missing PKCE verifier', async () => {

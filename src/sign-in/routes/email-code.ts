@@ -1,4 +1,4 @@
-import { signInVerifiedEmail } from '../accounts.ts';
+import { onceMoreIfSignedUpMeanwhile, signInVerifiedEmail } from '../accounts.ts';
 import { findUserForSignIn } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
@@ -36,27 +36,28 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       if (!offersCode(experience)) return reply.redirect(passwordUrl(interaction.uid, email), 303);
       return undefined;
     },
-    async verified(request, reply, interaction, email, via) {
-      const experience = await kit.experience();
-      const found = await findUserForSignIn(deps.db, email);
-      const existing = found?.user;
-      if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
-        return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
-      }
-      const outcome = await signInVerifiedEmail(deps.db, email, {
-        allowSignUp: allowsSignUp(experience),
-        now: deps.now(),
-        audit: signInAudit(request, interaction, 'VerificationCode', via),
-        lookedUp: { user: existing },
+    verified(request, reply, interaction, email, via) {
+      return onceMoreIfSignedUpMeanwhile(async () => {
+        const experience = await kit.experience();
+        const found = await findUserForSignIn(deps.db, email);
+        const existing = found?.user;
+        if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
+          return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
+        }
+        const outcome = await signInVerifiedEmail(deps.db, email, {
+          allowSignUp: allowsSignUp(experience),
+          now: deps.now(),
+          audit: signInAudit(request, interaction, 'VerificationCode', via),
+          lookedUp: { user: existing },
+        });
+        if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
+          // Only reachable with a phantom code, which nobody received.
+          return reply.redirect(base(interaction.uid), 303);
+        }
+        // A new account has no second factor; one that exists was read with its own.
+        const secondFactor = found ? found.secondFactor : false;
+        return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], { secondFactor, write: outcome.write });
       });
-      if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
-        // Only reachable with a phantom code, which nobody received.
-        return reply.redirect(base(interaction.uid), 303);
-      }
-      // A new account has no second factor; one that existed was read with its own (unless another tab
-      // created it meanwhile: then completeSignIn reads it).
-      const secondFactor = found ? found.secondFactor : outcome.created ? false : undefined;
-      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], secondFactor);
     },
   };
 }

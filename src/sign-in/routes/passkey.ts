@@ -1,5 +1,5 @@
 import type { Interaction } from 'oidc-provider';
-import { isDatabaseUnavailable } from '../../db/database.ts';
+import { isDatabaseUnavailable, type Queryable } from '../../db/database.ts';
 import { markSignedIn } from '../../db/users.ts';
 import { allowsSignIn } from '../experience.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
@@ -95,10 +95,10 @@ export function passkeyRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps, p
       return refusedPage(reply, interaction, error, lock?.locked ? 429 : 400);
     }
     const at = deps.now();
-    await markSignedIn(db, result.user.id, at, false);
     await auditPasskeySignIn(db, request, interaction, result.user, result.passkey, result.userVerified);
     // RFC 8176: hwk (proof of a hardware-bound key); with user verification also user + mfa.
     const amr = result.userVerified ? ['hwk', 'user', 'mfa'] : ['hwk'];
-    return kit.completeSignIn(request, reply, interaction, { ...result.user, lastSignInAt: at }, amr);
+    const write = (tx: Queryable) => markSignedIn(tx, result.user.id, at, false);
+    return kit.completeSignIn(request, reply, interaction, { ...result.user, lastSignInAt: at }, amr, { write });
   });
 }

@@ -3,7 +3,7 @@ import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
 import { normalizeEmail } from '../email.ts';
 import { passwordProblem } from '../passwords.ts';
-import { signInVerifiedEmail } from '../accounts.ts';
+import { onceMoreIfSignedUpMeanwhile, signInVerifiedEmail, type AccountWrite } from '../accounts.ts';
 import { findUserByEmail, markSignedIn, setPasswordHash } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../experience.ts';
 import type { PageData } from '../../http/views.ts';
@@ -98,9 +98,8 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       }
       // A password proves nothing about the mailbox, so email_verified is left as it is.
       const at = deps.now();
-      await markSignedIn(db, user.id, at, false);
       await auditPasswordSignIn(db, request, interaction, user);
-      return kit.completeSignIn(request, reply, interaction, { ...user, lastSignInAt: at }, ['pwd']);
+      return kit.completeSignIn(request, reply, interaction, { ...user, lastSignInAt: at }, ['pwd'], { write: (tx) => markSignedIn(tx, user.id, at, false) });
     },
   );
 }
@@ -136,10 +135,16 @@ function createPassword(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
   }
 
   async function createAccount(request: Parameters<Kit['completeSignIn']>[0], reply: FastifyReply, interaction: Interaction, email: string, passwordHash?: string) {
-    const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash, audit: signInAudit(request, interaction, 'VerificationCode') });
-    if (!outcome) return reply.redirect(base(interaction.uid), 303);
-    await codes.forget(interaction.uid, 'email');
-    return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])]);
+    return onceMoreIfSignedUpMeanwhile(async () => {
+      const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash, audit: signInAudit(request, interaction, 'VerificationCode') });
+      if (!outcome) return reply.redirect(base(interaction.uid), 303);
+      // The code that proved the address goes with the account it made, in the same commit.
+      const write: AccountWrite = async (tx) => {
+        await outcome.write(tx);
+        await codes.forget(interaction.uid, 'email', tx);
+      };
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])], { write });
+    });
   }
 
   app.get('/interaction/:uid/create-password', { schema: { params: uidParams } }, async (request, reply) => {

@@ -115,7 +115,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       }
       const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: at, audit: signInAudit(request, interaction, 'ForgotPassword') });
       if (!outcome) return reply.redirect(base(interaction.uid), 303);
-      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', 'pwd']);
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', 'pwd'], { write: outcome.write });
     },
   );
 }
