@@ -1,7 +1,7 @@
 /**
  * What one change costs, measured in one run:
  *
- *   node --import tsx bench/ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16]
+ *   node --import tsx bench/ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16] [--postgres]
  *
  * Each TREE is a copy of this project (src, migrations, templates, public, package.json; node_modules
  * may be a link to this one) in which `npm run build` has made dist/server/main.mjs, e.g. this tree and
@@ -9,6 +9,10 @@
  * own seeded alike, and email-code sign-ins run against them in alternating slices (A-B-B-A, repeated
  * `--slices` times) so machine-load drift hits both alike. Reports sign-ins/s and server CPU ms per
  * sign-in of each, and B/A. CPU per sign-in is the figure to read: it moves much less with load.
+ *
+ * `--postgres`: each on a fresh PostgreSQL database of its own on BENCH_DATABASE_URL's server instead;
+ * the CPU figure then adds the server processes working for that database (its backends, and the
+ * background processes both share) to Sesame's.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,15 +24,16 @@ import { startMailSink } from './lib/mail-sink.ts';
 import { discoverServer } from './lib/oidc.ts';
 import { alternate, People, perOperation, pool, SignInDriver } from './lib/scenarios.ts';
 import { seedUsers } from './lib/seed.ts';
+import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL, type BenchDatabase } from './lib/postgres.ts';
 import { REDIRECT_URI, startSesameProcess } from './lib/sesame.ts';
 import { round } from './lib/stats.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { slices: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' } },
+  options: { slices: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' }, postgres: { type: 'boolean' } },
 });
 if (positionals.length !== 2) {
-  console.error('usage: ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16]');
+  console.error('usage: ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16] [--postgres]');
   process.exit(2);
 }
 const slices = Number(values.slices ?? 3);
@@ -38,25 +43,36 @@ const BASE_USERS = 2000;
 
 const work = mkdtempSync(join(tmpdir(), 'sesame-ab-'));
 const sink = await startMailSink();
-const setups: { name: string; pid: number; driver: SignInDriver; stop: () => Promise<void> }[] = [];
+const databases: BenchDatabase[] = [];
+const setups: { name: string; pids: () => Promise<number[]>; driver: SignInDriver; stop: () => Promise<void> }[] = [];
 try {
   for (const [i, tree] of positionals.entries()) {
     const name = i === 0 ? 'A' : 'B';
     const dir = join(work, name);
     mkdirSync(dir);
-    const instance = await startSesameProcess({ dir, smtpPort: sink.port, build: resolve(tree, 'dist', 'server', 'main.mjs') });
+    const database = values.postgres ? await createBenchDatabase(process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL) : undefined;
+    if (database) databases.push(database);
+    const build = resolve(tree, 'dist', 'server', 'main.mjs');
+    const instance = await startSesameProcess({ dir, smtpPort: sink.port, build, ...(database && { databaseUrl: database.url }) });
     // Registered by the tree's own CLI: the two trees' schemas may differ.
     const client = registerWithCli(tree, instance.databaseUrl);
-    seedUsers(instance.databaseFile, 0, BASE_USERS);
+    if (database) await database.seedUsers(0, BASE_USERS);
+    else seedUsers(instance.databaseFile, 0, BASE_USERS);
     const server = await discoverServer(instance.issuer, { ...client, redirectUri: REDIRECT_URI });
-    setups.push({ name, pid: instance.child.pid, driver: new SignInDriver(server, sink, new People(BASE_USERS)), stop: () => instance.child.stop() });
-    console.log(`${name}: ${tree} (pid ${instance.child.pid})`);
+    const pid = instance.child.pid;
+    setups.push({
+      name,
+      pids: async () => [pid, ...((await database?.serverPids()) ?? [])],
+      driver: new SignInDriver(server, sink, new People(BASE_USERS)),
+      stop: () => instance.child.stop(),
+    });
+    console.log(`${name}: ${tree} (pid ${pid}${database ? `, database ${database.name}` : ''})`);
   }
   const results: LoadResult[][] = [];
   for (let pair = 0; pair < slices; pair += 1) {
     results.push(
-      await alternate(setups, (setup, warmup) =>
-        runLoad({ name: `sign-ins on ${setup.name}`, concurrency, seconds: seconds / 2, warmupSeconds: warmup ? 2 : 0, op: setup.driver.op, serverPid: setup.pid }),
+      await alternate(setups, async (setup, warmup) =>
+        runLoad({ name: `sign-ins on ${setup.name}`, concurrency, seconds: seconds / 2, warmupSeconds: warmup ? 2 : 0, op: setup.driver.op, serverPid: await setup.pids() }),
       ),
     );
     const line = results[pair]!.map((result, i) => `${setups[i]!.name} ${round1(result.perSecond)}/s ${round1(perOperation(result, result.serverCpuMs) ?? 0)} ms CPU`);
@@ -75,6 +91,7 @@ try {
   console.log(JSON.stringify({ figures, ratio: { perSecond: round(pooled[1]!.perSecond / pooled[0]!.perSecond, 3), cpuMsPerSignIn: round(cpu[1]! / cpu[0]!, 3) } }, null, 2));
 } finally {
   for (const setup of setups) await setup.stop().catch(() => undefined);
+  for (const database of databases) await database.drop().catch(() => undefined);
   await sink.close();
   rmSync(work, { recursive: true, force: true });
 }

@@ -47,6 +47,9 @@ const count = (sql: string) => {
   sinceLastStep.push(statement);
 };
 const stepCounts = new Map<SignInStep, Map<string, number>>();
+/** PostgreSQL round trips since the last step ended, and per step. */
+let tripsSinceLastStep = 0;
+const stepTrips = new Map<SignInStep, number>();
 /** emailSignIn pushes each step's time when the step ends: take the statements run since the last one. */
 const stepRecorder = (step: SignInStep) =>
   Object.assign([] as number[], {
@@ -55,6 +58,8 @@ const stepRecorder = (step: SignInStep) =>
       for (const statement of sinceLastStep) mine.set(statement, (mine.get(statement) ?? 0) + 1);
       stepCounts.set(step, mine);
       sinceLastStep = [];
+      stepTrips.set(step, (stepTrips.get(step) ?? 0) + tripsSinceLastStep);
+      tripsSinceLastStep = 0;
       return Array.prototype.push.apply(this, times);
     },
   });
@@ -75,6 +80,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   count(typeof first === 'string' ? first : String((first as { text?: unknown }).text ?? first));
   if (counting && !batching.has(this)) {
     roundTrips++;
+    tripsSinceLastStep++;
     batching.add(this);
     queueMicrotask(() => batching.delete(this));
   }
@@ -112,7 +118,9 @@ try {
   await emailSignIn(server, sink, 'warm-up@example.com', steps);
   counting = true;
   stepCounts.clear();
+  stepTrips.clear();
   sinceLastStep = [];
+  tripsSinceLastStep = 0;
   for (let i = 0; i < signIns; i++) {
     // Even: a new address; odd: the account the previous sign-in created.
     const email = `person-${Math.floor(i / 2)}@example.com`;
@@ -133,7 +141,8 @@ try {
   if (byStep) {
     for (const [step, statements] of stepCounts) {
       const n = [...statements.values()].reduce((sum, k) => sum + k, 0);
-      console.log(`\n${step}: ${(n / signIns).toFixed(1)} per sign-in`);
+      const trips = onPostgres ? `, ${((stepTrips.get(step) ?? 0) / signIns).toFixed(1)} round trips` : '';
+      console.log(`\n${step}: ${(n / signIns).toFixed(1)} per sign-in${trips}`);
       for (const [sql, k] of [...statements].sort((a, b) => b[1] - a[1])) console.log(`${(k / signIns).toFixed(1).padStart(6)}  ${sql.slice(0, 150)}`);
     }
   }
