@@ -89,6 +89,23 @@ export async function consumeModel(db: Queryable, model: string, id: string, at:
   await consume(db, { model, id, at });
 }
 
+// RETURNING: its answer says whether this statement was the one that used the row (and so it is
+// never sent ahead: write-ahead.ts).
+const consumeOnce = prepared((db, p: { model: string; id: string; at: number }) =>
+  db
+    .updateTable('oidc_model_instances')
+    .set({ consumed_at: p.at })
+    .where('model', '=', p.model)
+    .where('id', '=', p.id)
+    .where('consumed_at', 'is', null)
+    .returning('grant_id'),
+);
+
+/** consumeModel that tells whether this call used the row: false when it was used already (or is gone). */
+export async function consumeModelOnce(db: Queryable, model: string, id: string, at: number): Promise<boolean> {
+  return (await consumeOnce(db, { model, id, at })).rows.length === 1;
+}
+
 const destroy = prepared((db, p: { model: string; id: string }) =>
   db.deleteFrom('oidc_model_instances').where('model', '=', p.model).where('id', '=', p.id),
 );

@@ -1,9 +1,10 @@
-import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
-import type { Database } from '../db/database.ts';
+import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from 'oidc-provider';
+import type { Database, Queryable } from '../db/database.ts';
 import type { Application } from '../db/applications.ts';
 import { findApplicationCached } from './application-cache.ts';
 import {
   consumeModel,
+  consumeModelOnce,
   destroyModel,
   destroyModelsByGrantId,
   findModel,
@@ -12,7 +13,7 @@ import {
   upsertModel,
   type ModelRow,
 } from '../db/oidc-models.ts';
-import { flushHeldWrites, writeOrHold } from './request-writes.ts';
+import { flushHeldWrites, writeOrHold, type Undoing } from './request-writes.ts';
 
 /** How a registered application looks to oidc-provider. */
 function clientMetadata(app: Application): AdapterPayload {
@@ -75,6 +76,45 @@ function clientAdapter(db: Database): Adapter {
   };
 }
 
+/**
+ * Models a token request uses up that must be used exactly once (RFC 6749 4.1.2), even by two
+ * requests at once on two instances: both read it unused, so oidc-provider's own check lets both
+ * through, and only the write can tell. A refresh token is not among them: two refreshes at once
+ * (two tabs of one app) both succeed, as with Logto, and its reuse after the rotation's commit is
+ * refused by oidc-provider, which then revokes the grant.
+ */
+const SINGLE_USE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+/**
+ * The use of a single-use model, as a held write: when another request used it first, the request's
+ * writes are undone whole (no tokens stored), the client gets invalid_grant, and, as oidc-provider does
+ * for a reuse it sees, everything issued under the grant is revoked (RFC 6749 4.1.2: the code may be stolen).
+ */
+function consumeOnce(model: string, id: string, at: number) {
+  return async (q: Queryable): Promise<void> => {
+    if (!(await consumeModelOnce(q, model, id, at))) throw new UsedMeanwhile(model, id);
+  };
+}
+
+class UsedMeanwhile extends errors.InvalidGrant implements Undoing {
+  constructor(
+    private readonly model: string,
+    private readonly id: string,
+  ) {
+    super(`${model} already consumed (by a request at the same time)`);
+  }
+
+  async afterUndo(db: Database): Promise<void> {
+    const row = await findModel(db, this.model, this.id);
+    const grantId = row && (JSON.parse(row.payload) as AdapterPayload).grantId;
+    if (!grantId) return;
+    await db.transaction().execute(async (tx) => {
+      await destroyModelsByGrantId(tx, grantId);
+      await destroyModel(tx, 'Grant', grantId);
+    });
+  }
+}
+
 /** One oidc-provider model (Session, Grant, AccessToken, ...) in oidc_model_instances. */
 function modelAdapter(db: Database, model: string, now: () => number): Adapter {
   const toPayload = (row: ModelRow | undefined): AdapterPayload | undefined => {
@@ -106,11 +146,10 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
     find: (id) => read(() => findModel(db, model, id)),
     findByUid: (uid) => read(() => findModelByUid(db, model, uid)),
     findByUserCode: (userCode) => read(() => findModelByUserCode(db, model, userCode)),
-    // Not held: it is how a reused authorization code or refresh token is told apart, at once.
-    consume: async (id) => {
-      await flushHeldWrites();
-      await consumeModel(db, model, id, now());
-    },
+    // Held with the request's other writes: its tokens and the use of what they were issued for are
+    // stored in one commit, before the answer leaves. A reuse that comes after that commit is told
+    // apart by oidc-provider when it reads the model (consumed); see SINGLE_USE for one that comes before.
+    consume: (id) => writeOrHold(db, SINGLE_USE.has(model) ? consumeOnce(model, id, now()) : (q) => consumeModel(q, model, id, now())),
     destroy: (id) => writeOrHold(db, (q) => destroyModel(q, model, id)),
     revokeByGrantId: (grantId) => writeOrHold(db, (q) => destroyModelsByGrantId(q, grantId)),
   };

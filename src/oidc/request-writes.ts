@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import type { Database, Queryable } from '../db/database.ts';
 import { writeAhead } from '../db/write-ahead.ts';
 
@@ -34,9 +34,15 @@ class RequestWrites {
     if (this.writes.length === 0) return;
     const writes = this.writes;
     this.writes = [];
-    this.flushing = this.run(writes).finally(() => {
-      this.flushing = undefined;
-    });
+    this.flushing = this.run(writes)
+      .catch(async (error: unknown) => {
+        // Undone whole: what the refusing write asks for once nothing of it is left.
+        if (isUndoing(error)) await error.afterUndo(this.db);
+        throw error;
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
     await this.flushing;
   }
 
@@ -49,6 +55,17 @@ class RequestWrites {
     );
   }
 }
+
+/**
+ * An error a held write throws when it must not be made after all (a single-use model another
+ * request used first): the flush's transaction is rolled back whole, then `afterUndo` runs, then the
+ * error goes on to whoever flushed (oidc-provider's error handling, or holdRequestWrites).
+ */
+export interface Undoing {
+  afterUndo(db: Database): Promise<void>;
+}
+
+const isUndoing = (error: unknown): error is Undoing => typeof (error as Partial<Undoing> | undefined)?.afterUndo === 'function';
 
 const heldByRequest = new WeakMap<object, RequestWrites>();
 const heldInScope = new AsyncLocalStorage<RequestWrites>();
@@ -86,8 +103,13 @@ async function madeAfter<T>(writes: RequestWrites, fn: () => Promise<T>): Promis
 /** Runs `write` now, or holds it until the current oidc-provider request reads or answers. */
 export async function writeOrHold(db: Database, write: Write): Promise<void> {
   const held = heldWrites();
-  if (held) held.add(write);
-  else await write(db);
+  if (held) return held.add(write);
+  try {
+    await write(db);
+  } catch (error) {
+    if (isUndoing(error)) await error.afterUndo(db);
+    throw error;
+  }
 }
 
 /** Before a read: the writes this request holds are made first. */
@@ -98,11 +120,24 @@ export async function flushHeldWrites(): Promise<void> {
 /**
  * Holds each request's model writes (see RequestWrites). Register after handleOidcFaults, so that a
  * flush that fails (the database went away) is answered as the 503 it is.
+ *
+ * A flush a held write refused with an OAuth error (an authorization code another request redeemed
+ * between this one's read and its commit) undoes the answer too: the tokens it carried were never
+ * stored, and the client gets the error instead, as oidc-provider would have answered it.
  */
 export function holdRequestWrites(provider: Provider, db: Database): void {
   provider.use(async (ctx, next) => {
     const writes = new RequestWrites(db);
     heldByRequest.set(ctx, writes);
-    await madeAfter(writes, next);
+    try {
+      await madeAfter(writes, next);
+    } catch (error) {
+      if (!(error instanceof errors.OIDCProviderError)) throw error;
+      ctx.status = error.status;
+      ctx.type = 'json';
+      ctx.body = { error: error.error, error_description: error.error_description };
+      ctx.remove('Location');
+      if (ctx.oidc?.route === 'token') provider.emit('grant.error', ctx, error);
+    }
   });
 }

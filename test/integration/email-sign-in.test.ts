@@ -102,6 +102,32 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     expect((await reused.json()).error).toBe('invalid_grant');
   });
 
+  it('redeems an authorization code once when two token requests bring it at the same moment', async () => {
+    const basic = `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}`;
+    const tokenEndpoint = config.serverMetadata().token_endpoint!;
+    const redeem = (code: string, verifier: string) =>
+      fetch(tokenEndpoint, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
+      });
+    // Several rounds: each pair of requests both read the code unused (oidc-provider's own check lets
+    // both through); only the write that uses it tells them apart.
+    for (let round = 0; round < 3; round += 1) {
+      const start = await startAuthorization(config, REDIRECT);
+      const { callback } = await signInWithEmail(new HttpBrowser(), sesame.smtp, start, 'twice@example.com', REDIRECT);
+      const code = new URL(callback).searchParams.get('code')!;
+      const answers = await Promise.all([redeem(code, start.verifier), redeem(code, start.verifier)]);
+      const bodies = await Promise.all(answers.map((answer) => answer.json() as Promise<{ error?: string; access_token?: string }>));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 400]);
+      expect(bodies.find((body) => body.error)?.error).toBe('invalid_grant');
+      // A code used twice may be stolen: what was issued for it is revoked (RFC 6749 4.1.2).
+      const issued = bodies.find((body) => body.access_token)!.access_token!;
+      const userinfo = await fetch(config.serverMetadata().userinfo_endpoint!, { headers: { authorization: `Bearer ${issued}` } });
+      expect(userinfo.status).toBe(401);
+    }
+  });
+
   it('answers prompt=none with login_required without a session, and again after sign-out', async () => {
     const browser = new HttpBrowser();
     const silent = await startAuthorization(config, REDIRECT, { prompt: 'none' });
