@@ -82,7 +82,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     roundTrips++;
     tripsSinceLastStep++;
     batching.add(this);
-    queueMicrotask(() => batching.delete(this));
+    setImmediate(() => batching.delete(this));
   }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;

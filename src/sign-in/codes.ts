@@ -274,12 +274,21 @@ const MAX_CHECK_ROUNDS = 8;
  */
 async function checkSecret(
   db: Database,
-  { interactionUid, purpose, matches, at, rules, gate }: { interactionUid: string; purpose: string; matches: (record: CodeRecord) => boolean; at: number; rules: CodePolicy; gate?: VerifyGate },
+  {
+    interactionUid,
+    purpose,
+    matches,
+    at,
+    rules,
+    gate,
+    read,
+  }: { interactionUid: string; purpose: string; matches: (record: CodeRecord) => boolean; at: number; rules: CodePolicy; gate?: VerifyGate; read?: Promise<CodeRecord | undefined> },
 ): Promise<LinkVerifyResult> {
   // Each round that ends in a retry follows a change another caller made, and those are few (tries
   // are capped, sends too); the bound only keeps a pathological storm from spinning.
   for (let round = 0; round < MAX_CHECK_ROUNDS; round += 1) {
-    const record = await findCode(db, interactionUid, purpose);
+    // The first round may use the caller's read, started before (see CodeService.read).
+    const record = await (round === 0 && read ? read : findCode(db, interactionUid, purpose));
     if (!record) return { status: 'missing' };
     // Nothing counts once the row is used; the secret is compared only to tell the link's "already used" page.
     if (record.consumedAt !== null) return matches(record) ? { status: 'used' } : { status: 'missing' };
@@ -325,8 +334,17 @@ export function createCodeService({
   let typicalDeliveryMs = 150;
 
   return {
-    async state(interactionUid: string, purpose: string): Promise<CodeState | undefined> {
-      const record = await findCode(db, interactionUid, purpose);
+    /**
+     * The interaction's code row, to hand to state, verify or verifyLink later: a route reads it
+     * alongside the interaction (its key is in the URL), one round trip for both on PostgreSQL.
+     */
+    read(interactionUid: string, purpose: string): Promise<CodeRecord | undefined> {
+      return findCode(db, interactionUid, purpose);
+    },
+
+    /** `read`: the row as this.read() gave it, else it is read now. */
+    async state(interactionUid: string, purpose: string, read?: Promise<CodeRecord | undefined>): Promise<CodeState | undefined> {
+      const record = await (read ?? findCode(db, interactionUid, purpose));
       return record && describeCode(record, now(), await policy());
     },
 
@@ -377,14 +395,14 @@ export function createCodeService({
 
     /**
      * Checks a code; a correct one is consumed atomically, so it works exactly once. `gate` is asked
-     * first, about the address the code went to.
+     * first, about the address the code went to. `read`: the row as this.read() gave it.
      */
-    async verify(interactionUid: string, purpose: string, code: string, gate?: VerifyGate): Promise<VerifyResult> {
+    async verify(interactionUid: string, purpose: string, code: string, gate?: VerifyGate, read?: Promise<CodeRecord | undefined>): Promise<VerifyResult> {
       const at = now();
       const rules = await policy();
       const keys = hmacKeys();
       const matches = (record: CodeRecord) => /^\d{6}$/.test(code) && matchesAnyKey(keys, record, code);
-      const result = await checkSecret(db, { interactionUid, purpose, matches, at, rules, gate });
+      const result = await checkSecret(db, { interactionUid, purpose, matches, at, rules, gate, read });
       // A code page knows no "already used": a used code is as good as none (the flow starts over).
       return result.status === 'used' ? { status: 'missing' } : result;
     },

@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Interaction, InteractionResults } from 'oidc-provider';
 import { isDatabaseUnavailable, type Database } from '../db/database.ts';
 import { findApplicationCached } from '../oidc/application-cache.ts';
-import type { User } from '../db/users.ts';
+import { findUserForSignIn, type AccountForSignIn, type User } from '../db/users.ts';
 import { loadExperience, type Experience } from './experience.ts';
 import type { CodeService } from './codes.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -56,7 +56,7 @@ export type SignInApp = FastifyInstance<RawServerDefault, IncomingMessage, Serve
 export const uidParams = z.object({ uid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 /** What the kit needs of a request to /interaction/:uid/... */
-type UidRequest = Pick<FastifyRequest, 'raw' | 'headers' | 'cookies'> & { params: z.infer<typeof uidParams> };
+export type UidRequest = Pick<FastifyRequest, 'raw' | 'headers' | 'cookies'> & { params: z.infer<typeof uidParams> };
 /** What the language choice reads of a request. */
 type LanguageRequest = Pick<FastifyRequest, 'headers' | 'cookies'>;
 
@@ -164,6 +164,33 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
   }
 
+  /** Account reads a route started early, by request and address (see prefetchAccount). */
+  const prefetched = new WeakMap<FastifyRequest, Map<string, Promise<AccountForSignIn | undefined>>>();
+
+  /**
+   * Starts reading the account for `email` (with whether it has a second factor) as soon as the route
+   * knows the address, alongside another read (one round trip for both on PostgreSQL); accountFor
+   * takes it. A read never taken (the guess was wrong) is simply dropped.
+   */
+  function prefetchAccount(request: FastifyRequest, email: string): void {
+    let mine = prefetched.get(request);
+    if (!mine) prefetched.set(request, (mine = new Map()));
+    if (mine.has(email)) return;
+    const read = findUserForSignIn(db, email);
+    // Its failure is met by whoever takes it; one never taken must not be an unhandled rejection.
+    read.catch(() => undefined);
+    mine.set(email, read);
+  }
+
+  /** The account for `email`: the read prefetchAccount started (taken once), else a fresh one. */
+  function accountFor(request: FastifyRequest, email: string): Promise<AccountForSignIn | undefined> {
+    const mine = prefetched.get(request);
+    const read = mine?.get(email);
+    if (!read) return findUserForSignIn(db, email);
+    mine!.delete(email);
+    return read;
+  }
+
   /** What lockout.check said about this request's attempt, for completeSignIn (see Lockout.succeed). */
   const checks = new WeakMap<FastifyRequest, { email: string; state: LockState }>();
 
@@ -239,7 +266,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     return page(reply, 'error', { title: message('methodOff.title'), message: message('methodOff.message'), details: 'method_disabled' }, 404);
   }
 
-  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, experience, methodOff, secondFactor: secondFactors, csrf: app.csrfProtection };
+  return { page, languageOf, details, loginInteraction, appNameOf, finish, completeSignIn, attempt, checkLock, prefetchAccount, accountFor, experience, methodOff, secondFactor: secondFactors, csrf: app.csrfProtection };
 }
 
 export type Kit = ReturnType<typeof createKit>;

@@ -1,14 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
-import { findUserByEmail, type User } from '../../db/users.ts';
+import type { User } from '../../db/users.ts';
 import { normalizeEmail } from '../email.ts';
 import type { Experience } from '../experience.ts';
 import type { UsageType } from '../../mail/connector-config.ts';
 import type { CodeService, CodeState, IssueResult } from '../codes.ts';
 import { MailDeliveryError } from '../../mail/errors.ts';
 import type { PageData } from '../../http/views.ts';
-import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
+import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp, type UidRequest } from '../kit.ts';
 import { lockoutMessage, message } from '../messages.ts';
 import { render, type Phrase } from '../../i18n/index.ts';
 import { auditCodeRefused, auditCodeSent, type CodeVia } from '../../audit/sign-in.ts';
@@ -136,7 +136,7 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
   const linkUrl = (uid: string, token: string) => `${deps.endpoint}${at(uid, '/link')}?t=${token}`;
 
   async function send(request: FastifyRequest, interaction: Interaction, email: string, experience: Experience) {
-    const user = await findUserByEmail(db, email);
+    const user = (await kit.accountFor(request, email))?.user;
     // The mail speaks the language of the page that sent it (Logto's payload field: `locale`).
     const locale = await kit.languageOf(request);
     const appName = (await kit.appNameOf(interaction)) ?? render(message('mail.appFallback'), locale);
@@ -224,14 +224,16 @@ function addressStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: Code
     at(':uid', flow.prefix ? '' : '/email'),
     { schema: { params: uidParams, body: emailBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
+      const normalized = request.validationError ? undefined : normalizeEmail(request.body.email);
+      // The account behind the address (the send asks for it) is read alongside the interaction.
+      if (normalized?.ok) kit.prefetchAccount(request, normalized.email);
       const interaction = await kit.loginInteraction(request, reply);
       if (!interaction) return reply;
       const experience = await kit.experience();
       if (!flow.enabled(experience)) return kit.methodOff(reply);
-      if (request.validationError) {
+      if (!normalized) {
         return emailPage(reply, interaction, experience, { error: message('email.malformed') }, 400);
       }
-      const normalized = normalizeEmail(request.body.email);
       if (!normalized.ok) {
         return emailPage(reply, interaction, experience, { error: normalized.error, email: request.body.email.slice(0, 254) }, 400);
       }
@@ -271,10 +273,21 @@ function addressStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: Code
 /** The code page: GET shows it, POST checks the code against the lockout and the code's own tries. */
 function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, codePage, refused }: FlowPages) {
   const { codes } = deps;
+
+  /**
+   * The interaction and its code row, read together (the row's key is the uid in the URL): one round
+   * trip for both on PostgreSQL. The row read is handed on only for the interaction it belongs to.
+   */
+  async function withCodeRead(request: UidRequest, reply: FastifyReply) {
+    const read = codes.read(request.params.uid, flow.purpose);
+    const [interaction] = await Promise.all([kit.loginInteraction(request, reply), read]);
+    return [interaction, interaction?.uid === request.params.uid ? read : undefined] as const;
+  }
+
   app.get(at(':uid', '/code'), { schema: { params: uidParams, querystring: codeQuery } }, async (request, reply) => {
-    const interaction = await kit.loginInteraction(request, reply);
+    const [interaction, read] = await withCodeRead(request, reply);
     if (!interaction) return reply;
-    const state = await codes.state(interaction.uid, flow.purpose);
+    const state = await codes.state(interaction.uid, flow.purpose, read);
     if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
     const notice = request.query.slow ? message('send.slow') : request.query.sent ? message('send.resent') : undefined;
     const error = state.dead ? message('code.dead') : state.expired ? message('code.expired') : undefined;
@@ -285,15 +298,20 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
     at(':uid', '/code'),
     { schema: { params: uidParams, body: codeBody }, attachValidation: true, preHandler: kit.csrf },
     async (request, reply) => {
-      const interaction = await kit.loginInteraction(request, reply);
+      const [interaction, read] = await withCodeRead(request, reply);
       if (!interaction) return reply;
       if (request.validationError) {
-        const state = await codes.state(interaction.uid, flow.purpose);
+        const state = await codes.state(interaction.uid, flow.purpose, read);
         if (!state || state.consumed) return reply.redirect(flow.restartUrl(interaction.uid), 303);
         return codePage(reply, interaction, state, { error: message('code.malformed') }, 400);
       }
-      // The lockout is asked first, about the address the code went to.
-      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, (email) => kit.checkLock(request, email));
+      // The lockout is asked first, about the address the code went to; the account a right code signs
+      // in is read alongside (flow.verified takes it).
+      const gate = (email: string) => {
+        kit.prefetchAccount(request, email);
+        return kit.checkLock(request, email);
+      };
+      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, gate, read);
       if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email, 'code');
       if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
       return refused(request, reply, interaction, result, 'code');

@@ -1,5 +1,4 @@
 import { onceMoreIfSignedUpMeanwhile, signInVerifiedEmail } from '../accounts.ts';
-import { findUserForSignIn } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience } from '../experience.ts';
 import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
@@ -39,7 +38,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
     verified(request, reply, interaction, email, via) {
       return onceMoreIfSignedUpMeanwhile(async () => {
         const experience = await kit.experience();
-        const found = await findUserForSignIn(deps.db, email);
+        const found = await kit.accountFor(request, email);
         const existing = found?.user;
         if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
           return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
