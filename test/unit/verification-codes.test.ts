@@ -7,6 +7,7 @@ import { openSqlite } from '../../src/db/sqlite.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/sign-in/codes.ts';
+import { codeRecord } from '../helpers/sesame.ts';
 import { consumeCode, findCode, recordWrongGuess, saveCode, saveResentCode, type CodeRecord } from '../../src/db/verification.ts';
 
 describe('the code service', () => {
@@ -94,19 +95,7 @@ describe('the code service', () => {
   });
 
   it('writes a guess only against the code as it was read, and no more than maxAttempts of them', async () => {
-    const row = (codeHmac: string): CodeRecord => ({
-      interactionUid: 'uid8',
-      purpose: 'email',
-      email: 'a@example.com',
-      codeHmac,
-      failedAttempts: 0,
-      expiresAt: now + 60_000,
-      lastSentAt: now,
-      consumedAt: null,
-      createdAt: now,
-      linkHmac: null,
-      linkCode: null,
-    });
+    const row = (codeHmac: string): CodeRecord => ({ ...codeRecord('uid8', 'a@example.com'), purpose: 'email', codeHmac });
     const seen = (codeHmac: string) => ({ interactionUid: 'uid8', purpose: 'email', codeHmac, maxAttempts: 3 });
     await saveCode(db, row('old'));
     // A resend replaced the code after the guess read it: neither outcome lands on the new code.
