@@ -82,16 +82,16 @@ const byEmailForSignIn = prepared((db, p: { email: string }) =>
     .where('email', '=', p.email),
 );
 
-/**
- * findUserByEmail for a sign-in by email: the account, and whether it has a second factor set up (a
- * confirmed authenticator, src/mfa/second-factor.ts), in one read instead of two.
- */
 /** An account as a sign-in reads it: with whether it has a second factor set up. */
 export interface AccountForSignIn {
   user: User;
   secondFactor: boolean;
 }
 
+/**
+ * findUserByEmail for a sign-in by email: the account, and whether it has a second factor set up (a
+ * confirmed authenticator, src/mfa/second-factor.ts), in one read instead of two.
+ */
 export async function findUserForSignIn(db: Queryable, email: string): Promise<AccountForSignIn | undefined> {
   const [row] = (await byEmailForSignIn(db, { email })).rows;
   // EXISTS is a boolean on PostgreSQL and 0/1 on SQLite.

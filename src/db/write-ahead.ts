@@ -38,7 +38,7 @@ export function isPlainWrite(query: CompiledQuery): boolean {
 
 /** `query` marked to be sent ahead, if `db` is inside writeAhead() and `plainWrite` (isPlainWrite of it) holds. */
 export function aheadIfWriting<Q extends CompiledQuery>(db: Queryable, query: Q, plainWrite: boolean): Q {
-  return plainWrite && writingAhead.has(db) ? { ...query, [WRITTEN_AHEAD]: true } : query;
+  return plainWrite && writingAhead.has(db) ? sendAhead(query) : query;
 }
 
 /**

@@ -34,15 +34,9 @@ class RequestWrites {
     if (this.writes.length === 0) return;
     const writes = this.writes;
     this.writes = [];
-    this.flushing = this.run(writes)
-      .catch(async (error: unknown) => {
-        // Undone whole: what the refusing write asks for once nothing of it is left.
-        if (isUndoing(error)) await error.afterUndo(this.db);
-        throw error;
-      })
-      .finally(() => {
-        this.flushing = undefined;
-      });
+    this.flushing = undoneOnRefusal(this.db, () => this.run(writes)).finally(() => {
+      this.flushing = undefined;
+    });
     await this.flushing;
   }
 
@@ -66,6 +60,16 @@ export interface Undoing {
 }
 
 const isUndoing = (error: unknown): error is Undoing => typeof (error as Partial<Undoing> | undefined)?.afterUndo === 'function';
+
+/** Runs `writes`; when one refused (an Undoing error), its afterUndo runs once they are undone, then the error goes on. */
+async function undoneOnRefusal(db: Database, writes: () => Promise<void>): Promise<void> {
+  try {
+    await writes();
+  } catch (error) {
+    if (isUndoing(error)) await error.afterUndo(db);
+    throw error;
+  }
+}
 
 const heldByRequest = new WeakMap<object, RequestWrites>();
 const heldInScope = new AsyncLocalStorage<RequestWrites>();
@@ -104,12 +108,7 @@ async function madeAfter<T>(writes: RequestWrites, fn: () => Promise<T>): Promis
 export async function writeOrHold(db: Database, write: Write): Promise<void> {
   const held = heldWrites();
   if (held) return held.add(write);
-  try {
-    await write(db);
-  } catch (error) {
-    if (isUndoing(error)) await error.afterUndo(db);
-    throw error;
-  }
+  await undoneOnRefusal(db, () => write(db));
 }
 
 /** Before a read: the writes this request holds are made first. */
