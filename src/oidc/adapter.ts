@@ -115,8 +115,16 @@ class UsedMeanwhile extends errors.InvalidGrant implements Undoing {
   }
 }
 
+/**
+ * Models that are sign-in progress (src/db/transient.ts): lost in a crash of the database server, they
+ * cost a sign-in started again, or the browser signing in once more. Grants and tokens, which apps hold
+ * on to, are not among them.
+ */
+const TRANSIENT = new Set(['Interaction', 'Session', 'AuthorizationCode', 'PushedAuthorizationRequest', 'ReplayDetection']);
+
 /** One oidc-provider model (Session, Grant, AccessToken, ...) in oidc_model_instances. */
 function modelAdapter(db: Database, model: string, now: () => number): Adapter {
+  const options = { transient: TRANSIENT.has(model) };
   const toPayload = (row: ModelRow | undefined): AdapterPayload | undefined => {
     if (!row || (row.expires_at !== null && row.expires_at <= now())) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
@@ -141,7 +149,7 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
         // Lets a password reset end every session and token of the account (destroyModelsByAccountId).
         accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
       };
-      await writeOrHold(db, (q) => upsertModel(q, record));
+      await writeOrHold(db, (q) => upsertModel(q, record), options);
     },
     find: (id) => read(() => findModel(db, model, id)),
     findByUid: (uid) => read(() => findModelByUid(db, model, uid)),
@@ -149,8 +157,8 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
     // Held with the request's other writes: its tokens and the use of what they were issued for are
     // stored in one commit, before the answer leaves. A reuse that comes after that commit is told
     // apart by oidc-provider when it reads the model (consumed); see SINGLE_USE for one that comes before.
-    consume: (id) => writeOrHold(db, SINGLE_USE.has(model) ? consumeOnce(model, id, now()) : (q) => consumeModel(q, model, id, now())),
-    destroy: (id) => writeOrHold(db, (q) => destroyModel(q, model, id)),
+    consume: (id) => writeOrHold(db, SINGLE_USE.has(model) ? consumeOnce(model, id, now()) : (q) => consumeModel(q, model, id, now()), options),
+    destroy: (id) => writeOrHold(db, (q) => destroyModel(q, model, id), options),
     revokeByGrantId: (grantId) => writeOrHold(db, (q) => destroyModelsByGrantId(q, grantId)),
   };
 }

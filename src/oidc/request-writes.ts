@@ -2,8 +2,19 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider, { errors } from 'oidc-provider';
 import type { Database, Queryable } from '../db/database.ts';
 import { writeAhead } from '../db/write-ahead.ts';
+import { writeTransient } from '../db/transient.ts';
 
 type Write = (db: Queryable) => Promise<void>;
+
+export interface WriteOptions {
+  /** Sign-in progress only (src/db/transient.ts): a flush of nothing else commits without waiting for the disk. */
+  transient?: boolean;
+}
+
+interface HeldWrite {
+  write: Write;
+  transient: boolean;
+}
 
 /**
  * The writes one oidc-provider request makes to its stored models (a sign-in's return to
@@ -19,13 +30,13 @@ type Write = (db: Queryable) => Promise<void>;
  * are held only inside writeTogether().
  */
 class RequestWrites {
-  private writes: Write[] = [];
+  private writes: HeldWrite[] = [];
   private flushing: Promise<void> | undefined;
 
   constructor(private readonly db: Database) {}
 
-  add(write: Write): void {
-    this.writes.push(write);
+  add(write: Write, { transient = false }: WriteOptions = {}): void {
+    this.writes.push({ write, transient });
   }
 
   async flush(): Promise<void> {
@@ -40,13 +51,13 @@ class RequestWrites {
     await this.flushing;
   }
 
-  private async run(writes: Write[]): Promise<void> {
-    if (writes.length === 1) return writes[0]!(this.db);
-    await this.db.transaction().execute((tx) =>
-      writeAhead(tx, async () => {
-        for (const write of writes) await write(tx);
-      }),
-    );
+  private async run(held: HeldWrite[]): Promise<void> {
+    const all = async (q: Queryable) => {
+      for (const { write } of held) await write(q);
+    };
+    if (held.every((one) => one.transient)) return writeTransient(this.db, all, { single: held.length === 1 });
+    if (held.length === 1) return held[0]!.write(this.db);
+    await this.db.transaction().execute((tx) => writeAhead(tx, () => all(tx)));
   }
 }
 
@@ -105,10 +116,10 @@ async function madeAfter<T>(writes: RequestWrites, fn: () => Promise<T>): Promis
 }
 
 /** Runs `write` now, or holds it until the current oidc-provider request reads or answers. */
-export async function writeOrHold(db: Database, write: Write): Promise<void> {
+export async function writeOrHold(db: Database, write: Write, options: WriteOptions = {}): Promise<void> {
   const held = heldWrites();
-  if (held) return held.add(write);
-  await undoneOnRefusal(db, () => write(db));
+  if (held) return held.add(write, options);
+  await undoneOnRefusal(db, () => (options.transient ? writeTransient(db, write, { single: true }) : write(db)));
 }
 
 /** Before a read: the writes this request holds are made first. */

@@ -14,6 +14,7 @@ import {
 } from '../db/verification.ts';
 import { serializeOn } from '../db/serialize.ts';
 import { writeAhead } from '../db/write-ahead.ts';
+import { commitWithoutFlushWait } from '../db/transient.ts';
 import { randomId } from '../lib/random.ts';
 import type { LockState } from './lockout.ts';
 import { linkMac, linkMatches, newLinkToken, openCode, sealCode } from './link-token.ts';
@@ -173,6 +174,9 @@ async function reserve(
   // share an IP behind a NAT, and every bench client is 127.0.0.1: what follows the locks is kept to
   // one read and the writes, which go out with the COMMIT on PostgreSQL, so their sends queue only briefly.)
   await serializeOn(tx, [`sends:email:${request.email}`, `code:${request.interactionUid}:${request.purpose}`, `sends:ip:${request.ip}`]);
+  // A code and its send are sign-in progress (src/db/transient.ts): a crash of the database server
+  // that loses them costs a new code, and at most a send or two uncounted.
+  await commitWithoutFlushWait(tx);
   // The previous code and the send counts, in one read: sends for this interaction are serialized by
   // the lock above, and a guess at the previous code counted meanwhile (another instance) is carried
   // over by saveResentCode itself.
@@ -253,6 +257,7 @@ async function deliverWithin(request: IssueRequest, code: string, expiresAt: num
 /** Step 3, only when the mail certainly did not leave: give the send back and restore the previous code. */
 async function refund(db: Database, request: IssueRequest, reservation: Extract<Reservation, { status: 'reserved' }>, sendId: string) {
   await db.transaction().execute(async (tx) => {
+    await commitWithoutFlushWait(tx);
     await deleteSend(tx, sendId);
     if (reservation.previous) await saveCode(tx, reservation.previous);
     else await deleteCode(tx, request.interactionUid, request.purpose);
