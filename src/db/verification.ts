@@ -171,11 +171,14 @@ export async function recordWrongGuess(db: Queryable, seen: SeenCode): Promise<n
   return row ? Number(row.failed_attempts) : undefined;
 }
 
+// RETURNING: its answer is looked at, so it is never sent ahead (write-ahead.ts), even in a
+// transaction that sends its other writes ahead.
 const consume = prepared((db, p: SeenCode & { at: number }) =>
   db
     .updateTable('verification_codes')
     .set({ consumed_at: p.at })
-    .where((eb) => stillAsSeen(eb, p)),
+    .where((eb) => stillAsSeen(eb, p))
+    .returning('consumed_at'),
 );
 
 /**
@@ -184,8 +187,7 @@ const consume = prepared((db, p: SeenCode & { at: number }) =>
  * no lock is held between the read and this write). False: the row changed meanwhile; read it again.
  */
 export async function consumeCode(db: Queryable, seen: SeenCode, at: number): Promise<boolean> {
-  const { numAffectedRows } = await consume(db, { ...seen, at });
-  return numAffectedRows === 1n;
+  return (await consume(db, { ...seen, at })).rows.length === 1;
 }
 
 const addSend = prepared((db, p: Selectable<VerificationSendsTable>) =>

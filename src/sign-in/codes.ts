@@ -52,9 +52,27 @@ export type IssueResult =
   /** The mail certainly did not leave: the send is refunded and the previous code restored. */
   | { status: 'delivery_failed'; error: unknown };
 
+/**
+ * A right code's single use, not made yet: the caller makes it in the transaction that completes what
+ * the code proves (kit.completeSignIn holds it with the sign-in's own writes: one commit for both, and
+ * a sign-in that fails to be stored leaves the code usable), or alone before it answers. It throws
+ * CodeChangedMeanwhile when the code is no longer the one checked (used by a request at the same
+ * moment, resent, or used up by wrong guesses): that transaction is rolled back, and the caller checks
+ * the guess again on the row as it now is.
+ */
+export type CodeUse = (q: Queryable) => Promise<void>;
+
+/** See CodeUse. */
+export class CodeChangedMeanwhile extends Error {
+  override readonly name = 'CodeChangedMeanwhile';
+  constructor() {
+    super('the verification code changed between its check and its use');
+  }
+}
+
 /** A verdict on a guess; `state` is the code as it stands after it (for the page that answers). */
 export type VerifyResult =
-  | { status: 'ok'; email: string }
+  | { status: 'ok'; email: string; use: CodeUse }
   /** A wrong guess, counted; attemptsLeft 0 means this guess used up the code. */
   | { status: 'wrong'; attemptsLeft: number; state: CodeState }
   /** The code was already used up before this guess; the guess was not checked. */
@@ -276,6 +294,7 @@ const MAX_CHECK_ROUNDS = 8;
  * counted, a use, a resend), the check starts over on the row as it now is, so guesses arriving
  * together on any instance come out as if made one after the other. On PostgreSQL that is one write
  * on a pooled connection instead of a three-round-trip transaction; the reads share SharedReads.
+ * A right guess writes nothing here: its use is the caller's to make (CodeUse), with what it proves.
  */
 async function checkSecret(
   db: Database,
@@ -314,7 +333,10 @@ async function checkSecret(
         state: describeCode({ ...record, failedAttempts: failures }, at, rules),
       };
     }
-    if (await consumeCode(db, seen, at)) return { status: 'ok', email: record.email };
+    const use: CodeUse = async (q) => {
+      if (!(await consumeCode(q, seen, at))) throw new CodeChangedMeanwhile();
+    };
+    return { status: 'ok', email: record.email, use };
   }
   return { status: 'missing' };
 }
@@ -399,8 +421,9 @@ export function createCodeService({
     },
 
     /**
-     * Checks a code; a correct one is consumed atomically, so it works exactly once. `gate` is asked
-     * first, about the address the code went to. `read`: the row as this.read() gave it.
+     * Checks a code. A correct one comes back with its use (CodeUse), a compare and set that succeeds
+     * once, so the code works exactly once. `gate` is asked first, about the address the code went to.
+     * `read`: the row as this.read() gave it.
      */
     async verify(interactionUid: string, purpose: string, code: string, gate?: VerifyGate, read?: Promise<CodeRecord | undefined>): Promise<VerifyResult> {
       const at = now();
@@ -414,8 +437,8 @@ export function createCodeService({
 
     /**
      * The sign-in link used in the browser that started the sign-in: exactly a code's check (same
-     * row, same gate, a wrong token counts as a wrong code, a right one consumes the row so the code
-     * dies with it).
+     * row, same gate, a wrong token counts as a wrong code, a right one's use consumes the row so the
+     * code dies with it).
      */
     async verifyLink(interactionUid: string, purpose: string, token: string, gate?: VerifyGate): Promise<LinkVerifyResult> {
       const at = now();

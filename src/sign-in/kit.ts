@@ -9,7 +9,7 @@ import { isDatabaseUnavailable, type Database } from '../db/database.ts';
 import { findApplicationCached } from '../oidc/application-cache.ts';
 import { findUserForSignIn, type AccountForSignIn, type User } from '../db/users.ts';
 import { loadExperience, type Experience } from './experience.ts';
-import type { CodeService } from './codes.ts';
+import type { CodeService, CodeUse } from './codes.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Attempt, Lockout, LockState } from './lockout.ts';
 import type { KnownDevices } from './known-devices.ts';
@@ -207,6 +207,8 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
    * `write`: the account's writes for this sign-in (see SignInOutcome.write), made in the transaction
    * that completes it, or that records the second factor still to come; not at all when the account
    * is suspended (that is no sign-in).
+   * `use`: the use of the code that proved the address (CodeUse), made first in that same transaction,
+   * and alone when the account is suspended. When it throws CodeChangedMeanwhile nothing is stored.
    */
   async function completeSignIn(
     request: FastifyRequest,
@@ -214,38 +216,52 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     interaction: Interaction,
     user: User,
     amr: string[],
-    { secondFactor, write }: { secondFactor?: boolean; write?: AccountWrite } = {},
+    { secondFactor, write, use }: { secondFactor?: boolean; write?: AccountWrite; use?: CodeUse } = {},
   ) {
     // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
-    if (user.isSuspended) return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
+    if (user.isSuspended) {
+      if (use) await use(db);
+      return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
+    }
     // A second factor still to prove (or, when required, to set up): nothing below happens yet, so the
     // first factor alone neither clears the lockout nor marks this browser as known (routes/mfa.ts).
     if (!amr.includes('mfa')) {
       const next = await secondFactors.needed(user.id, (await experience()).mfa.policy, secondFactor);
-      if (next) return toSecondFactor(reply, interaction, user, amr, next, write);
+      if (next) return toSecondFactor(reply, interaction, user, amr, next, write, use);
     }
     const checked = checks.get(request);
     await deps.lockout.succeed(attempt(request, user.email), checked?.email === user.email ? checked.state : undefined);
-    deps.knownDevices.remember(request, reply, user.email);
     const application = await findApplicationCached(db, String(interaction.params.client_id));
     // The consent prompt has not come yet, so its details do not say what is missing: see missingAtSignIn.
     const missing = application && !application.isThirdParty ? await missingAtSignIn(db, interaction) : undefined;
-    // The grant, the interaction's result and the account's writes are stored together (one commit,
-    // all or nothing), before the browser is sent on.
+    // The code's use, the grant, the interaction's result and the account's writes are stored together
+    // (one commit, all or nothing), before the browser is sent on.
     await writeTogether(db, async () => {
+      if (use) await writeOrHold(db, use);
       const consent = missing ? { grantId: await grantRequested(provider, interaction, user.id, missing) } : undefined;
       await saveResult(interaction, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
       if (write) await writeOrHold(db, write);
     });
+    // Only once the sign-in is stored: this browser signed in with the address.
+    deps.knownDevices.remember(request, reply, user.email);
     return reply.redirect(interaction.returnTo, 303);
   }
 
   const secondFactors = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
 
   /** Remembers, on the server and for this interaction only, who passed the first factor and how. */
-  async function toSecondFactor(reply: FastifyReply, interaction: Interaction, user: User, amr: string[], next: 'verify' | 'setup', write?: AccountWrite) {
+  async function toSecondFactor(
+    reply: FastifyReply,
+    interaction: Interaction,
+    user: User,
+    amr: string[],
+    next: 'verify' | 'setup',
+    write?: AccountWrite,
+    use?: CodeUse,
+  ) {
     const at = deps.now();
     await db.transaction().execute(async (tx) => {
+      if (use) await use(tx);
       await purgePending(tx, at);
       await savePending(tx, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
       if (write) await writeAhead(tx, () => write(tx));

@@ -76,6 +76,32 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     expect(accounts).toEqual([{ id: subs[0] }]);
   });
 
+  it('signs in once when the right code is submitted twice at the same moment', async () => {
+    // A double click: both requests check the code right; only one may use it and sign in.
+    for (let round = 0; round < 3; round += 1) {
+      const email = `double.click.${round}@example.com`;
+      const start = await startAuthorization(config, REDIRECT);
+      const browser = new HttpBrowser();
+      const emailPage = await browser.follow(start.url);
+      const codePage = await browser.submit(emailPage, '/email', { email });
+      const code = codeFrom(await sesame.smtp.waitForMail(email));
+      // Stopping at the server's own origin: each answer as it left the server.
+      const here = new URL(sesame.issuer).origin;
+      const answers = await Promise.all([browser.submit(codePage, '/code', { code }, here), browser.submit(codePage, '/code', { code }, here)]);
+      expect(answers.map((answer) => answer.status)).toEqual([303, 303]);
+      const onward = answers.filter((answer) => answer.location!.includes('/oidc/auth/'));
+      expect(onward, answers.map((answer) => answer.location).join(', ')).toHaveLength(1);
+      // The other starts the sign-in page over (its code is used), where this browser carries on.
+      expect(answers.find((answer) => answer !== onward[0])!.location).toMatch(/\/interaction\/[\w-]+$/);
+      const accounts = await sesame.db.selectFrom('users').select('id').where('email', '=', email).execute();
+      expect(accounts).toHaveLength(1);
+      const records = await sesame.db.selectFrom('audit_logs').select('type').where('user_id', '=', accounts[0]!.id).execute();
+      expect(records.filter((record) => record.type.startsWith('Interaction.Register') || record.type === 'Interaction.SignIn.Submit')).toHaveLength(1);
+      const callback = await browser.follow(onward[0]!.location!, {}, REDIRECT);
+      expect((await exchange(config, callback.location!, start)).claims()!.email).toBe(email);
+    }
+  });
+
   it('refuses a reused authorization code and a missing PKCE verifier', async () => {
     const start = await startAuthorization(config, REDIRECT);
     const { callback } = await signInWithEmail(new HttpBrowser(), sesame.smtp, start, 'reuse@example.com', REDIRECT);

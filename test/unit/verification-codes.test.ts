@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { openSqlite } from '../../src/db/sqlite.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createCodeService, defaultCodePolicy, type CodeService } from '../../src/sign-in/codes.ts';
+import { CodeChangedMeanwhile, createCodeService, defaultCodePolicy, type CodeService, type LinkVerifyResult } from '../../src/sign-in/codes.ts';
 import { codeRecord } from '../helpers/sesame.ts';
 import { consumeCode, findCode, recordWrongGuess, saveCode, saveResentCode, type CodeRecord } from '../../src/db/verification.ts';
 
@@ -40,11 +40,44 @@ describe('the code service', () => {
     expect(String(row!.code_hmac)).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
+  /** A verdict, and for a right secret its use made at once (as a route's completing write would). */
+  const usedAt = async (verdict: Promise<LinkVerifyResult>) => {
+    const result = await verdict;
+    if (result.status === 'ok') await result.use(db);
+    return result;
+  };
+
   it('works exactly once', async () => {
     await issue();
     const code = sent.at(-1)!;
+    // Two checks at once both find the code right; of their uses exactly one goes through.
     const results = await Promise.all([codes.verify('uid1', 'email', code), codes.verify('uid1', 'email', code)]);
-    expect(results.map((r) => r.status).sort()).toEqual(['missing', 'ok']);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'ok']);
+    const uses = await Promise.allSettled(results.map((r) => (r.status === 'ok' ? r.use(db) : Promise.resolve())));
+    expect(uses.filter((u) => u.status === 'fulfilled')).toHaveLength(1);
+    expect(uses.find((u) => u.status === 'rejected')).toMatchObject({ reason: expect.any(CodeChangedMeanwhile) });
+    // Checked again, as the route does after such a refusal: the code is gone.
+    expect((await codes.verify('uid1', 'email', code)).status).toBe('missing');
+  });
+
+  it('is not used up by a right check whose use was never made', async () => {
+    await issue();
+    const code = sent.at(-1)!;
+    expect((await codes.verify('uid1', 'email', code)).status).toBe('ok');
+    // The sign-in it proved was not stored (say, the database failed): the same code still works.
+    expect((await usedAt(codes.verify('uid1', 'email', code))).status).toBe('ok');
+    expect((await codes.verify('uid1', 'email', code)).status).toBe('missing');
+  });
+
+  it('refuses its use once the code was resent after the check', async () => {
+    await issue();
+    const first = sent.at(-1)!;
+    const checked = await codes.verify('uid1', 'email', first);
+    now += 61_000;
+    await issue();
+    if (checked.status !== 'ok') throw new Error('the first check should pass');
+    await expect(checked.use(db)).rejects.toBeInstanceOf(CodeChangedMeanwhile);
+    expect((await codes.state('uid1', 'email'))!.consumed).toBe(false);
   });
 
   it('is bound to its interaction', async () => {
@@ -127,10 +160,14 @@ describe('the code service', () => {
       }
       return { locked: false };
     });
-    // The typed code was the replaced one's: against the new code it is a wrong guess, counted once.
     const second = sent.at(-1)!;
-    expect(result).toMatchObject(second === first ? { status: 'ok' } : { status: 'wrong', attemptsLeft: 4 });
-    if (second !== first) expect((await codes.verify('uid1', 'email', second)).status).toBe('ok');
+    if (second === first) return void expect((await usedAt(Promise.resolve(result))).status).toBe('ok');
+    // Right against the row it read; its use finds the code replaced, and the route checks again.
+    if (result.status !== 'ok') throw new Error(`expected the check to pass on the row it read, got ${result.status}`);
+    await expect(result.use(db)).rejects.toBeInstanceOf(CodeChangedMeanwhile);
+    // The typed code was the replaced one's: against the new code it is a wrong guess, counted once.
+    expect(await codes.verify('uid1', 'email', first)).toMatchObject({ status: 'wrong', attemptsLeft: 4 });
+    expect((await usedAt(codes.verify('uid1', 'email', second))).status).toBe('ok');
   });
 
   it('undoes the reservation when delivery fails', async () => {
@@ -258,19 +295,19 @@ describe('the code service', () => {
 
     it('is spent by the code, and spends the code', async () => {
       await issueWithLink('uidA');
-      expect((await codes.verify('uidA', 'email', sent.at(-1)!)).status).toBe('ok');
+      expect((await usedAt(codes.verify('uidA', 'email', sent.at(-1)!))).status).toBe('ok');
       expect((await codes.verifyLink('uidA', 'email', tokens.at(-1)!)).status).toBe('used');
       expect((await codes.peekLink('uidA', 'email', tokens.at(-1)!)).status).toBe('used');
 
       await issueWithLink('uidB');
-      expect((await codes.verifyLink('uidB', 'email', tokens.at(-1)!)).status).toBe('ok');
+      expect((await usedAt(codes.verifyLink('uidB', 'email', tokens.at(-1)!))).status).toBe('ok');
       expect((await codes.verify('uidB', 'email', sent.at(-1)!)).status).toBe('missing');
     });
 
     it('only one of a link and a code used at once wins', async () => {
       await issueWithLink('uidC');
-      const results = await Promise.all([codes.verifyLink('uidC', 'email', tokens.at(-1)!), codes.verify('uidC', 'email', sent.at(-1)!)]);
-      expect(results.filter((r) => r.status === 'ok')).toHaveLength(1);
+      const results = await Promise.allSettled([usedAt(codes.verifyLink('uidC', 'email', tokens.at(-1)!)), usedAt(codes.verify('uidC', 'email', sent.at(-1)!))]);
+      expect(results.filter((r) => r.status === 'fulfilled' && r.value.status === 'ok')).toHaveLength(1);
     });
 
     it('counts a wrong token as a wrong code, in the same tries', async () => {

@@ -5,7 +5,7 @@ import type { User } from '../../db/users.ts';
 import { normalizeEmail } from '../email.ts';
 import type { Experience } from '../experience.ts';
 import type { UsageType } from '../../mail/connector-config.ts';
-import type { CodeService, CodeState, IssueResult } from '../codes.ts';
+import { CodeChangedMeanwhile, type CodeService, type CodeState, type CodeUse, type IssueResult, type LinkVerifyResult } from '../codes.ts';
 import { MailDeliveryError } from '../../mail/errors.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp, type UidRequest } from '../kit.ts';
@@ -35,8 +35,12 @@ export interface CodeFlow {
   emailPage(uid: string, experience: Experience): Partial<PageData>;
   /** Page data the flow adds to its code page. */
   codePage(uid: string, experience: Experience): Partial<PageData>;
-  /** Called after a correct code (or its sign-in link, `via: 'link'`); answers the request. */
-  verified(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, email: string, via: CodeVia): Promise<unknown>;
+  /**
+   * Called after a correct code (or its sign-in link, `via: 'link'`); answers the request. It makes
+   * `use` (the code's single use, see CodeUse) with what it stores, or alone before it answers; when
+   * that throws CodeChangedMeanwhile, nothing may have been answered (see checkedOnce).
+   */
+  verified(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, email: string, via: CodeVia, use: CodeUse): Promise<unknown>;
   /** Optional: handle the submitted address instead of sending a code (e.g. password-only sign-in). */
   instead?(reply: FastifyReply, interaction: Interaction, email: string, experience: Experience): FastifyReply | undefined;
 }
@@ -202,7 +206,36 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
     return codePage(reply, interaction, state, { error, attemptsLeft: result.attemptsLeft }, 400);
   }
 
-  return { at, emailPage, codePage, send, refused };
+  /** How often a right guess is checked again after its use found the code changed meanwhile. */
+  const MAX_USE_ROUNDS = 3;
+
+  /**
+   * Runs `check` (a typed code's or a link's; `round` 0 first) and hands a right secret to
+   * flow.verified with its use. When the use finds the code changed meanwhile (another request used it
+   * at the same moment, a resend replaced it), nothing was stored, and the guess is checked again on
+   * the row as it now is: its verdict (missing, or a wrong guess against the new code) is returned for
+   * the route to answer, as is any other verdict. `answered`: flow.verified answered the request.
+   */
+  async function checkedOnce(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    interaction: Interaction,
+    via: CodeVia,
+    check: (round: number) => Promise<LinkVerifyResult>,
+  ): Promise<{ answered: unknown } | { result: Exclude<LinkVerifyResult, { status: 'ok' }> }> {
+    for (let round = 0; round < MAX_USE_ROUNDS; round += 1) {
+      const result = await check(round);
+      if (result.status !== 'ok') return { result };
+      try {
+        return { answered: await flow.verified(request, reply, interaction, result.email, via, result.use) };
+      } catch (error) {
+        if (!(error instanceof CodeChangedMeanwhile)) throw error;
+      }
+    }
+    return { result: { status: 'missing' } };
+  }
+
+  return { at, emailPage, codePage, send, refused, checkedOnce };
 }
 
 /** The address form (and resend): POST an address, a code is sent, on to the code page. */
@@ -271,7 +304,7 @@ function addressStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: Code
 }
 
 /** The code page: GET shows it, POST checks the code against the lockout and the code's own tries. */
-function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, codePage, refused }: FlowPages) {
+function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, codePage, refused, checkedOnce }: FlowPages) {
   const { codes } = deps;
 
   /**
@@ -311,9 +344,13 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
         kit.prefetchAccount(request, email);
         return kit.checkLock(request, email);
       };
-      const result = await codes.verify(interaction.uid, flow.purpose, request.body.code, gate, read);
-      if (result.status === 'ok') return flow.verified(request, reply, interaction, result.email, 'code');
-      if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      const outcome = await checkedOnce(request, reply, interaction, 'code', (round) =>
+        codes.verify(interaction.uid, flow.purpose, request.body.code, gate, round === 0 ? read : undefined),
+      );
+      if ('answered' in outcome) return outcome.answered;
+      const { result } = outcome;
+      // A code page knows no "already used": a used code is as good as none (the flow starts over).
+      if (result.status === 'missing' || result.status === 'used') return reply.redirect(flow.restartUrl(interaction.uid), 303);
       return refused(request, reply, interaction, result, 'code');
     },
   );

@@ -35,12 +35,14 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
       if (!offersCode(experience)) return reply.redirect(passwordUrl(interaction.uid, email), 303);
       return undefined;
     },
-    verified(request, reply, interaction, email, via) {
+    verified(request, reply, interaction, email, via, use) {
       return onceMoreIfSignedUpMeanwhile(async () => {
         const experience = await kit.experience();
         const found = await kit.accountFor(request, email);
         const existing = found?.user;
         if (!existing && experience.passwordAtSignUp !== 'off' && allowsSignUp(experience)) {
+          // The password form finds the address by the used code (codes.verifiedEmail).
+          await use(deps.db);
           return reply.redirect(`${base(interaction.uid)}/create-password`, 303);
         }
         const outcome = await signInVerifiedEmail(deps.db, email, {
@@ -51,11 +53,12 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
         });
         if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
           // Only reachable with a phantom code, which nobody received.
+          await use(deps.db);
           return reply.redirect(base(interaction.uid), 303);
         }
         // A new account has no second factor; one that exists was read with its own.
         const secondFactor = found ? found.secondFactor : false;
-        return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], { secondFactor, write: outcome.write });
+        return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], { secondFactor, write: outcome.write, use });
       });
     },
   };

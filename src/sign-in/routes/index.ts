@@ -40,7 +40,7 @@ export async function interactionRoutes(scope: FastifyInstance, deps: Interactio
     return consent.consentStep(request, reply, interaction);
   });
 
-  registerCodeFlow(app, kit, deps, recoveryFlow());
+  registerCodeFlow(app, kit, deps, recoveryFlow(deps));
   passwordRoutes(app, kit, deps);
   recoveryRoutes(app, kit, deps);
   mfaRoutes(app, kit, deps);

@@ -41,7 +41,7 @@ const REFUSALS: Record<Refusal, { title: MessageKey; message: MessageKey; status
  * either: only the starting browser can use the code, so only its guesses are guesses, and counting
  * cookie-less requests would let anyone who learned the uid burn the person's code.
  */
-export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, refused }: FlowPages): void {
+export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlow, { at, refused, checkedOnce }: FlowPages): void {
   const { codes, provider } = deps;
 
   function refusal(reply: FastifyReply, which: Refusal, extra: { backUrl?: string } = {}) {
@@ -105,10 +105,10 @@ export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: 
     if (interaction.prompt.name !== 'login') return reply.redirect(base(uid), 303);
 
     // The same check as a typed code: the lockout first.
-    const result = await codes.verifyLink(uid, flow.purpose, token, (email) => kit.checkLock(request, email));
+    const outcome = await checkedOnce(request, reply, interaction, 'link', () => codes.verifyLink(uid, flow.purpose, token, (email) => kit.checkLock(request, email)));
+    if ('answered' in outcome) return outcome.answered;
+    const { result } = outcome;
     switch (result.status) {
-      case 'ok':
-        return flow.verified(request, reply, interaction, result.email, 'link');
       case 'used':
         return refusal(reply, 'used', { backUrl: base(uid) });
       case 'missing':

@@ -15,7 +15,7 @@ import { recordPasswordReset, signInAudit } from '../../audit/sign-in.ts';
 const PURPOSE = 'forgot';
 
 /** "Forgot password?": address -> ForgotPassword code -> new password -> signed in. */
-export function recoveryFlow(): CodeFlow {
+export function recoveryFlow(deps: Pick<InteractionDeps, 'db'>): CodeFlow {
   return {
     purpose: PURPOSE,
     prefix: '/forgot',
@@ -32,7 +32,9 @@ export function recoveryFlow(): CodeFlow {
       backLabel: message('label.backToSignIn'),
     }),
     codePage: () => ({ title: message('title.checkEmail') }),
-    async verified(_request, reply, interaction) {
+    async verified(_request, reply, interaction, _email, _via, use) {
+      // The reset form finds the address by the used code (codes.verifiedEmail).
+      await use(deps.db);
       return reply.redirect(`${base(interaction.uid)}/reset-password`, 303);
     },
   };
