@@ -124,7 +124,8 @@ const TRANSIENT = new Set(['Interaction', 'Session', 'AuthorizationCode', 'Pushe
 
 /** One oidc-provider model (Session, Grant, AccessToken, ...) in oidc_model_instances. */
 function modelAdapter(db: Database, model: string, now: () => number): Adapter {
-  const options = { transient: TRANSIENT.has(model) };
+  const transient = TRANSIENT.has(model);
+  const row = (id: string) => ({ transient, touches: { model, id } });
   const toPayload = (row: ModelRow | undefined): AdapterPayload | undefined => {
     if (!row || (row.expires_at !== null && row.expires_at <= now())) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
@@ -132,8 +133,8 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
     return payload;
   };
   // Writes wait for the end of an oidc-provider request (request-writes.ts); a read first makes them.
-  const read = async (find: () => Promise<ModelRow | undefined>): Promise<AdapterPayload | undefined> => {
-    await flushHeldWrites();
+  const read = async (find: () => Promise<ModelRow | undefined>, id?: string): Promise<AdapterPayload | undefined> => {
+    await flushHeldWrites({ model, id });
     return toPayload(await find());
   };
   return {
@@ -149,16 +150,17 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
         // Lets a password reset end every session and token of the account (destroyModelsByAccountId).
         accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
       };
-      await writeOrHold(db, (q) => upsertModel(q, record), options);
+      await writeOrHold(db, (q) => upsertModel(q, record), row(id));
     },
-    find: (id) => read(() => findModel(db, model, id)),
+    find: (id) => read(() => findModel(db, model, id), id),
     findByUid: (uid) => read(() => findModelByUid(db, model, uid)),
     findByUserCode: (userCode) => read(() => findModelByUserCode(db, model, userCode)),
     // Held with the request's other writes: its tokens and the use of what they were issued for are
     // stored in one commit, before the answer leaves. A reuse that comes after that commit is told
     // apart by oidc-provider when it reads the model (consumed); see SINGLE_USE for one that comes before.
-    consume: (id) => writeOrHold(db, SINGLE_USE.has(model) ? consumeOnce(model, id, now()) : (q) => consumeModel(q, model, id, now()), options),
-    destroy: (id) => writeOrHold(db, (q) => destroyModel(q, model, id), options),
+    consume: (id) => writeOrHold(db, SINGLE_USE.has(model) ? consumeOnce(model, id, now()) : (q) => consumeModel(q, model, id, now()), row(id)),
+    destroy: (id) => writeOrHold(db, (q) => destroyModel(q, model, id), row(id)),
+    // Every model issued under the grant: any read waits for it.
     revokeByGrantId: (grantId) => writeOrHold(db, (q) => destroyModelsByGrantId(q, grantId)),
   };
 }

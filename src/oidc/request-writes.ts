@@ -6,14 +6,34 @@ import { writeTransient } from '../db/transient.ts';
 
 type Write = (db: Queryable) => Promise<void>;
 
+/** One stored oidc-provider model row (model and id), or every row of a model (`id` undefined). */
+export interface ModelRowKey {
+  model: string;
+  id?: string;
+}
+
 export interface WriteOptions {
   /** Sign-in progress only (src/db/transient.ts): a flush of nothing else commits without waiting for the disk. */
   transient?: boolean;
+  /**
+   * What the write changes, for reads of models that come while it is held: one model row, or 'no
+   * model' (an account, a code: nothing the adapter reads). A read made first only when it may see
+   * the write (see RequestWrites.flushBefore). Default: it may change any row, so every read makes it first.
+   */
+  touches?: ModelRowKey | 'no model';
 }
 
 interface HeldWrite {
   write: Write;
   transient: boolean;
+  touches?: ModelRowKey | 'no model';
+}
+
+/** Whether a read of `read` may see what a write that `touches` changes. */
+function mayAffect(touches: HeldWrite['touches'], read: ModelRowKey): boolean {
+  if (touches === 'no model') return false;
+  if (!touches) return true;
+  return touches.model === read.model && (read.id === undefined || touches.id === undefined || touches.id === read.id);
 }
 
 /**
@@ -21,8 +41,9 @@ interface HeldWrite {
  * /oidc/auth saves the session, the grant and the authorization code and drops the interaction; a
  * token exchange stores an access and a refresh token), made together in one transaction when the
  * request's answer is ready, or earlier when the request reads a model (so it always reads what it
- * wrote). One commit instead of one per write on SQLite; on PostgreSQL one round trip (the writes go
- * out with the COMMIT, see write-ahead.ts) and all or nothing.
+ * wrote; a read of a row no held write changes does not wait: a sign-in's return drops the interaction
+ * and then reads the grant). One commit instead of one per write on SQLite; on PostgreSQL one round
+ * trip (the writes go out with the COMMIT, see write-ahead.ts) and all or nothing.
  *
  * Nothing leaves before they are stored: koa sends the answer (the redirect with the code, the
  * tokens) only after holdRequestWrites' middleware has flushed them, and a failed flush turns the
@@ -35,8 +56,13 @@ class RequestWrites {
 
   constructor(private readonly db: Database) {}
 
-  add(write: Write, { transient = false }: WriteOptions = {}): void {
-    this.writes.push({ write, transient });
+  add(write: Write, { transient = false, touches }: WriteOptions = {}): void {
+    this.writes.push({ write, transient, touches });
+  }
+
+  /** Before a read of `read`: the held writes are made first if any of them may change what it reads. */
+  async flushBefore(read: ModelRowKey): Promise<void> {
+    if (this.flushing || this.writes.some((held) => mayAffect(held.touches, read))) await this.flush();
   }
 
   async flush(): Promise<void> {
@@ -122,9 +148,9 @@ export async function writeOrHold(db: Database, write: Write, options: WriteOpti
   await undoneOnRefusal(db, () => (options.transient ? writeTransient(db, write, { single: true }) : write(db)));
 }
 
-/** Before a read: the writes this request holds are made first. */
-export async function flushHeldWrites(): Promise<void> {
-  await heldWrites()?.flush();
+/** Before a read of `read`: the writes this request holds that it may see are made first (all of them, in one transaction). */
+export async function flushHeldWrites(read: ModelRowKey): Promise<void> {
+  await heldWrites()?.flushBefore(read);
 }
 
 /**

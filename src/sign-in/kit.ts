@@ -237,10 +237,10 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     // The code's use, the grant, the interaction's result and the account's writes are stored together
     // (one commit, all or nothing), before the browser is sent on.
     await writeTogether(db, async () => {
-      if (use) await writeOrHold(db, use);
+      if (use) await writeOrHold(db, use, { touches: 'no model' });
       const consent = missing ? { grantId: await grantRequested(provider, interaction, user.id, missing) } : undefined;
       await saveResult(interaction, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
-      if (write) await writeOrHold(db, write);
+      if (write) await writeOrHold(db, write, { touches: 'no model' });
     });
     // Only once the sign-in is stored: this browser signed in with the address.
     deps.knownDevices.remember(request, reply, user.email);

@@ -32,6 +32,30 @@ describe(`model writes made together (${TEST_ENGINE})`, () => {
     expect(await grants.find('grant-1')).toMatchObject({ accountId: 'someone', clientId: 'app' });
   });
 
+  it('makes them before a read only when the read may see one of them', async () => {
+    const adapters = createAdapterFactory(engine.current.db);
+    const [interactions, grants, tokens] = [adapters('Interaction'), adapters('Grant'), adapters('AccessToken')];
+    const stored = (model: string, id: string) => findModel(engine.current.db, model, id);
+    await interactions.upsert('interaction-4', { uid: 'uid-4' }, 60);
+    await grants.upsert('grant-4', { accountId: 'someone', clientId: 'app' }, 60);
+    await tokens.upsert('token-4', { accountId: 'someone', grantId: 'grant-4' }, 60);
+
+    await writeTogether(engine.current.db, async () => {
+      // A sign-in's return: the interaction dropped, then the grant read. The grant's read cannot see
+      // the drop, so it does not wait for it.
+      await interactions.destroy('interaction-4');
+      expect(await grants.find('grant-4')).toMatchObject({ accountId: 'someone' });
+      expect(await stored('Interaction', 'interaction-4')).toBeDefined();
+      // A read of the dropped row itself makes the drop first.
+      expect(await interactions.find('interaction-4')).toBeUndefined();
+      expect(await stored('Interaction', 'interaction-4')).toBeUndefined();
+      // A revocation may change any row: every read waits for it.
+      await grants.revokeByGrantId('grant-4');
+      expect(await interactions.find('interaction-none')).toBeUndefined();
+      expect(await stored('AccessToken', 'token-4')).toBeUndefined();
+    });
+  });
+
   it('stores what was written before a failure, then lets the failure through', async () => {
     const grants = createAdapterFactory(engine.current.db)('Grant');
     await expect(
