@@ -132,7 +132,8 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
     if (row.consumed_at !== null) payload.consumed = Math.floor(row.consumed_at / 1000);
     return payload;
   };
-  // Writes wait for the end of an oidc-provider request (request-writes.ts); a read first makes them.
+  // Writes wait for the end of an oidc-provider request (request-writes.ts); a read that may see one
+  // of them (the same row, or any row of the model for findByUid and findByUserCode) makes them first.
   const read = async (find: () => Promise<ModelRow | undefined>, id?: string): Promise<AdapterPayload | undefined> => {
     await flushHeldWrites({ model, id });
     return toPayload(await find());

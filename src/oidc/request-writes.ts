@@ -26,7 +26,7 @@ export interface WriteOptions {
 interface HeldWrite {
   write: Write;
   transient: boolean;
-  touches?: ModelRowKey | 'no model';
+  touches: WriteOptions['touches'];
 }
 
 /** Whether a read of `read` may see what a write that `touches` changes. */

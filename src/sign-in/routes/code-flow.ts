@@ -216,16 +216,16 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
    * the row as it now is: its verdict (missing, or a wrong guess against the new code) is returned for
    * the route to answer, as is any other verdict. `answered`: flow.verified answered the request.
    */
-  async function checkedOnce(
+  async function checkedOnce<Result extends LinkVerifyResult>(
     request: FastifyRequest,
     reply: FastifyReply,
     interaction: Interaction,
     via: CodeVia,
-    check: (round: number) => Promise<LinkVerifyResult>,
-  ): Promise<{ answered: unknown } | { result: Exclude<LinkVerifyResult, { status: 'ok' }> }> {
+    check: (round: number) => Promise<Result>,
+  ): Promise<{ answered: unknown } | { result: Exclude<Result, { status: 'ok' }> | { status: 'missing' } }> {
     for (let round = 0; round < MAX_USE_ROUNDS; round += 1) {
       const result = await check(round);
-      if (result.status !== 'ok') return { result };
+      if (result.status !== 'ok') return { result: result as Exclude<Result, { status: 'ok' }> };
       try {
         return { answered: await flow.verified(request, reply, interaction, result.email, via, result.use) };
       } catch (error) {
@@ -349,8 +349,7 @@ function codeStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: CodeFlo
       );
       if ('answered' in outcome) return outcome.answered;
       const { result } = outcome;
-      // A code page knows no "already used": a used code is as good as none (the flow starts over).
-      if (result.status === 'missing' || result.status === 'used') return reply.redirect(flow.restartUrl(interaction.uid), 303);
+      if (result.status === 'missing') return reply.redirect(flow.restartUrl(interaction.uid), 303);
       return refused(request, reply, interaction, result, 'code');
     },
   );
