@@ -14,7 +14,7 @@ import type { Lockout } from './sign-in/lockout.ts';
 import type { PasswordHasher } from './sign-in/passwords.ts';
 import type { DevMailbox } from './mail/dev-mailbox.ts';
 import { interactionRoutes } from './sign-in/routes/index.ts';
-import { mountOidc } from './http/oidc.ts';
+import { mountOidc, oidcFastLane } from './http/oidc.ts';
 import { managementApi } from './api/index.ts';
 import { addSecurityHeaders } from './http/security-headers.ts';
 import { fastifyTrustProxy } from './lib/request.ts';
@@ -57,7 +57,10 @@ export interface AppDeps {
 /** Builds the whole HTTP surface. No listening and no side effects: main.ts and tests decide those. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, provider, views } = deps;
+  // Requests under /oidc go from the HTTP server straight to oidc-provider (see oidcFastLane).
+  const lane = oidcFastLane();
   const app = Fastify({
+    serverFactory: lane.serverFactory,
     // Request lines without secrets carried in URLs (the sign-in link's token).
     logger: withRedactedRequests(deps.logger ?? false),
     trustProxy: fastifyTrustProxy(config.trustProxy),
@@ -79,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(config.database.kind === 'postgres' || config.workers > 1 ? { store: databaseRateLimitStore(db), skipOnError: true } : {}),
   });
 
-  await mountOidc(app, { config, provider, keyRing: deps.keyRing });
+  await mountOidc(app, { config, provider, keyRing: deps.keyRing, lane });
 
   // The management API: JSON with Bearer tokens, in its own scope (its own errors, no cookies or CSRF).
   await managementApi(app, {

@@ -35,10 +35,9 @@ const isBrowserPath = (pathname: string) => pathname === '/auth' || pathname.sta
  * Returns an onRequest-time check for requests under /oidc, built on @fastify/rate-limit's own
  * counters (app.createRateLimit: one store per class, its groupId apart from the global limit's,
  * keyed like the global limit on the client IP, which follows TRUST_PROXY; shared by instances on
- * PostgreSQL, see src/http/rate-limit-store.ts). Middie serves /oidc without a fastify route, so the plugin's per-route
- * hooks never see these requests. Past a budget: 429 with Retry-After; an OAuth-style JSON error for
- * programs, and for browser endpoints an error with statusCode 429 that the app's error handler turns
- * into its "Too many requests" page.
+ * PostgreSQL, see src/http/rate-limit-store.ts). Requests under /oidc mostly reach oidc-provider
+ * before fastify (src/http/oidc.ts), so the plugin's per-route hooks never see them. Past a budget:
+ * refuseOverBudget answers.
  */
 export function oidcRateLimiter(app: FastifyInstance, perMinute: number) {
   const budgets = oidcBudgets(perMinute);
@@ -53,20 +52,31 @@ export function oidcRateLimiter(app: FastifyInstance, perMinute: number) {
     ReturnType<FastifyInstance['createRateLimit']>
   >;
 
-  /** Resolves when the request may go on; otherwise answers (JSON) or throws (HTML) a 429. */
-  return async function limitOidc(request: FastifyRequest, reply: FastifyReply, path: string): Promise<boolean> {
-    const result = await limiters[classifyOidcPath(path)](request);
-    if (result.isAllowed || !result.isExceeded) return true;
-    const retryAfter = Math.max(1, result.ttlInSeconds);
-    reply.header('retry-after', String(retryAfter));
-    if (isBrowserPath(path.split('?', 1)[0]!)) {
-      throw Object.assign(new Error(`Too many requests; retry in ${retryAfter} s`), { statusCode: 429 });
-    }
-    await reply
-      .code(429)
-      .header('cache-control', 'no-store')
-      .type('application/json; charset=utf-8')
-      .send({ error: 'rate_limited', error_description: `too many requests from this address; retry in ${retryAfter} s` });
-    return false;
+  /**
+   * Counts one request from `ip` to `path` (under /oidc, query included) against its class's budget:
+   * undefined while within it, else the seconds until the budget frees up. The check only needs the
+   * address, so it also serves requests that reach oidc-provider without a fastify request.
+   */
+  return async function limitOidc(ip: string, path: string): Promise<number | undefined> {
+    const result = await limiters[classifyOidcPath(path)]({ ip, url: `/oidc${path}`, routeOptions: { config: {} } } as unknown as FastifyRequest);
+    if (result.isAllowed || !result.isExceeded) return undefined;
+    return Math.max(1, result.ttlInSeconds);
   };
+}
+
+/**
+ * The 429 for a request over its /oidc budget (see oidcRateLimiter), with Retry-After: an OAuth-style
+ * JSON error for programs; for the pages a person's browser opens, an error with statusCode 429 is
+ * thrown, which the app's error handler turns into its "Too many requests" page.
+ */
+export async function refuseOverBudget(reply: FastifyReply, path: string, retryAfter: number): Promise<void> {
+  reply.header('retry-after', String(retryAfter));
+  if (isBrowserPath(path.split('?', 1)[0]!)) {
+    throw Object.assign(new Error(`Too many requests; retry in ${retryAfter} s`), { statusCode: 429 });
+  }
+  await reply
+    .code(429)
+    .header('cache-control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send({ error: 'rate_limited', error_description: `too many requests from this address; retry in ${retryAfter} s` });
 }

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { TrustProxy } from '../config/index.ts';
 
@@ -12,6 +14,17 @@ export function fastifyTrustProxy(trust: TrustProxy): FastifyServerOptions['trus
   if (trust === false) return false;
   if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
   return [...trust];
+}
+
+/**
+ * fastify's request.ip for a raw request, for requests fastify never sees (src/http/oidc.ts): the same
+ * trust (fastifyTrustProxy) through the same @fastify/proxy-addr, so both answer alike.
+ */
+export function clientAddressOf(trust: TrustProxy): (req: IncomingMessage) => string {
+  const trusted = fastifyTrustProxy(trust);
+  if (trusted === false || trusted === undefined) return (req) => req.socket.remoteAddress ?? '';
+  const isProxy = typeof trusted === 'function' ? trusted : proxyAddr.compile(trusted as string[]);
+  return (req) => proxyAddr(req, isProxy);
 }
 
 /**

@@ -152,4 +152,31 @@ describe('security headers on every HTML page, oidc-provider’s included', () =
     expect(notFound.status).toBe(404);
     expectSameHeaders(notFound);
   });
+
+  it('answers alike whether a request under /oidc comes over HTTP (straight to oidc-provider) or through fastify (inject)', async () => {
+    // Over HTTP the server hands /oidc to oidc-provider before fastify (src/http/oidc.ts, oidcFastLane);
+    // app.inject (the console's and the account page's token requests) goes through fastify's /oidc routes.
+    for (const path of ['/.well-known/openid-configuration', '/jwks', '/no-such-endpoint']) {
+      const overHttp = await fetch(`${sesame.issuer}${path}`, { headers: { accept: 'text/html' } });
+      const injected = await sesame.app.inject({ url: `/oidc${path}`, headers: { accept: 'text/html' } });
+      expect(injected.statusCode, path).toBe(overHttp.status);
+      expect(injected.headers['cache-control'], path).toBe(overHttp.headers.get('cache-control') ?? undefined);
+      for (const name of SECURITY_HEADERS) expect(injected.headers[name], `${path} ${name}`).toBe(overHttp.headers.get(name) ?? undefined);
+      if (overHttp.status === 200) expect(injected.json(), path).toEqual(await overHttp.json());
+      else await overHttp.arrayBuffer();
+    }
+    // Endpoint URLs in discovery carry the mount path either way.
+    const discovery = (await (await fetch(`${sesame.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    expect(discovery.token_endpoint).toBe(`${sesame.issuer}/token`);
+    expect(discovery.issuer).toBe(sesame.issuer);
+  });
+
+  it('does not take an encoded /oidc prefix for the mount: Sesame’s 404 page', async () => {
+    for (const path of ['/%6Fidc/.well-known/openid-configuration', '/oidcx/jwks', '/OIDC/jwks']) {
+      const response = await fetch(`${sesame.config.endpoint}${path}`, { headers: { accept: 'text/html' } });
+      expect(response.status, path).toBe(404);
+      expectSameHeaders(response);
+      expect(await response.text()).not.toContain('jwks_uri');
+    }
+  });
 });
