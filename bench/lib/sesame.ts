@@ -37,6 +37,8 @@ export async function startSesameProcess(options: {
   /** Another tree's production build to run (its dist/server/main.mjs), instead of this tree's. */
   build?: string;
   env?: Record<string, string>;
+  /** How much of the latest output child.output() keeps (default startChild's). */
+  keepOutputChars?: number;
 }): Promise<SesameInstance> {
   const port = options.port ?? (await freePort());
   const databaseUrl = options.databaseUrl ?? sqliteUrl(options.dir);
@@ -61,7 +63,9 @@ export async function startSesameProcess(options: {
     tsx: Boolean(options.dev),
     port,
     probePath: '/health',
-    nodeArgs: options.nodeArgs,
+    keepOutputChars: options.keepOutputChars,
+    // BENCH_NODE_ARGS (space-separated) tries a Node or V8 flag on every Sesame the bench starts.
+    nodeArgs: [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(options.nodeArgs ?? [])],
     env,
   });
   const config = benchDatabaseConfig(databaseUrl);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Queryable } from './database.ts';
 import { aheadIfWriting, isPlainWrite } from './write-ahead.ts';
+import { directRunner } from './direct-statements.ts';
 
 /**
  * Set on the compiled queries prepared() runs: a name derived from the SQL text, under which the
@@ -76,8 +77,12 @@ export function prepared<P extends Record<string, unknown>, R>(
     return entry;
   };
   return (db, params) => {
-    const { query, slots, plainWrite } = compiled.get(db.getExecutor().adapter) ?? compile(db);
+    const { adapter } = db.getExecutor();
+    const { query, slots, plainWrite } = compiled.get(adapter) ?? compile(db);
     const parameters = slots.map((slot) => ('name' in slot ? params[slot.name] : slot.constant));
+    // Outside a transaction, straight to an engine that runs statements itself (see direct-statements.ts).
+    const direct = db.isTransaction ? undefined : directRunner(adapter);
+    if (direct) return direct({ ...query, parameters }) as Promise<QueryResult<R>>;
     // Sent ahead (see write-ahead.ts) when run inside writeAhead().
     return db.executeQuery<R>(aheadIfWriting(db, { ...query, parameters }, plainWrite));
   };

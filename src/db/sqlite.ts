@@ -18,6 +18,7 @@ import {
 } from 'kysely';
 import { DatabaseUnavailableError, type Database } from './database.ts';
 import type { Schema } from './schema.ts';
+import { runStatementsDirectly } from './direct-statements.ts';
 import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointOptions } from './sqlite-checkpointer.ts';
 
 export interface SqliteOptions {
@@ -32,7 +33,7 @@ export interface SqliteOptions {
 /** Opens (creating when missing) a SQLite database file; a file it cannot use throws DatabaseUnavailableError. */
 export function openSqlite(filename: string, options: SqliteOptions = {}): Database {
   const engine = new SqliteEngine(filename, options);
-  return new Kysely<Schema>({ dialect: new SqliteEngineDialect(engine), ...(options.log && { log: options.log }) });
+  return new Kysely<Schema>({ dialect: new SqliteEngineDialect(engine, Boolean(options.log)), ...(options.log && { log: options.log }) });
 }
 
 /**
@@ -257,9 +258,16 @@ class SqliteEngineDriver implements Driver {
 
 /** Kysely's SQLite dialect (adapter, compiler, introspector) on a SqliteEngine instead of its own driver. */
 class SqliteEngineDialect implements Dialect {
-  constructor(private readonly engine: SqliteEngine) {}
+  constructor(
+    private readonly engine: SqliteEngine,
+    private readonly logged = false,
+  ) {}
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    const adapter = new SqliteAdapter();
+    // prepared() statements outside a transaction skip Kysely's executor (see direct-statements.ts);
+    // not with a query log, which sees only what goes through Kysely.
+    if (!this.logged) runStatementsDirectly(adapter, (query) => this.engine.runOutsideTransaction(query));
+    return adapter;
   }
   createDriver(): Driver {
     return new SqliteEngineDriver(this.engine);
