@@ -8,7 +8,7 @@ const sink = await startMailSink();
 let s = await startSesameProcess({ dir, smtpPort: sink.port });
 const client = await registerBenchApp(s.databaseUrl);
 await s.child.stop();
-s = await startSesameProcess({ dir, smtpPort: sink.port, keepOutputChars: 200000 } as never);
+s = await startSesameProcess({ dir, smtpPort: sink.port, keepOutputChars: 20000000 } as never);
 const server = await discoverServer(s.issuer, { ...client, redirectUri: REDIRECT_URI });
 const steps = Object.fromEntries(SIGN_IN_STEPS.map((x) => [x, [] as number[]])) as never;
 let n = 0;

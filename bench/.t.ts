@@ -25,7 +25,7 @@ for (const [name, pid, op] of [
 ] as const) {
   const server = await discoverServer(name === 'bare' ? `${bare.url}/oidc` : s.issuer, { ...client, redirectUri: REDIRECT_URI });
   let before = new Map<string, number>();
-  const r = await runLoad({ concurrency: 32, seconds: 8, warmupSeconds: 2, op: () => op(server), serverPid: pid, onMeasure: () => (before = threads(pid)) });
+  const r = await runLoad({ concurrency: 32, seconds: 8, warmupSeconds: Number(process.env.WARM ?? 2), op: () => op(server), serverPid: pid, onMeasure: () => (before = threads(pid)) });
   const after = threads(pid);
   const rows = [...after].map(([t, v]) => [t, (v - (before.get(t) ?? 0)) * 10 / r.ops] as const).filter(([, v]) => v > 0);
   console.log(name, r.ops, 'sign-ins;', 'ms per sign-in by thread:', rows.map(([t, v]) => `${t === String(pid) ? 'main' : t}=${v.toFixed(2)}`).join(' '), 'total', rows.reduce((a, [, v]) => a + v, 0).toFixed(2));

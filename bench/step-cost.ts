@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/step-cost.ts [concurrency] [rounds] [--postgres] [--bare]`: server CPU ms per HTTP
+ * `node --import tsx bench/step-cost.ts [concurrency] [rounds] [warm-up rounds] [--postgres] [--bare] [--profile]`: server CPU ms per HTTP
  * request of one email-code sign-in, request by request, to show where a sign-in's CPU goes.
  *
  * Each round starts `concurrency` sign-ins and walks them in lockstep: every sign-in sends its
@@ -25,7 +25,7 @@ import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame
 import { findForm, type HttpBrowser, type PageResponse } from '../test/helpers/browser.ts';
 
 const args = process.argv.slice(2);
-const [concurrency = 16, rounds = 40] = args.filter((arg) => !arg.startsWith('--')).map(Number);
+const [concurrency = 16, rounds = 40, warmRounds = 40] = args.filter((arg) => !arg.startsWith('--')).map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'sesame-steps-'));
 const sink = await startMailSink();
 const postgres = args.includes('--postgres') ? await createBenchDatabase(process.env.BENCH_DATABASE_URL ?? DEFAULT_BENCH_DATABASE_URL) : undefined;
@@ -99,8 +99,10 @@ async function measure(name: string, issuer: string, pid: number, steps: Array<r
   const ticks = steps.map(() => 0);
   const phases: Phase[] = [];
   let n = 0;
-  for (let round = -2; round < rounds; round += 1) {
-    // Two rounds of warm-up, not counted. Half the addresses are seeded accounts, half new.
+  for (let round = -warmRounds; round < rounds; round += 1) {
+    // Warm-up rounds first, not counted: until the JIT has compiled the hot paths (a large app like
+    // Sesame takes some thousand sign-ins), a helper thread's compiling shows up as request CPU.
+    // Half the addresses are seeded accounts, half new.
     const flows: Flow[] = Array.from({ length: concurrency }, () => {
       n += 1;
       return { browser: newBrowser(), server, auth: authorizationRequest(server), email: n % 2 ? `seed-${n % 1000}@example.com` : `s-${process.pid}-${n}@example.com` };

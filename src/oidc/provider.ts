@@ -9,6 +9,7 @@ import { findApplication } from '../db/applications.ts';
 import { isManagementIndicator, MANAGEMENT_SCOPE, MANAGEMENT_TOKEN_TTL, managementIndicator } from '../management/management-resource.ts';
 import type { KeysInUse } from './key-ring.ts';
 import { CONSOLE_CLIENT_ID, isActiveAdministrator } from '../management/admins.ts';
+import { cookieKeygrip } from './cookie-keygrip.ts';
 // oidc-provider reads its keys once, in its constructor, through this helper; calling it again is
 // the one way to change them in a running provider (see useKeys). No `exports` map guards the path,
 // and test/integration/jwks-rotation.test.ts fails if a release moves or changes it.
@@ -62,7 +63,7 @@ export function createProvider({ config, db, keys, pages, languageInfo, now = Da
     findAccount: createFindAccount(db),
     // Which stored key signs depends on how long it has been published: see signingJwks().
     jwks: { keys: keys.signing } as unknown as Configuration['jwks'],
-    cookies: { keys: [...keys.cookie], long: cookieOptions, short: cookieOptions },
+    cookies: { keys: cookieKeygrip(keys.cookie) as unknown as string[], long: cookieOptions, short: cookieOptions },
     responseTypes: ['code'],
     scopes: [...OIDC_SCOPES],
     claims: { ...CLAIMS_BY_SCOPE },
@@ -119,7 +120,7 @@ export function createProvider({ config, db, keys, pages, languageInfo, now = Da
  */
 export function useKeys(provider: Provider, keys: KeysInUse): void {
   initializeKeystore.call(provider, { keys: keys.signing });
-  provider.keys = [...keys.cookie];
+  provider.keys = cookieKeygrip(keys.cookie) as unknown as string[];
 }
 
 /** The optional parts of OAuth/OIDC Sesame turns on, and how each one is scoped. */
