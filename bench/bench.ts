@@ -34,6 +34,7 @@ export const DEFAULTS: Omit<BenchOptions, 'log'> = {
   concurrency: 32,
   duration: 10,
   warmup: 2,
+  settle: 20,
   memorySignIns: 10_000,
   storedRefreshTokens: 100_000,
   baseUsers: 1_000,
@@ -46,6 +47,7 @@ export const QUICK: Omit<BenchOptions, 'log'> = {
   concurrency: 4,
   duration: 1,
   warmup: 0.3,
+  settle: 0.3,
   memorySignIns: 30,
   storedRefreshTokens: 1_000,
   baseUsers: 100,
@@ -67,6 +69,8 @@ export interface BenchResults {
     /** Set when the run counted operations instead of timing them. */
     operations?: Operations;
     warmup: number;
+    /** Seconds of settling before the first Sesame-vs-bare slice (see BenchOptions.settle). */
+    settle: number;
     quick: boolean;
     seconds: number;
   };
@@ -177,7 +181,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
           name: `${scenario} on ${target.name}`,
           concurrency: options.concurrency,
           ...measured(options, 'tokens', options.duration / 2),
-          warmupSeconds: warmup ? options.warmup : 0,
+          warmupSeconds: warmup ? Math.max(options.warmup, options.settle / 4) : 0,
           op: tokenOp(target.server, scenario, target.chains),
           serverPid: target.pid,
         }),
@@ -261,6 +265,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         duration: options.duration,
         operations: options.operations,
         warmup: options.warmup,
+        settle: options.settle,
         quick: options.quick,
         seconds: round((performance.now() - began) / 1000),
       },

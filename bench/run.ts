@@ -16,6 +16,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', short: 'c' },
     duration: { type: 'string', short: 'd' },
     warmup: { type: 'string' },
+    settle: { type: 'string' },
     'sign-ins': { type: 'string' },
     requests: { type: 'string' },
     deadline: { type: 'string' },
@@ -36,6 +37,8 @@ if (values.help) {
   -c, --concurrency N      concurrent clients (default ${DEFAULTS.concurrency})
   -d, --duration S         measured seconds per scenario (default ${DEFAULTS.duration})
       --warmup S           warm-up seconds before each measurement (default ${DEFAULTS.warmup})
+      --settle S           seconds each server runs a flow before the first Sesame-vs-bare slice, so the JIT
+                           has settled (sign-in ceiling; a quarter of it before each token scenario; default ${DEFAULTS.settle})
       --sign-ins N         count instead of time: measure N sign-ins per sign-in reading (default ${COUNTED.signIns})
       --requests N         count instead of time: N requests per token slice (default ${COUNTED.tokens})
       --deadline S         when counting, fail a measurement not done in S seconds (default ${COUNTED.deadlineSeconds})
@@ -86,6 +89,7 @@ const options: BenchOptions = {
   concurrency: Math.round(number('concurrency', values.concurrency, base.concurrency)),
   duration: number('duration', values.duration, base.duration),
   warmup: number('warmup', values.warmup, base.warmup),
+  settle: number('settle', values.settle, base.settle),
   memorySignIns: Math.round(number('memory-sign-ins', values['memory-sign-ins'], base.memorySignIns)),
   storedRefreshTokens: Math.round(number('refresh-tokens', values['refresh-tokens'], base.storedRefreshTokens)),
   growthUsers: Math.round(number('growth-users', values['growth-users'], base.growthUsers)),

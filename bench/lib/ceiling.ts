@@ -75,7 +75,7 @@ export async function runCeiling(
       name: flow.name,
       concurrency: options.concurrency,
       ...measured(options, 'signIns', options.duration / 2),
-      warmupSeconds: warmup ? options.warmup : 0,
+      warmupSeconds: warmup ? Math.max(options.warmup, options.settle) : 0,
       op: flow.op,
       serverPid: flow.pid,
     }),

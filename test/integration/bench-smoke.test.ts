@@ -18,6 +18,7 @@ describe('bench smoke run', () => {
       ...QUICK,
       concurrency: 2,
       warmup: 0,
+      settle: 0,
       memorySignIns: 8,
       operations: OPERATIONS,
       postgres: TEST_DATABASE_URL,
