@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/request-cost.ts [scenarios] [seconds] [concurrency]`: server CPU µs per request of
+ * `node --import tsx bench/request-cost.ts [scenarios] [seconds] [concurrency] [settle seconds]`: server CPU µs per request of
  * the token scenarios (default all: refresh,userinfo,introspection,discovery,jwks) on Sesame (SQLite,
  * WORKERS=1) and on bare oidc-provider, in A-B-B-A slices, with the difference. Throughput moves with
  * the machine's load; CPU per request is what a change to one endpoint's path shows best.
@@ -15,7 +15,7 @@ import { tokenOp, TOKEN_SCENARIOS, type TokenScenario } from './lib/scenarios.ts
 import { signingJwks } from './lib/seed.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame.ts';
 
-const [list = TOKEN_SCENARIOS.join(','), secondsArg = '4', concurrencyArg = '16'] = process.argv.slice(2);
+const [list = TOKEN_SCENARIOS.join(','), secondsArg = '4', concurrencyArg = '16', settleArg = '5'] = process.argv.slice(2);
 const scenarios = list.split(',') as TokenScenario[];
 const concurrency = Number(concurrencyArg);
 const dir = mkdtempSync(join(tmpdir(), 'sesame-request-cost-'));
@@ -56,13 +56,14 @@ console.log(`${'scenario'.padEnd(14)}${'Sesame'.padStart(9)}${'bare'.padStart(9)
 try {
   for (const scenario of scenarios) {
     const totals = targets.map(() => ({ cpuMs: 0, ops: 0, seconds: 0 }));
-    for (const index of [0, 1, 1, 0]) {
+    for (const [slice, index] of [0, 1, 1, 0].entries()) {
       const target = targets[index]!;
       const result = await runLoad({
         name: `${scenario} on ${target.name}`,
         concurrency,
         seconds: Number(secondsArg),
-        warmupSeconds: 0.5,
+        // The first slice of each settles the JIT on this endpoint's path first.
+        warmupSeconds: slice < 2 ? Number(settleArg) : 0.5,
         op: tokenOp(target.server, scenario, chains[index]!),
         serverPid: target.pid,
       });

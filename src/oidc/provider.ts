@@ -1,7 +1,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/database.ts';
-import { createAdapterFactory } from './adapter.ts';
+import { createAdapterFactory, findClientsByMetadata } from './adapter.ts';
 import { enforceRegisteredClientAuthMethod } from './client-auth.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount, OIDC_SCOPES } from './account.ts';
 import { findResourceByIndicator } from '../db/resources.ts';
@@ -57,9 +57,10 @@ const DAY = 24 * HOUR;
 export function createProvider({ config, db, keys, pages, languageInfo, now = Date.now }: ProviderDeps): Provider {
   const pageLanguage = pageLanguageFrom(languageInfo);
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies, signed: true };
+  const adapter = createAdapterFactory(db, now);
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(db, now),
+    adapter,
     findAccount: createFindAccount(db),
     // Which stored key signs depends on how long it has been published: see signingJwks().
     jwks: { keys: keys.signing } as unknown as Configuration['jwks'],
@@ -104,6 +105,7 @@ export function createProvider({ config, db, keys, pages, languageInfo, now = Da
   };
 
   const provider = new Provider(config.issuer, configuration);
+  findClientsByMetadata(provider, adapter);
   enforceRegisteredClientAuthMethod(provider);
   // koa reads X-Forwarded-For only when some proxy is trusted, and then as many entries as TRUST_PROXY
   // counts hops; the mount in src/http/oidc.ts hands oidc-provider fastify's verdict on the client
