@@ -17,6 +17,7 @@ import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
 import { isLockFree, statementNameOf } from './prepared.ts';
+import { runStatementsDirectly } from './direct-statements.ts';
 import { isWrittenAhead } from './write-ahead.ts';
 import { advisoryLockKey } from './serialize.ts';
 
@@ -429,9 +430,15 @@ export interface PostgresDialectOptions {
  * connection; destroying the Kysely instance ends the pool.
  */
 export function createPostgresDialect(pool: PostgresConnectionSource, options: PostgresDialectOptions = {}): Dialect {
+  let driver: PostgresFaultDriver | undefined;
   return {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new PostgresFaultDriver(pool, options),
+    createAdapter: () => {
+      const adapter = new PostgresAdapter();
+      // prepared() statements outside a transaction skip Kysely's executor (see direct-statements.ts).
+      runStatementsDirectly(adapter, (query) => driver!.runOutsideTransaction(query));
+      return adapter;
+    },
+    createDriver: () => (driver = new PostgresFaultDriver(pool, options)),
     createQueryCompiler: () => new PostgresQueryCompiler(),
     createIntrospector: (db: Kysely<any>) => new PostgresIntrospector(db),
   };
@@ -741,6 +748,16 @@ class PostgresFaultDriver implements Driver {
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
     (connection as PostgresFaultConnection).release();
+  }
+
+  /** One statement outside any transaction, as Kysely runs it (acquire, run, release) without its executor. */
+  async runOutsideTransaction<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const connection = (await this.acquireConnection()) as PostgresFaultConnection;
+    try {
+      return await connection.executeQuery<R>(query);
+    } finally {
+      connection.release();
+    }
   }
 
   async destroy(): Promise<void> {

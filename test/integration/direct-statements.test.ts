@@ -7,6 +7,7 @@ import { directRunner } from '../../src/db/direct-statements.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openSqlite } from '../../src/db/sqlite.ts';
 import { countSendsForCaps, insertSend } from '../../src/db/verification.ts';
+import { TEST_ENGINE, useEngineDatabase } from '../helpers/sesame.ts';
 
 /**
  * prepared() statements outside a transaction run on the SQLite engine directly, not through Kysely's
@@ -81,5 +82,45 @@ describe('SQLite statements run directly', () => {
     expect(isUniqueViolation(direct)).toBe(true);
     expect(isUniqueViolation(throughKysely)).toBe(true);
     expect((direct as { code?: string }).code).toBe((throughKysely as { code?: string }).code);
+  });
+});
+
+/** The same on the engine under test (PostgreSQL with TEST_DATABASE_URL): the driver's own runner, same answers and errors. */
+describe(`statements outside a transaction run directly (${TEST_ENGINE})`, () => {
+  const engine = useEngineDatabase('sesame-direct-engine-');
+  const send = (id: string, email: string) => ({ id, email, ip: '192.0.2.9', sentAt: Date.now() });
+  const sends = async (email: string) =>
+    (await countSendsForCaps(engine.current.db, { email, ip: '192.0.2.9', pairSince: 0, addressSince: 0, ipSince: 0 })).address.count;
+
+  it('has a direct runner, whose writes and reads agree with those made in a transaction', async () => {
+    const { db } = engine.current;
+    expect(directRunner(db.getExecutor().adapter)).toBeTypeOf('function');
+    await insertSend(db, send('e1', 'engine@example.com'));
+    await db.transaction().execute((tx) => insertSend(tx, send('e2', 'engine@example.com')));
+    expect(await sends('engine@example.com')).toBe(2);
+    expect(await db.transaction().execute(async (tx) => (await countSendsForCaps(tx, { email: 'engine@example.com', ip: '192.0.2.9', pairSince: 0, addressSince: 0, ipSince: 0 })).address.count)).toBe(2);
+  });
+
+  it('does not see what a transaction has not committed, and sees it once committed', async () => {
+    const { db } = engine.current;
+    let during = -1;
+    await db.transaction().execute(async (tx) => {
+      await insertSend(tx, send('u1', 'uncommitted@example.com'));
+      // SQLite: the read waits for the commit; PostgreSQL: it reads the last committed state at once.
+      const read = sends('uncommitted@example.com').then((n) => (during = n));
+      await new Promise((wait) => setTimeout(wait, 20));
+      if (TEST_ENGINE === 'postgres') expect(await read).toBe(0);
+    });
+    if (TEST_ENGINE !== 'postgres') expect(during).toBe(1);
+    expect(await sends('uncommitted@example.com')).toBe(1);
+  });
+
+  it('fails with the engine’s own unique violation, as through Kysely', async () => {
+    const { db } = engine.current;
+    await insertSend(db, send('dup', 'a@example.com'));
+    const direct = await insertSend(db, send('dup', 'b@example.com')).then(() => undefined, (error: unknown) => error);
+    const inTransaction = await db.transaction().execute((tx) => insertSend(tx, send('dup', 'c@example.com'))).then(() => undefined, (error: unknown) => error);
+    expect(isUniqueViolation(direct)).toBe(true);
+    expect(isUniqueViolation(inTransaction)).toBe(true);
   });
 });
