@@ -3,9 +3,11 @@
  * one scenario alone against a Sesame started with --cpu-prof, so the profile holds nothing else.
  * PROFILE_DATABASE=postgres runs it on a fresh PostgreSQL database (BENCH_DATABASE_URL's server);
  * PROFILE_WORKERS=N runs Sesame with WORKERS=N.
+ * PROFILE_SETTLE=S runs the scenario S seconds first and profiles only the measured seconds after
+ * (bench/lib/profile-on-signal.mjs): a settled server, without start-up and the JIT's warm-up.
  * The profile lands in bench/results/profiles; read it with bench/profile-summary.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { basicAuth, postForm, send } from './lib/http.ts';
@@ -29,13 +31,24 @@ const client = await registerBenchApp(sesame.databaseUrl);
 if (postgres) await postgres.seedUsers(0, 1000);
 else seedUsers(sesame.databaseFile, 0, 1000);
 await sesame.child.stop();
+const settle = Number(process.env.PROFILE_SETTLE ?? 0);
+const settledProfile = join(RESULTS_DIR, 'profiles', `settled-${scenario}-${process.pid}.cpuprofile`);
+const profiling = profileArg === 'profile';
+mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true });
 sesame = await startSesameProcess({
   dir,
   smtpPort: sink.port,
   databaseUrl: postgres?.url,
-  nodeArgs: profileArg === 'profile' ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')] : [],
-  // PROFILE_WORKERS=N: WORKERS=N (each worker writes a profile of its own; the CPU figure is the primary's only).
-  ...(process.env.PROFILE_WORKERS && { env: { WORKERS: process.env.PROFILE_WORKERS } }),
+  nodeArgs: !profiling
+    ? []
+    : settle > 0
+      ? ['--import', join(import.meta.dirname, 'lib', 'profile-on-signal.mjs')]
+      : ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')],
+  env: {
+    // PROFILE_WORKERS=N: WORKERS=N (each worker writes a profile of its own; the CPU figure is the primary's only).
+    ...(process.env.PROFILE_WORKERS && { WORKERS: process.env.PROFILE_WORKERS }),
+    ...(profiling && settle > 0 && { PROFILE_OUT: settledProfile }),
+  },
 });
 const server = await discoverServer(sesame.issuer, { ...client, redirectUri: REDIRECT_URI });
 const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
@@ -57,10 +70,17 @@ const op = async (worker: number) => {
     await send(server.endpoints.discovery);
   }
 };
-const result = await runLoad({ concurrency, seconds: Number(secondsArg), warmupSeconds: 1, op, serverPid: sesame.child.pid });
+const profileNow = () => profiling && settle > 0 && process.kill(sesame.child.pid, 'SIGUSR2');
+const result = await runLoad({ concurrency, seconds: Number(secondsArg), warmupSeconds: Math.max(1, settle), op, serverPid: sesame.child.pid, onMeasure: profileNow });
+profileNow();
 console.log(`${scenario}: ${result.perSecond.toFixed(1)}/s, errors ${result.errors} ${result.firstError ?? ''}, server CPU ${result.serverCpu}%, client CPU ${result.clientCpu}%`);
 console.log('latency', summarize(result.latencies));
 if (scenario === 'signin') for (const step of SIGN_IN_STEPS) console.log(step.padEnd(14), summarize(steps[step]));
+console.log(`server CPU per operation: ${((result.serverCpuMs ?? 0) / Math.max(1, result.ops)).toFixed(3)} ms`);
+if (profiling && settle > 0) {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  console.log(`settled profile: ${settledProfile}`);
+}
 await sesame.child.stop();
 await sink.close();
 await postgres?.drop();

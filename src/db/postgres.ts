@@ -8,6 +8,7 @@ import {
   PostgresQueryCompiler,
   type DatabaseConnection,
   type Dialect,
+  type DialectAdapter,
   type Driver,
   type Kysely,
   type QueryResult,
@@ -17,7 +18,7 @@ import pg from 'pg';
 import type { PostgresDatabaseConfig } from '../config/database.ts';
 import { DatabaseUnavailableError } from './database.ts';
 import { isLockFree, statementNameOf } from './prepared.ts';
-import { runStatementsDirectly } from './direct-statements.ts';
+import { runStatementsDirectly, stopRunningStatementsDirectly } from './direct-statements.ts';
 import { isWrittenAhead } from './write-ahead.ts';
 import { advisoryLockKey } from './serialize.ts';
 
@@ -430,15 +431,11 @@ export interface PostgresDialectOptions {
  * connection; destroying the Kysely instance ends the pool.
  */
 export function createPostgresDialect(pool: PostgresConnectionSource, options: PostgresDialectOptions = {}): Dialect {
-  let driver: PostgresFaultDriver | undefined;
+  // prepared() statements outside a transaction skip Kysely's executor once the driver is in use (see direct-statements.ts).
+  const adapter = new PostgresAdapter();
   return {
-    createAdapter: () => {
-      const adapter = new PostgresAdapter();
-      // prepared() statements outside a transaction skip Kysely's executor (see direct-statements.ts).
-      runStatementsDirectly(adapter, (query) => driver!.runOutsideTransaction(query));
-      return adapter;
-    },
-    createDriver: () => (driver = new PostgresFaultDriver(pool, options)),
+    createAdapter: () => adapter,
+    createDriver: () => new PostgresFaultDriver(pool, options, adapter),
     createQueryCompiler: () => new PostgresQueryCompiler(),
     createIntrospector: (db: Kysely<any>) => new PostgresIntrospector(db),
   };
@@ -722,10 +719,14 @@ class PostgresFaultDriver implements Driver {
   constructor(
     private readonly pool: PostgresConnectionSource,
     options: PostgresDialectOptions,
+    /** The dialect's adapter, under which this driver runs prepared() statements directly (see direct-statements.ts). */
+    private readonly adapter: DialectAdapter,
   ) {
     if (options.sharedReads) this.shared = new SharedReads(pool);
   }
-  async init(): Promise<void> {}
+  async init(): Promise<void> {
+    runStatementsDirectly(this.adapter, (query) => this.runOutsideTransaction(query));
+  }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     if (this.ended) throw new DatabaseUnavailableError('closed', 'the PostgreSQL pool is closed');
@@ -763,6 +764,7 @@ class PostgresFaultDriver implements Driver {
   async destroy(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    stopRunningStatementsDirectly(this.adapter);
     this.shared?.end();
     await this.pool.end();
   }

@@ -18,7 +18,7 @@ import {
 } from 'kysely';
 import { DatabaseUnavailableError, type Database } from './database.ts';
 import type { Schema } from './schema.ts';
-import { runStatementsDirectly } from './direct-statements.ts';
+import { runStatementsDirectly, stopRunningStatementsDirectly } from './direct-statements.ts';
 import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointOptions } from './sqlite-checkpointer.ts';
 
 export interface SqliteOptions {
@@ -230,8 +230,14 @@ class SqliteEngineConnection implements DatabaseConnection {
  */
 class SqliteEngineDriver implements Driver {
   private readonly idle: SqliteEngineConnection[] = [];
-  constructor(private readonly engine: SqliteEngine) {}
-  async init(): Promise<void> {}
+  constructor(
+    private readonly engine: SqliteEngine,
+    /** The adapter under which prepared() statements run on the engine directly; none with a query log. */
+    private readonly direct?: DialectAdapter,
+  ) {}
+  async init(): Promise<void> {
+    if (this.direct) runStatementsDirectly(this.direct, (query) => this.engine.runOutsideTransaction(query));
+  }
   acquireConnection(): Promise<DatabaseConnection> {
     return Promise.resolve(this.idle.pop() ?? new SqliteEngineConnection(this.engine));
   }
@@ -252,6 +258,7 @@ class SqliteEngineDriver implements Driver {
     this.engine.rollback();
   }
   destroy(): Promise<void> {
+    if (this.direct) stopRunningStatementsDirectly(this.direct);
     return this.engine.close();
   }
 }
@@ -262,15 +269,14 @@ class SqliteEngineDialect implements Dialect {
     private readonly engine: SqliteEngine,
     private readonly logged = false,
   ) {}
+  private readonly adapter = new SqliteAdapter();
   createAdapter(): DialectAdapter {
-    const adapter = new SqliteAdapter();
-    // prepared() statements outside a transaction skip Kysely's executor (see direct-statements.ts);
-    // not with a query log, which sees only what goes through Kysely.
-    if (!this.logged) runStatementsDirectly(adapter, (query) => this.engine.runOutsideTransaction(query));
-    return adapter;
+    return this.adapter;
   }
   createDriver(): Driver {
-    return new SqliteEngineDriver(this.engine);
+    // prepared() statements outside a transaction skip Kysely's executor once the driver is in use
+    // (see direct-statements.ts); not with a query log, which sees only what goes through Kysely.
+    return new SqliteEngineDriver(this.engine, this.logged ? undefined : this.adapter);
   }
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -75,6 +75,22 @@ describe('SQLite statements run directly', () => {
     expect(await readDuring).toBe(0);
   });
 
+  it('closes with destroy() a database used only through prepared statements, and refuses statements after', async () => {
+    const file = join(dir, 'only-prepared.db');
+    const only = openSqlite(file);
+    await migrate(only, resolve(import.meta.dirname, '../../migrations/sqlite'));
+    const fresh = openSqlite(file);
+    // The first statement goes through Kysely (which starts the driver), the rest directly.
+    for (let i = 0; i < 3; i += 1) await insertSend(fresh, send(`p${i}`, 'prepared@example.com'));
+    expect(directRunner(fresh.getExecutor().adapter)).toBeTypeOf('function');
+    await fresh.destroy();
+    expect(directRunner(fresh.getExecutor().adapter)).toBeUndefined();
+    await expect(insertSend(fresh, send('late', 'prepared@example.com'))).rejects.toThrow();
+    await only.destroy();
+    // The last connection closed checkpoints and removes the write-ahead log.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+
   it('fails with SQLite’s own error, as through Kysely', async () => {
     await insertSend(db, send('same', 'first@example.com'));
     const direct = await insertSend(db, send('same', 'second@example.com')).then(() => undefined, (error: unknown) => error);
@@ -94,8 +110,9 @@ describe(`statements outside a transaction run directly (${TEST_ENGINE})`, () =>
 
   it('has a direct runner, whose writes and reads agree with those made in a transaction', async () => {
     const { db } = engine.current;
-    expect(directRunner(db.getExecutor().adapter)).toBeTypeOf('function');
+    // The first statement starts the driver (through Kysely); from then on they run directly.
     await insertSend(db, send('e1', 'engine@example.com'));
+    expect(directRunner(db.getExecutor().adapter)).toBeTypeOf('function');
     await db.transaction().execute((tx) => insertSend(tx, send('e2', 'engine@example.com')));
     expect(await sends('engine@example.com')).toBe(2);
     expect(await db.transaction().execute(async (tx) => (await countSendsForCaps(tx, { email: 'engine@example.com', ip: '192.0.2.9', pairSince: 0, addressSince: 0, ipSince: 0 })).address.count)).toBe(2);
