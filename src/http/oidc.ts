@@ -94,28 +94,30 @@ export async function mountOidc(app: FastifyInstance, { config, provider, keyRin
 
   const oidc = provider.callback();
   const publicHost = new URL(config.endpoint).host;
+  /** A request's URL under /oidc, query included, as oidc-provider and the rate limits see it ("/oidc?x" is "/?x"). */
+  const underOidc = (url: string) => {
+    const path = url.replace(OIDC_PREFIX, '');
+    return path.startsWith('/') ? path : `/${path}`;
+  };
   /**
-   * Hands a request under /oidc, already counted, to oidc-provider. oidc-provider builds its endpoint
-   * URLs from the request. ENDPOINT is the public address by contract, so requests are presented as
-   * addressed to it: discovery never leaks an internal host a proxy forwarded to, nor echoes a forged
+   * Hands a request under /oidc (at `path`, from underOidc), already counted and with its security
+   * headers set, to oidc-provider. oidc-provider builds its endpoint URLs from the request. ENDPOINT is
+   * the public address by contract, so requests are presented as addressed to it: discovery never leaks an internal host a proxy forwarded to, nor echoes a forged
    * Host (or, with TRUST_PROXY, X-Forwarded-Host/-Proto) header. Sesame serves plain HTTP, so an https
    * ENDPOINT means TLS ends at a proxy; koa would refuse to set Secure cookies on what it believes is
    * http and fail every sign-in, so such requests are marked as the https they are for the browser.
    */
-  const serve = (req: LaneRequest, res: ServerResponse, ip: string) => {
-    setSecurityHeaders(req, res);
+  const serve = (req: LaneRequest, res: ServerResponse, ip: string, path: string) => {
     req.ip = ip;
     // As a mounted app sees it: oidc-provider finds its mount path (/oidc) from originalUrl.
     (req as LaneRequest & { originalUrl?: string }).originalUrl = req.url;
-    req.url = req.url!.replace(OIDC_PREFIX, '');
-    if (!req.url.startsWith('/')) req.url = `/${req.url}`;
+    req.url = path;
     req.headers.host = publicHost;
     delete req.headers['x-forwarded-host'];
     delete req.headers['x-forwarded-proto'];
     if (config.secureCookies) (req.socket as TLSSocket).encrypted = true;
     return oidc(req, res);
   };
-  const underOidc = (url: string) => url.replace(OIDC_PREFIX, '') || '/';
 
   // Through fastify: app.inject(), and what the lane hands back.
   const viaFastify = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -127,7 +129,7 @@ export async function mountOidc(app: FastifyInstance, { config, provider, keyRin
     const retryAfter = raw[OVER_BUDGET] ?? (await limitOidc(request.ip, path));
     if (retryAfter !== undefined) return refuseOverBudget(reply, path, retryAfter);
     reply.hijack();
-    await serve(raw, reply.raw, request.ip);
+    await serve(raw, reply.raw, request.ip, path);
   };
   const unreachable = async () => undefined; // viaFastify always answers in onRequest
   for (const url of ['/oidc', '/oidc/*']) app.all(url, { config: { rateLimit: false }, onRequest: viaFastify }, unreachable);
@@ -144,14 +146,16 @@ export async function mountOidc(app: FastifyInstance, { config, provider, keyRin
     // While closing, fastify answers 503 (and closes the connection).
     if (closing) return fastify(req, res);
     const ip = clientAddress(req);
-    limitOidc(ip, underOidc(req.url!)).then(
+    const path = underOidc(req.url!);
+    limitOidc(ip, path).then(
       (retryAfter) => {
         if (retryAfter !== undefined) {
           req[OVER_BUDGET] = retryAfter;
           return fastify(req, res);
         }
+        setSecurityHeaders(req, res);
         log(req, res, ip);
-        return serve(req, res, ip);
+        return serve(req, res, ip, path);
       },
       // The budget could not be counted: fastify's route counts again, and its error handler answers (and logs).
       () => fastify(req, res),

@@ -108,8 +108,8 @@ export function createProvider({ config, db, keys, pages, languageInfo, now = Da
   findClientsByMetadata(provider, adapter);
   enforceRegisteredClientAuthMethod(provider);
   // koa reads X-Forwarded-For only when some proxy is trusted, and then as many entries as TRUST_PROXY
-  // counts hops; the mount in src/http/oidc.ts hands oidc-provider fastify's verdict on the client
-  // address and drops X-Forwarded-Host/-Proto, so ENDPOINT alone decides the URLs it builds.
+  // counts hops; the mount in src/http/oidc.ts hands oidc-provider the client address as fastify
+  // would read it (clientAddressOf, the same TRUST_PROXY rules) and drops X-Forwarded-Host/-Proto, so ENDPOINT alone decides the URLs it builds.
   provider.proxy = config.trustProxy !== false;
   if (typeof config.trustProxy === 'number') provider.maxIpsCount = config.trustProxy;
   return provider;
