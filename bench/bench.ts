@@ -1,13 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startBareProvider } from './lib/bare.ts';
 import { formatCeiling, runCeiling, type CeilingResults } from './lib/ceiling.ts';
 import { formatDatabases, runDatabaseScenarios, type DatabaseResults } from './lib/databases.ts';
 import { runLoad, sleep } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { formSignIn, discoverServer } from './lib/oidc.ts';
 import { DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
-import { freePort, ROOT, rssMb, settledRssMb, startChild, type Child } from './lib/processes.ts';
+import { ROOT, rssMb, settledRssMb } from './lib/processes.ts';
 import {
   alternate,
   measured,
@@ -23,7 +24,7 @@ import {
   type Throughput,
   type TokenScenario,
 } from './lib/scenarios.ts';
-import { countRows, databaseBytes, seedRefreshTokens, seedUsers, signingJwks } from './lib/seed.ts';
+import { countRows, databaseBytes, seedRefreshTokens, seedUsers } from './lib/seed.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess, type SesameInstance } from './lib/sesame.ts';
 import { round } from './lib/stats.ts';
 import { formatWorkers, runWorkersScenario, type WorkersResults } from './lib/workers.ts';
@@ -109,16 +110,6 @@ export interface BenchResults {
   targets: Array<{ name: string; target: string; actual: string; met: boolean }>;
 }
 
-async function startBare(jwksFile: string, client: { id: string; secret: string }): Promise<Child> {
-  const port = await freePort();
-  return startChild({
-    script: 'bench/bare-provider.ts',
-    port,
-    probePath: '/health',
-    env: { PORT: String(port), JWKS_FILE: jwksFile, CLIENT_ID: client.id, CLIENT_SECRET: client.secret, REDIRECT_URI, NODE_ENV: 'production' },
-  });
-}
-
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const began = performance.now();
   const log = options.log;
@@ -158,9 +149,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     if (signIn.signIns === 0) throw new Error(`no sign-in completed: ${signIn.firstError ?? 'unknown error'}\n${sesame.child.output()}`);
 
     // --- Scenario 2: token endpoints, Sesame and bare oidc-provider back to back.
-    const jwksFile = join(work, 'jwks.json');
-    writeFileSync(jwksFile, JSON.stringify(signingJwks(sesame.databaseFile)));
-    const bareChild = await startBare(jwksFile, client);
+    const bareChild = await startBareProvider(work, sesame.databaseFile, client);
     running.push(bareChild);
     await sleep(500);
     const bareIdleRssMb = rssMb(bareChild.pid);

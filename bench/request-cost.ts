@@ -4,15 +4,14 @@
  * WORKERS=1) and on bare oidc-provider, in A-B-B-A slices, with the difference. Throughput moves with
  * the machine's load; CPU per request is what a change to one endpoint's path shows best.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { discoverServer, emailSignIn, formSignIn, SIGN_IN_STEPS, type SignInStep, type Tokens } from './lib/oidc.ts';
-import { freePort, startChild } from './lib/processes.ts';
+import { startBareProvider } from './lib/bare.ts';
 import { tokenOp, TOKEN_SCENARIOS, type TokenScenario } from './lib/scenarios.ts';
-import { signingJwks } from './lib/seed.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame.ts';
 
 const [list = TOKEN_SCENARIOS.join(','), secondsArg = '4', concurrencyArg = '16', settleArg = '5'] = process.argv.slice(2);
@@ -24,15 +23,7 @@ let sesame = await startSesameProcess({ dir, smtpPort: sink.port });
 const client = await registerBenchApp(sesame.databaseUrl);
 await sesame.child.stop();
 sesame = await startSesameProcess({ dir, smtpPort: sink.port });
-const jwksFile = join(dir, 'jwks.json');
-writeFileSync(jwksFile, JSON.stringify(signingJwks(sesame.databaseFile)));
-const barePort = await freePort();
-const bare = await startChild({
-  script: 'bench/bare-provider.ts',
-  port: barePort,
-  probePath: '/health',
-  env: { PORT: String(barePort), JWKS_FILE: jwksFile, CLIENT_ID: client.id, CLIENT_SECRET: client.secret, REDIRECT_URI, NODE_ENV: 'production' },
-});
+const bare = await startBareProvider(dir, sesame.databaseFile, client);
 
 const credentials = { ...client, redirectUri: REDIRECT_URI };
 const targets = [

@@ -12,15 +12,16 @@
  * request, the functions where the server spent that request's phases (profile samples matched to the
  * phases by time: both sides read the same monotonic clock).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newBrowser } from './lib/http.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { authorizationRequest, discoverServer, exchangeCode, type Server } from './lib/oidc.ts';
 import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
-import { cpuTicks, freePort, startChild, type Child } from './lib/processes.ts';
-import { seedUsers, signingJwks } from './lib/seed.ts';
+import { startBareProvider } from './lib/bare.ts';
+import { cpuTicks } from './lib/processes.ts';
+import { seedUsers } from './lib/seed.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame.ts';
 import { findForm, type HttpBrowser, type PageResponse } from '../test/helpers/browser.ts';
 
@@ -42,14 +43,7 @@ sesame = await startSesameProcess({
   databaseUrl: postgres?.url,
   nodeArgs: profiling ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250'] : [],
 });
-let bare: Child | undefined;
-if (args.includes('--bare')) {
-  const jwksFile = join(dir, 'jwks.json');
-  writeFileSync(jwksFile, JSON.stringify(signingJwks(sesame.databaseFile)));
-  const port = await freePort();
-  const env = { PORT: String(port), JWKS_FILE: jwksFile, CLIENT_ID: client.id, CLIENT_SECRET: client.secret, REDIRECT_URI, NODE_ENV: 'production' };
-  bare = await startChild({ script: 'bench/bare-provider.ts', port, probePath: '/health', env });
-}
+const bare = args.includes('--bare') ? await startBareProvider(dir, sesame.databaseFile, client) : undefined;
 
 /** One sign-in as a list of requests, each run when the previous phase has ended. */
 type Step = (state: Flow) => Promise<void>;
