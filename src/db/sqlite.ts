@@ -44,6 +44,9 @@ export function openSqlite(filename: string, options: SqliteOptions = {}): Datab
  *   run inside it between two awaits. A transaction holds a gate from BEGIN to COMMIT/ROLLBACK, and
  *   statements from outside wait for it, so a rollback only ever undoes its own writes. Statements
  *   outside a transaction need no lock among themselves: each runs whole within one tick.
+ * - Writes are group-committed (see Batch): the writes and transactions of one turn of the event loop
+ *   share one SQLite transaction and one COMMIT, and each caller's promise settles once that COMMIT has
+ *   run, so nobody is answered before what they wrote is in the write-ahead log.
  * - SQLite's own busy wait would block the event loop (every request, /health included) for as long
  *   as another program holds the lock, so it is off while running: a statement that finds the
  *   database locked is retried with a growing pause on a timer, and after `maxBusyWaitMs` fails with
@@ -54,11 +57,15 @@ export class SqliteEngine {
   readonly raw: BetterSqlite3.Database;
   readonly filename: string;
   private readonly maxBusyWaitMs: number;
-  /** Open from BEGIN to COMMIT/ROLLBACK of a transaction; `release` opens it. */
+  /** Open from BEGIN to COMMIT/ROLLBACK of a transaction; `openGate` opens it. */
   private gate: Promise<void> = Promise.resolve();
-  private release: () => void = () => undefined;
+  private openGate: () => void = () => undefined;
   private inTransaction = false;
+  /** The writes of this turn, not committed yet (see Batch). */
+  private batch: Batch | undefined;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  /** Per cached statement: whether it is a plain INSERT, UPDATE or DELETE, which may join a batch. */
+  private readonly batchable = new WeakMap<BetterSqlite3.Statement, boolean>();
   private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(filename: string, options: SqliteOptions = {}) {
@@ -126,27 +133,111 @@ export class SqliteEngine {
   /** A statement inside the open transaction: runs at once; a fault leaves as a DatabaseUnavailableError. */
   runInTransaction(query: CompiledQuery): Promise<QueryResult<unknown>> {
     try {
-      return Promise.resolve(this.execute(query));
+      return Promise.resolve(this.runInBatch(() => this.execute(query)));
     } catch (error) {
       return Promise.reject(describeFault(this.filename, error) ?? error);
     }
   }
 
-  /** A statement from outside any transaction: waits out a running one, then runs with no await in between. */
+  /**
+   * A statement from outside any transaction: waits out a running one, then runs with no await in
+   * between. A read answers at once (in this process it sees the batch's writes, which no one outside
+   * has been told of yet); a write joins the batch and answers once the batch has committed.
+   */
   runOutsideTransaction(query: CompiledQuery): Promise<QueryResult<unknown>> {
     // The common case, no transaction open and no lock held elsewhere: run at once.
     if (!this.inTransaction) {
       try {
-        return Promise.resolve(this.execute(query));
+        return this.runOutside(query);
       } catch (error) {
         if (!isBusy(error)) return Promise.reject(describeFault(this.filename, error) ?? error);
       }
     }
-    return this.retryWhileBusy(() => this.execute(query));
+    return this.retryWhileBusy(() => this.runOutside(query));
+  }
+
+  /** Runs `query` now, outside any transaction (see runOutsideTransaction); throws what SQLite throws. */
+  private runOutside(query: CompiledQuery): Promise<QueryResult<unknown>> {
+    const statement = this.prepare(query.sql, query.parameters.length === 0);
+    if (statement && this.isBatchable(statement)) {
+      const batch = this.joinBatch();
+      const result = this.runInBatch(() => this.execute(query));
+      return batch.committed.then(() => result);
+    }
+    // Anything else that writes (a script, DDL, VACUUM, a pragma) cannot run inside a transaction, or
+    // should not wait for one: what the batch holds is committed first.
+    if (!statement || !statement.readonly) this.commitBatch();
+    return Promise.resolve(this.execute(query));
+  }
+
+  /** A plain INSERT, UPDATE or DELETE (RETURNING or not): the statements a batch takes. */
+  private isBatchable(statement: BetterSqlite3.Statement): boolean {
+    let known = this.batchable.get(statement);
+    if (known === undefined) {
+      known = !statement.readonly && /^\s*(insert|update|delete|replace)\b/i.test(statement.source);
+      this.batchable.set(statement, known);
+    }
+    return known;
+  }
+
+  /**
+   * The open batch, or a new one (BEGIN IMMEDIATE: it may find the database busy, and throws then). A
+   * batch open for longer than MAX_BATCH_MS is committed first, so that the write lock other processes
+   * wait for (WORKERS=N, the CLI) is never held much longer than a transaction of its own would hold it.
+   */
+  private joinBatch(): Batch {
+    if (this.batch && performance.now() - this.batch.openedAt > MAX_BATCH_MS) this.commitBatch();
+    if (this.batch) return this.batch;
+    this.prepare('BEGIN IMMEDIATE', true)!.run();
+    let settle!: (error?: unknown) => void;
+    const committed = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
+    // Every writer awaits it; one whose transaction rolled back does not, and must not be told.
+    committed.catch(() => undefined);
+    const batch: Batch = { committed, settle, openedAt: performance.now(), due: false };
+    this.batch = batch;
+    setImmediate(() => {
+      if (this.batch !== batch) return;
+      // A transaction spans this turn (it awaited something else): the batch commits when it ends.
+      if (this.inTransaction) batch.due = true;
+      else this.commitBatch();
+    });
+    return batch;
+  }
+
+  /** Runs a statement inside the batch; a fault that made SQLite roll the whole transaction back loses the batch. */
+  private runInBatch<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (this.batch && !this.raw.inTransaction) this.endBatch(describeFault(this.filename, error) ?? error);
+      throw error;
+    }
+  }
+
+  /** Commits the open batch now; its writers get the fault if it fails. */
+  private commitBatch(): void {
+    if (!this.batch) return;
+    try {
+      this.prepare('COMMIT', true)!.run();
+      this.endBatch();
+    } catch (error) {
+      try {
+        if (this.raw.inTransaction) this.prepare('ROLLBACK', true)!.run();
+      } catch {
+        // the COMMIT's error is the one worth reporting
+      }
+      this.endBatch(describeFault(this.filename, error) ?? error);
+    }
+  }
+
+  private endBatch(error?: unknown): void {
+    const batch = this.batch!;
+    this.batch = undefined;
+    batch.settle(error);
   }
 
   /** Runs `attempt` (after any open transaction) until it stops finding the database locked, pausing on a timer in between. */
-  private async retryWhileBusy<T>(attempt: () => T): Promise<T> {
+  private async retryWhileBusy<T>(attempt: () => T | Promise<T>): Promise<T> {
     const started = Date.now();
     let pause = 2;
     for (;;) {
@@ -163,38 +254,51 @@ export class SqliteEngine {
   }
 
   /**
-   * BEGIN IMMEDIATE takes the write lock up front, so it is the one statement of a transaction that
-   * can find the database busy; the gate is taken in the same tick, only once BEGIN succeeded, so a
-   * transaction waiting for another program does not hold up this process's reads.
+   * A transaction is a savepoint in the batch. BEGIN IMMEDIATE (when it opens the batch) takes the
+   * write lock up front, so it is the one statement of a transaction that can find the database busy;
+   * the gate is taken in the same tick, only once that succeeded, so a transaction waiting for another
+   * program does not hold up this process's reads.
    */
   async begin(): Promise<void> {
     await this.retryWhileBusy(() => {
-      this.prepare('BEGIN IMMEDIATE', true)!.run();
+      this.joinBatch();
+      this.prepare('SAVEPOINT request', true)!.run();
       this.inTransaction = true;
-      this.gate = new Promise<void>((resolve) => (this.release = resolve));
+      this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
     });
   }
 
   private endTransaction(): void {
     this.inTransaction = false;
-    this.release();
+    this.openGate();
+    if (this.batch?.due) this.commitBatch();
   }
 
-  /** A failed COMMIT leaves the transaction open: Kysely then calls rollback, which ends it. */
-  commit(): void {
+  /**
+   * Ends the transaction into the batch and returns the batch's commit, which the transaction's caller
+   * awaits. A failed RELEASE leaves the transaction open: Kysely then calls rollback, which ends it.
+   */
+  commit(): Promise<void> {
+    const batch = this.batch;
     try {
-      this.prepare('COMMIT', true)!.run();
+      this.runInBatch(() => this.prepare('RELEASE request', true)!.run());
     } catch (error) {
       throw describeFault(this.filename, error) ?? error;
     }
     this.endTransaction();
+    return batch ? batch.committed : Promise.resolve();
   }
 
+  /** Undoes the transaction, and only it: the rest of the batch stays. */
   rollback(): void {
     try {
-      if (this.raw.inTransaction) this.prepare('ROLLBACK', true)!.run();
-    } catch {
-      // SQLite rolls back on its own when it cannot; the first error is the one to report
+      if (this.batch && this.raw.inTransaction) {
+        this.prepare('ROLLBACK TO request', true)!.run();
+        this.prepare('RELEASE request', true)!.run();
+      }
+    } catch (error) {
+      // SQLite rolls back on its own when it cannot, and then the batch is lost with it
+      if (this.batch && !this.raw.inTransaction) this.endBatch(describeFault(this.filename, error) ?? error);
     } finally {
       this.endTransaction();
     }
@@ -203,9 +307,36 @@ export class SqliteEngine {
   /** Closes the file once any transaction has ended (a WAL checkpoint folds the log into it). */
   async close(): Promise<void> {
     while (this.inTransaction) await this.gate;
+    this.commitBatch();
     await this.checkpointer?.close();
     if (this.raw.open) this.raw.close();
   }
+}
+
+/** How long a batch may stay open before a new write commits it first (ms; see joinBatch). */
+const MAX_BATCH_MS = 2;
+
+/**
+ * Group commit. Every COMMIT writes each page the transaction changed to the write-ahead log, a full
+ * page each time; a sign-in makes several small transactions, and under load most of their pages (the
+ * ends of the tables and of their time indexes) are the same ones other requests change a moment
+ * later. So the first write of a turn of the event loop opens one SQLite transaction (BEGIN IMMEDIATE),
+ * every write and every transaction of that turn runs inside it (a transaction as a savepoint, so that
+ * it rolls back alone), and the batch commits once, when the turn ends (setImmediate), or when the
+ * transaction that spans the turn's end ends. Each writer's promise settles with that COMMIT: what it
+ * wrote is durable (WAL, synchronous=NORMAL) before anyone is told, as with a commit of its own.
+ *
+ * What the batch changes: a COMMIT that fails (a full disk, an I/O error) fails every write of the
+ * turn, as the fault would have failed them one by one; and this process's reads see the batch's
+ * writes a moment before they are committed, when no one outside has been answered about them yet.
+ */
+interface Batch {
+  /** Settles when the batch has committed, or with the fault that lost it. */
+  readonly committed: Promise<void>;
+  settle(error?: unknown): void;
+  readonly openedAt: number;
+  /** The turn ended while a transaction was open: the batch commits when that transaction ends. */
+  due: boolean;
 }
 
 /** A Kysely connection: the one inside a transaction runs its statements at once, any other waits for the gate. */
@@ -250,12 +381,16 @@ class SqliteEngineDriver implements Driver {
     (connection as SqliteEngineConnection).transactionOpen = true;
   }
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    this.engine.commit();
+    const committed = this.engine.commit();
     (connection as SqliteEngineConnection).transactionOpen = false;
+    // Kysely calls rollback when this fails: the transaction is no longer open then, and the batch
+    // that failed took it back already.
+    await committed;
   }
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const open = (connection as SqliteEngineConnection).transactionOpen;
     (connection as SqliteEngineConnection).transactionOpen = false;
-    this.engine.rollback();
+    if (open) this.engine.rollback();
   }
   destroy(): Promise<void> {
     if (this.direct) stopRunningStatementsDirectly(this.direct);
