@@ -188,6 +188,7 @@ export class SqliteEngine {
   private joinBatch(): Batch {
     if (this.batch && performance.now() - this.batch.openedAt > MAX_BATCH_MS) this.commitBatch();
     if (this.batch) return this.batch;
+    if (this.checkpointer?.wantsWriteLock()) throw checkpointWaiting();
     this.prepare('BEGIN IMMEDIATE', true)!.run();
     let settle!: (error?: unknown) => void;
     const committed = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
@@ -433,6 +434,10 @@ function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : '';
 }
+
+/** The checkpoint thread waits for the write lock (src/db/sqlite-checkpointer.ts): busy, as while another program holds it. */
+const checkpointWaiting = () =>
+  Object.assign(new Error('the WAL checkpoint thread is starting the write-ahead log over'), { code: 'SQLITE_BUSY_CHECKPOINT' });
 
 function isBusy(error: unknown): boolean {
   const code = errorCode(error);
