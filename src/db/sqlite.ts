@@ -61,6 +61,8 @@ export class SqliteEngine {
   private gate: Promise<void> = Promise.resolve();
   private openGate: () => void = () => undefined;
   private inTransaction = false;
+  /** The open transaction's batch, and whether it is a savepoint in it (see begin). */
+  private transaction: { batch: Batch; savepoint: boolean } | undefined;
   /** The writes of this turn, not committed yet (see Batch). */
   private batch: Batch | undefined;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
@@ -120,7 +122,11 @@ export class SqliteEngine {
    * PostgreSQL's simple query protocol runs one: the migration runner relies on that on both engines.
    */
   execute({ sql, parameters }: CompiledQuery): QueryResult<unknown> {
-    const statement = this.prepare(sql, parameters.length === 0);
+    return this.executePrepared(this.prepare(sql, parameters.length === 0), sql, parameters);
+  }
+
+  /** execute(), for a statement already prepared (undefined: a script). */
+  private executePrepared(statement: BetterSqlite3.Statement | undefined, sql: string, parameters: readonly unknown[]): QueryResult<unknown> {
     if (!statement) {
       this.raw.exec(sql);
       return { rows: [] };
@@ -157,17 +163,17 @@ export class SqliteEngine {
   }
 
   /** Runs `query` now, outside any transaction (see runOutsideTransaction); throws what SQLite throws. */
-  private runOutside(query: CompiledQuery): Promise<QueryResult<unknown>> {
-    const statement = this.prepare(query.sql, query.parameters.length === 0);
+  private runOutside({ sql, parameters }: CompiledQuery): Promise<QueryResult<unknown>> {
+    const statement = this.prepare(sql, parameters.length === 0);
     if (statement && this.isBatchable(statement)) {
       const batch = this.joinBatch();
-      const result = this.runInBatch(() => this.execute(query));
+      const result = this.runInBatch(() => this.executePrepared(statement, sql, parameters));
       return batch.committed.then(() => result);
     }
     // Anything else that writes (a script, DDL, VACUUM, a pragma) cannot run inside a transaction, or
     // should not wait for one: what the batch holds is committed first.
     if (!statement || !statement.readonly) this.commitBatch();
-    return Promise.resolve(this.execute(query));
+    return Promise.resolve(this.executePrepared(statement, sql, parameters));
   }
 
   /** A plain INSERT, UPDATE or DELETE (RETURNING or not): the statements a batch takes. */
@@ -186,7 +192,7 @@ export class SqliteEngine {
    * wait for (WORKERS=N, the CLI) is never held much longer than a transaction of its own would hold it.
    */
   private joinBatch(): Batch {
-    if (this.batch && performance.now() - this.batch.openedAt > MAX_BATCH_MS) this.commitBatch();
+    if (this.batchTooOld()) this.commitBatch();
     if (this.batch) return this.batch;
     if (this.checkpointer?.wantsWriteLock()) throw checkpointWaiting();
     this.prepare('BEGIN IMMEDIATE', true)!.run();
@@ -203,6 +209,10 @@ export class SqliteEngine {
       else this.commitBatch();
     });
     return batch;
+  }
+
+  private batchTooOld(): boolean {
+    return this.batch !== undefined && performance.now() - this.batch.openedAt > MAX_BATCH_MS;
   }
 
   /** Runs a statement inside the batch; a fault that made SQLite roll the whole transaction back loses the batch. */
@@ -255,51 +265,66 @@ export class SqliteEngine {
   }
 
   /**
-   * A transaction is a savepoint in the batch. BEGIN IMMEDIATE (when it opens the batch) takes the
-   * write lock up front, so it is the one statement of a transaction that can find the database busy;
-   * the gate is taken in the same tick, only once that succeeded, so a transaction waiting for another
-   * program does not hold up this process's reads.
+   * A transaction joins the batch: as a savepoint when the batch already holds writes (so that it can
+   * roll back alone), as the batch itself when it opens it (nothing else can join while it is open,
+   * so a rollback of the whole batch undoes only it, and the savepoint's two statements are saved).
+   * BEGIN IMMEDIATE (when it opens the batch) takes the write lock up front, so it is the one
+   * statement of a transaction that can find the database busy; the gate is taken in the same tick,
+   * only once that succeeded, so a transaction waiting for another program does not hold up this
+   * process's reads.
    */
   async begin(): Promise<void> {
     await this.retryWhileBusy(() => {
-      this.joinBatch();
-      this.prepare('SAVEPOINT request', true)!.run();
+      const joined = this.batch !== undefined && !this.batchTooOld();
+      const batch = this.joinBatch();
+      if (joined) this.prepare('SAVEPOINT request', true)!.run();
+      this.transaction = { batch, savepoint: joined };
       this.inTransaction = true;
       this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
     });
   }
 
   private endTransaction(): void {
+    this.transaction = undefined;
     this.inTransaction = false;
     this.openGate();
     if (this.batch?.due) this.commitBatch();
   }
 
   /**
-   * Ends the transaction into the batch and returns the batch's commit, which the transaction's caller
+   * Ends the transaction into its batch and returns the batch's commit, which the transaction's caller
    * awaits. A failed RELEASE leaves the transaction open: Kysely then calls rollback, which ends it.
    */
   commit(): Promise<void> {
-    const batch = this.batch;
-    try {
-      this.runInBatch(() => this.prepare('RELEASE request', true)!.run());
-    } catch (error) {
-      throw describeFault(this.filename, error) ?? error;
+    const { batch, savepoint } = this.transaction!;
+    if (savepoint) {
+      try {
+        this.runInBatch(() => this.prepare('RELEASE request', true)!.run());
+      } catch (error) {
+        throw describeFault(this.filename, error) ?? error;
+      }
     }
     this.endTransaction();
-    return batch ? batch.committed : Promise.resolve();
+    return batch.committed;
   }
 
   /** Undoes the transaction, and only it: the rest of the batch stays. */
   rollback(): void {
+    const { batch, savepoint } = this.transaction!;
     try {
-      if (this.batch && this.raw.inTransaction) {
-        this.prepare('ROLLBACK TO request', true)!.run();
-        this.prepare('RELEASE request', true)!.run();
+      if (this.batch === batch && this.raw.inTransaction) {
+        if (savepoint) {
+          this.prepare('ROLLBACK TO request', true)!.run();
+          this.prepare('RELEASE request', true)!.run();
+        } else {
+          // The batch is this transaction alone.
+          this.prepare('ROLLBACK', true)!.run();
+          this.endBatch();
+        }
       }
     } catch (error) {
       // SQLite rolls back on its own when it cannot, and then the batch is lost with it
-      if (this.batch && !this.raw.inTransaction) this.endBatch(describeFault(this.filename, error) ?? error);
+      if (this.batch === batch && !this.raw.inTransaction) this.endBatch(describeFault(this.filename, error) ?? error);
     } finally {
       this.endTransaction();
     }

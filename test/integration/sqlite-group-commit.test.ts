@@ -74,6 +74,24 @@ describe('SQLite group commit', () => {
     expect(committedIds()).toEqual(['after', 'before']);
   });
 
+  it('rolls back a transaction that opened the batch, and commits what joins the turn after it', async () => {
+    const failed = db
+      .transaction()
+      .execute(async (tx) => {
+        await insertSend(tx, send('undone-first'));
+        throw new Error('undo');
+      })
+      .then(
+        () => 'committed',
+        (error: Error) => error.message,
+      );
+    const after = insertSend(db, send('after-first'));
+    const inTransaction = db.transaction().execute((tx) => insertSend(tx, send('in-transaction')));
+    await Promise.all([after, inTransaction]);
+    expect(await failed).toBe('undo');
+    expect(committedIds()).toEqual(['after-first', 'in-transaction']);
+  });
+
   it('fails a statement alone: the other writes of the turn are committed', async () => {
     await insertSend(db, send('taken'));
     const results = await Promise.allSettled([insertSend(db, send('one')), insertSend(db, send('taken')), insertSend(db, send('two'))]);
