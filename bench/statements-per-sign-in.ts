@@ -13,6 +13,10 @@
  * settings feed's LISTEN included), and the round trips they took: statements a connection writes
  * together (a transaction's BEGIN and its writes sent ahead go with the next statement, see
  * src/db/postgres.ts) are one round trip. The JSON then has `roundTrips` and `roundTripsPerSignIn` too.
+ * Transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK) is counted too, and also on its own
+ * (`transactionControlPerSignIn`). One sign-in runs at a time here, so SQLite's group commit (src/db/sqlite.ts)
+ * has nothing to group: each write outside a transaction is a batch of its own (BEGIN IMMEDIATE, the
+ * write, COMMIT), where under load the writes of a turn share them.
  * `--by-step` splits the statements by sign-in step (the client's steps: one sign-in runs at a time, so
  * every statement before a step ends belongs to it).
  */
@@ -38,6 +42,8 @@ const byStep = process.argv.includes('--by-step');
 const onPostgres = process.argv.includes('--postgres');
 
 const counts = new Map<string, number>();
+/** BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE: counted among the statements, and on their own too. */
+const TRANSACTION_CONTROL = /^(begin|commit|rollback|savepoint|release|start transaction)\b/i;
 let sinceLastStep: string[] = [];
 let counting = false;
 const count = (sql: string) => {
@@ -128,11 +134,12 @@ try {
   }
   counting = false;
   const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+  const control = [...counts].filter(([sql]) => TRANSACTION_CONTROL.test(sql)).reduce((sum, [, n]) => sum + n, 0);
   const perSignIn = (n: number) => Math.round((n / signIns) * 10) / 10;
   const trips = onPostgres ? { roundTrips, roundTripsPerSignIn: perSignIn(roundTrips) } : {};
-  if (json) console.log(JSON.stringify({ signIns, statements: total, perSignIn: perSignIn(total), ...trips }));
+  if (json) console.log(JSON.stringify({ signIns, statements: total, perSignIn: perSignIn(total), transactionControlPerSignIn: perSignIn(control), ...trips }));
   else {
-    console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in`);
+    console.log(`${signIns} email-code sign-ins: ${total} SQL statements, ${(total / signIns).toFixed(1)} per sign-in, ${(control / signIns).toFixed(1)} of them transaction control`);
     if (onPostgres) console.log(`round trips to PostgreSQL: ${roundTrips}, ${(roundTrips / signIns).toFixed(1)} per sign-in`);
   }
   if (byStatement) {

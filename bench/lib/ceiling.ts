@@ -37,6 +37,8 @@ export interface Statements {
   signIns: number;
   statements: number;
   perSignIn: number;
+  /** Of perSignIn: BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK. */
+  transactionControlPerSignIn?: number;
 }
 
 export interface CeilingResults {
@@ -93,7 +95,7 @@ export async function runCeiling(
     cpuBudgetMs: round(1.5 * ofBare!.cpuMsPerSignIn + mail.renderAndSendMs, 2),
   };
   options.log(
-    `  Sesame ${ceiling.sesame.perSecond}/s (${ceiling.sesame.cpuMsPerSignIn} ms CPU), bare ${ceiling.bare.perSecond}/s (${ceiling.bare.cpuMsPerSignIn} ms CPU); mail ${mail.renderAndSendMs} ms CPU; ${statementsPerSignIn.perSignIn} SQL statements per sign-in`,
+    `  Sesame ${ceiling.sesame.perSecond}/s (${ceiling.sesame.cpuMsPerSignIn} ms CPU), bare ${ceiling.bare.perSecond}/s (${ceiling.bare.cpuMsPerSignIn} ms CPU); mail ${mail.renderAndSendMs} ms CPU; ${statementsPerSignIn.perSignIn} SQL statements per sign-in (${statementsPerSignIn.transactionControlPerSignIn} transaction control)`,
   );
   return ceiling;
 }
@@ -146,7 +148,7 @@ export function formatCeiling(c: CeilingResults): string[] {
     `    mail ms CPU: ${c.mail.renderAndSendMs} per code mail (render ${c.mail.renderMs}, no-op baseline ${c.mail.baselineMs} subtracted; ${c.mail.sends} sends)`,
   );
   lines.push(
-    `    SQL statements per sign-in: Sesame ${c.statementsPerSignIn.perSignIn} (${c.statementsPerSignIn.statements} over ${c.statementsPerSignIn.signIns}), bare none (in-memory adapter)`,
+    `    SQL statements per sign-in: Sesame ${c.statementsPerSignIn.perSignIn} (${c.statementsPerSignIn.statements} over ${c.statementsPerSignIn.signIns}; ${c.statementsPerSignIn.transactionControlPerSignIn} of them transaction control, one sign-in at a time), bare none (in-memory adapter)`,
   );
   lines.push(`    CPU budget 1.5 x bare + mail = ${c.cpuBudgetMs} ms; Sesame ${c.sesame.cpuMsPerSignIn} ms`);
   return lines;
