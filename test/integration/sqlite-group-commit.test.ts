@@ -23,6 +23,18 @@ describe('SQLite group commit', () => {
   let other: BetterSqlite3.Database;
   const send = (id: string, email = 'group@example.com') => ({ id, email, ip: '192.0.2.1', sentAt: Date.now() });
   const committedIds = () => (other.prepare('select id from verification_sends order by id').all() as { id: string }[]).map((row) => row.id);
+  /** A transaction that writes the send `id`, then throws: its outcome is 'undo' (rolled back), else 'committed'. */
+  const rolledBack = (id: string) =>
+    db
+      .transaction()
+      .execute(async (tx) => {
+        await insertSend(tx, send(id));
+        throw new Error('undo');
+      })
+      .then(
+        () => 'committed',
+        (error: Error) => error.message,
+      );
   const commits = () => {
     const prepare = vi.spyOn(SqliteEngine.prototype, 'prepare');
     return () => prepare.mock.calls.filter(([text]) => text === 'COMMIT').length;
@@ -58,16 +70,7 @@ describe('SQLite group commit', () => {
 
   it('rolls a transaction back alone: the writes around it in the same turn stay', async () => {
     const before = insertSend(db, send('before'));
-    const failed = db
-      .transaction()
-      .execute(async (tx) => {
-        await insertSend(tx, send('undone'));
-        throw new Error('undo');
-      })
-      .then(
-        () => 'committed',
-        (error: Error) => error.message,
-      );
+    const failed = rolledBack('undone');
     const after = insertSend(db, send('after'));
     await Promise.all([before, after]);
     expect(await failed).toBe('undo');
@@ -75,16 +78,7 @@ describe('SQLite group commit', () => {
   });
 
   it('rolls back a transaction that opened the batch, and commits what joins the turn after it', async () => {
-    const failed = db
-      .transaction()
-      .execute(async (tx) => {
-        await insertSend(tx, send('undone-first'));
-        throw new Error('undo');
-      })
-      .then(
-        () => 'committed',
-        (error: Error) => error.message,
-      );
+    const failed = rolledBack('undone-first');
     const after = insertSend(db, send('after-first'));
     const inTransaction = db.transaction().execute((tx) => insertSend(tx, send('in-transaction')));
     await Promise.all([after, inTransaction]);
