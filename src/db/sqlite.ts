@@ -60,9 +60,11 @@ export class SqliteEngine {
   /** Open from BEGIN to COMMIT/ROLLBACK of a transaction; `openGate` opens it. */
   private gate: Promise<void> = Promise.resolve();
   private openGate: () => void = () => undefined;
-  private inTransaction = false;
-  /** The open transaction's batch, and whether it is a savepoint in it (see begin). */
+  /** The open transaction's batch, and whether it is a savepoint in it (see begin); undefined outside one. */
   private transaction: { batch: Batch; savepoint: boolean } | undefined;
+  private get inTransaction(): boolean {
+    return this.transaction !== undefined;
+  }
   /** The writes of this turn, not committed yet (see Batch). */
   private batch: Batch | undefined;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
@@ -192,7 +194,7 @@ export class SqliteEngine {
    * wait for (WORKERS=N, the CLI) is never held much longer than a transaction of its own would hold it.
    */
   private joinBatch(): Batch {
-    if (this.batchTooOld()) this.commitBatch();
+    if (this.batch && performance.now() - this.batch.openedAt > MAX_BATCH_MS) this.commitBatch();
     if (this.batch) return this.batch;
     if (this.checkpointer?.wantsWriteLock()) throw checkpointWaiting();
     this.prepare('BEGIN IMMEDIATE', true)!.run();
@@ -209,10 +211,6 @@ export class SqliteEngine {
       else this.commitBatch();
     });
     return batch;
-  }
-
-  private batchTooOld(): boolean {
-    return this.batch !== undefined && performance.now() - this.batch.openedAt > MAX_BATCH_MS;
   }
 
   /** Runs a statement inside the batch; a fault that made SQLite roll the whole transaction back loses the batch. */
@@ -275,18 +273,18 @@ export class SqliteEngine {
    */
   async begin(): Promise<void> {
     await this.retryWhileBusy(() => {
-      const joined = this.batch !== undefined && !this.batchTooOld();
+      const before = this.batch;
       const batch = this.joinBatch();
+      // Joined a batch that already holds writes (rather than opened one): a savepoint of its own.
+      const joined = batch === before;
       if (joined) this.prepare('SAVEPOINT request', true)!.run();
       this.transaction = { batch, savepoint: joined };
-      this.inTransaction = true;
       this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
     });
   }
 
   private endTransaction(): void {
     this.transaction = undefined;
-    this.inTransaction = false;
     this.openGate();
     if (this.batch?.due) this.commitBatch();
   }

@@ -102,8 +102,9 @@ export async function mountOidc(app: FastifyInstance, { config, provider, keyRin
   /**
    * Hands a request under /oidc (at `path`, from underOidc), already counted and with its security
    * headers set, to oidc-provider. oidc-provider builds its endpoint URLs from the request. ENDPOINT is
-   * the public address by contract, so requests are presented as addressed to it: discovery never leaks an internal host a proxy forwarded to, nor echoes a forged
-   * Host (or, with TRUST_PROXY, X-Forwarded-Host/-Proto) header. Sesame serves plain HTTP, so an https
+   * the public address by contract, so requests are presented as addressed to it: discovery never
+   * leaks an internal host a proxy forwarded to, nor echoes a forged Host (or, with TRUST_PROXY,
+   * X-Forwarded-Host/-Proto) header. Sesame serves plain HTTP, so an https
    * ENDPOINT means TLS ends at a proxy; koa would refuse to set Secure cookies on what it believes is
    * http and fail every sign-in, so such requests are marked as the https they are for the browser.
    */
