@@ -4,7 +4,10 @@ import { findUserById, type User } from '../db/users.ts';
 
 /** Claims by scope; oidc-provider filters these by what the grant allows. */
 export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
+  // amr (RFC 8176): how the person proved who they are at sign-in ("email", "pwd", "hwk", and "otp"
+  // "mfa" after a second factor), so an app can ask for a second factor where it matters. It comes
+  // from the session, so only ID tokens carry it (not userinfo, which answers from the account).
+  openid: ['sub', 'amr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'username', 'updated_at'],
   // Logto's extra scopes: objects that can grow, so like Logto they are served by userinfo only.

@@ -31,14 +31,18 @@ describe('email-code sign-up and sign-in through the authorization code + PKCE f
     expect(claims.email_verified).toBe(true);
     expect(claims.aud).toBe(app.id);
     expect(Number.isInteger(claims.iat)).toBe(true);
+    // How the person signed in (RFC 8176): in the ID token, not in userinfo (it is the session's, not the account's).
+    expect(claims.amr).toEqual(['email']);
     expect(sesame.smtp.mails.at(-1)!.subject).toMatch(/.+/);
 
     const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(info.email).toBe(email);
+    expect(info).not.toHaveProperty('amr');
 
-    // Refresh works and rotates.
+    // Refresh works and rotates; the new ID token still says how the person signed in.
     expect(tokens.refresh_token).toBeTruthy();
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.claims()!.amr).toEqual(['email']);
     expect(refreshed.refresh_token).toBeTruthy();
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });

@@ -164,7 +164,8 @@ describe('second factor (TOTP and backup codes)', () => {
     const done = await browser.submit(next, '/mfa', { method: 'totp', code: `${code.slice(0, 3)} ${code.slice(3)}` }, REDIRECT);
     expect(done.location).toContain(REDIRECT);
     const tokens = await exchange(config, done.location!, start);
-    expect(tokens.id_token).toBeTruthy();
+    // The app can tell that both factors were proved.
+    expect(tokens.claims()!.amr).toEqual(['email', 'otp', 'mfa']);
     expect(await sessionAmr(email)).toEqual(['email', 'otp', 'mfa']);
 
     // The same code, within its 30 s, on another sign-in: refused.
