@@ -6,7 +6,7 @@ export type Text = string | Phrase;
 
 export interface PageData {
   title: Text;
-  appName?: string;
+  appName?: Text;
   csrfToken?: string;
   error?: Text;
   notice?: Text;

@@ -19,7 +19,7 @@ export type OidcPageData = {
   here?: string;
   /** The error code, shown small under the message. */
   details?: string;
-  appName?: string;
+  appName?: string | Phrase;
   /** Logout: oidc-provider's own form, posted by the page. */
   providerForm?: string;
   autoConfirm?: boolean;

@@ -16,6 +16,7 @@ import { cookieKeygrip } from './cookie-keygrip.ts';
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import { describeOidcError, resourceNotRequestedDescription, unknownResourceDescription } from './errors.ts';
 import type { OidcPages } from './pages.ts';
+import { appDisplayName } from './app-name.ts';
 import { chooseLanguage, DEFAULT_LANGUAGE_INFO, Phrase, type Language, type LanguageInfo } from '../i18n/index.ts';
 import { LANGUAGE_COOKIE } from '../http/language.ts';
 
@@ -156,7 +157,7 @@ function providerFeatures(db: Database, pages: OidcPages, endpoint: string, page
         ctx.type = 'html';
         ctx.body = pages.render('signed-out', {
           title: new Phrase('pages.signedOut.title'),
-          appName: ctx.oidc.client?.clientName,
+          appName: appDisplayName(ctx.oidc.client),
           ...(await pageLanguage(ctx)),
         });
       },
@@ -288,7 +289,7 @@ async function renderLogout(ctx: KoaContextWithOIDC, form: string, pages: OidcPa
   ctx.type = 'html';
   ctx.body = pages.render('logout', {
     title: new Phrase(autoConfirm ? 'pages.logout.autoTitle' : 'pages.logout.title'),
-    appName: ctx.oidc.client?.clientName,
+    appName: appDisplayName(ctx.oidc.client),
     providerForm: form,
     autoConfirm,
     ...(await pageLanguage(ctx)),

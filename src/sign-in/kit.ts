@@ -16,7 +16,8 @@ import type { KnownDevices } from './known-devices.ts';
 import type { ProgressHint } from './progress-hint.ts';
 import { clientIp } from '../lib/request.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { PageData, Views } from '../http/views.ts';
+import type { PageData, Text, Views } from '../http/views.ts';
+import { appDisplayName } from '../oidc/app-name.ts';
 import { grantRequested, missingAtSignIn } from './grant.ts';
 import { message } from './messages.ts';
 import { chooseLanguage, type Language } from '../i18n/index.ts';
@@ -140,8 +141,8 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   }
 
   /** Through oidc-provider's client lookup, which the adapter serves from its short cache. */
-  async function appNameOf(interaction: Interaction): Promise<string | undefined> {
-    return (await provider.Client.find(String(interaction.params.client_id)))?.clientName;
+  async function appNameOf(interaction: Interaction): Promise<Text | undefined> {
+    return appDisplayName(await provider.Client.find(String(interaction.params.client_id)));
   }
 
   /**

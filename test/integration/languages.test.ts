@@ -224,6 +224,21 @@ describe('pages and emails in the reader’s language', () => {
     expect(h1(signedOut.body)).toBe('已退出登录');
   });
 
+  it('names the account page in the person’s language on its sign-in pages and in the code mail', async () => {
+    const browser = new HttpBrowser({ 'accept-language': 'de' });
+    const emailPage = await browser.follow(`${sesame.config.endpoint}/account`);
+    expect(emailPage.url).toContain('/interaction/');
+    expect(emailPage.body).toContain('<strong>Ihr Sesame-Konto</strong>');
+    expect(emailPage.body).not.toContain('Your Sesame account');
+    const email = 'account.name@example.com';
+    const before = sesame.smtp.countFor(email);
+    const codePage = await browser.submit(emailPage, '/email', { email });
+    expect(codePage.body).toContain('<strong>Ihr Sesame-Konto</strong>');
+    const mail = await sesame.smtp.waitForMail(email, { after: before });
+    expect(mail.text).toContain('Ihr Sesame-Konto');
+    expect(mail.text).not.toContain('Your Sesame account');
+  });
+
   it('sets languageInfo through the CLI, refusing a language Sesame does not have', async () => {
     const cli = await sesameCli(['experience', 'set', '--fallback-language', 'ar', '--auto-detect-language', 'false'], { cwd: sesame.dir, database: sesame.databaseUrl });
     expect(cli.code, cli.stderr).toBe(0);

@@ -143,7 +143,7 @@ function flowPages(kit: Kit, deps: InteractionDeps, flow: CodeFlow) {
     const user = (await kit.accountFor(request, email))?.user;
     // The mail speaks the language of the page that sent it (Logto's payload field: `locale`).
     const locale = await kit.languageOf(request);
-    const appName = (await kit.appNameOf(interaction)) ?? render(message('mail.appFallback'), locale);
+    const appName = render((await kit.appNameOf(interaction)) ?? message('mail.appFallback'), locale);
     const ttlMinutes = experience.verificationCode.ttlMinutes;
     const who = kit.attempt(request, email);
     const issued = await codes.issue({

@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
 import { isDatabaseUnavailable } from '../../db/database.ts';
+import type { Text } from '../../http/views.ts';
+import { appDisplayName } from '../../oidc/app-name.ts';
 import { LINK_TOKEN } from '../link-token.ts';
 import type { LinkPeek } from '../codes.ts';
 import { base, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
@@ -61,10 +63,10 @@ export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: 
   }
 
   /** The app the sign-in is for, by uid (read only), for the page shown in another browser. */
-  async function appNameByUid(uid: string): Promise<string | undefined> {
+  async function appNameByUid(uid: string): Promise<Text | undefined> {
     try {
       const interaction = await provider.Interaction.find(uid);
-      return interaction ? (await provider.Client.find(String(interaction.params.client_id)))?.clientName : undefined;
+      return interaction ? appDisplayName(await provider.Client.find(String(interaction.params.client_id))) : undefined;
     } catch (error) {
       if (isDatabaseUnavailable(error)) throw error;
       return undefined;

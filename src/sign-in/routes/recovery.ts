@@ -109,7 +109,7 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
             message: render(message('mail.passwordChanged.message', { email: user.email }), locale),
             locale,
             user: { primaryEmail: user.email },
-            application: { name: (await kit.appNameOf(interaction)) ?? 'Sesame' },
+            application: { name: render((await kit.appNameOf(interaction)) ?? 'Sesame', locale) },
           },
         });
       } catch (error) {
