@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Interaction } from 'oidc-provider';
 import type { Queryable } from '../db/database.ts';
-import { findUserByEmail, type User } from '../db/users.ts';
+import { findUserByEmail, markSignedIn, type User } from '../db/users.ts';
 import { MailDeliveryError } from '../mail/errors.ts';
 import { clientIp } from '../lib/request.ts';
 import type { IssueResult, VerifyResult } from '../sign-in/codes.ts';
@@ -29,11 +29,51 @@ export interface AuditRequestContext {
   applicationId: string | null;
 }
 
-/** For signInVerifiedEmail (src/sign-in/accounts.ts), whose writes record the sign-in or sign-up with the account's. */
-export interface SignInAudit extends AuditRequestContext {
-  method: SignInMethod;
-  /** `link`: the code's secret came from the email's sign-in link rather than typed (data.via). */
-  via?: CodeVia;
+/**
+ * What a sign-in records once it is complete: its audit event (SignIn, or Register for an account
+ * it made) and whether it proved the address (email_verified). Data, not a write: when a second
+ * factor is still to come it waits with the pending sign-in (mfa_pending), so a first factor alone
+ * (a stolen password, a mailbox without the authenticator) is neither logged as a sign-in nor shown
+ * as the account's last sign-in. recordSignIn writes it, with the context of the request that
+ * completes the sign-in.
+ */
+export interface SignInRecord {
+  event: 'SignIn' | 'Register';
+  /** The audit record's data besides the address (method, via, the passkey used...). */
+  data: Record<string, unknown>;
+  emailVerified: boolean;
+}
+
+/** A sign-in with the emailed code or link (`method` VerificationCode, or ForgotPassword after a reset). */
+export function codeSignInRecord(user: Pick<User, 'passwordHash'>, created: boolean, method: Exclude<SignInMethod, 'Password'>, via: CodeVia = 'code'): SignInRecord {
+  const how = via === 'link' ? { method, via } : { method };
+  return { event: created ? 'Register' : 'SignIn', data: created ? { ...how, passwordSet: user.passwordHash !== null } : how, emailVerified: true };
+}
+
+/** A password sign-in: it proves nothing about the mailbox, so email_verified is left as it is. */
+export const PASSWORD_SIGN_IN: SignInRecord = { event: 'SignIn', data: { method: 'Password' }, emailVerified: false };
+
+/**
+ * Writes a complete sign-in (kit.completeSignIn): the account's last sign-in (and its address
+ * verified, when the sign-in proved it) and the audit record. In the transaction that completes the
+ * sign-in: errors propagate, they are the sign-in's.
+ */
+export async function recordSignIn(
+  tx: Queryable,
+  request: FastifyRequest,
+  interaction: Pick<Interaction, 'params'>,
+  user: Pick<User, 'id' | 'email'>,
+  record: SignInRecord,
+  at: number,
+): Promise<void> {
+  await markSignedIn(tx, user.id, at, record.emailVerified);
+  await recordAudit(tx, {
+    ...auditContext(request, interaction),
+    type: record.event === 'Register' ? AuditType.Register : AuditType.SignIn,
+    result: 'success',
+    userId: user.id,
+    data: { email: user.email, ...record.data },
+  });
 }
 
 /** Which form of the emailed secret was used: typed code, or the email's sign-in link. */
@@ -47,10 +87,6 @@ export function auditContext(request: FastifyRequest, interaction: Pick<Interact
     userAgent: typeof agent === 'string' && agent ? agent.slice(0, MAX_USER_AGENT) : null,
     applicationId: typeof clientId === 'string' ? clientId : null,
   };
-}
-
-export function signInAudit(request: FastifyRequest, interaction: Pick<Interaction, 'params'>, method: SignInMethod, via: CodeVia = 'code'): SignInAudit {
-  return { ...auditContext(request, interaction), method, ...(via === 'link' && { via }) };
 }
 
 /** The code flows' purposes (src/sign-in/routes/email-code.ts, recovery.ts) as Logto's interaction events. */
@@ -170,29 +206,6 @@ export async function auditPasswordRefused(
   await write(db, request, [
     { ...context, type: AuditType.PasswordSubmit, result: 'failure', userId, data },
     ...(refused.locked ? [] : lockoutEvent(context, userId, email, 'SignIn', 'Password', lock)),
-  ]);
-}
-
-/** The sign-in or sign-up record among signInVerifiedEmail's writes (errors propagate: they are the sign-in's). */
-export function recordSignIn(tx: Queryable, audit: SignInAudit, user: User, created: boolean): Promise<void> {
-  const { method, via, ...context } = audit;
-  const how = via ? { method, via } : { method };
-  return recordAudit(
-    tx,
-    {
-      ...context,
-      type: created ? AuditType.Register : AuditType.SignIn,
-      result: 'success',
-      userId: user.id,
-      data: created ? { email: user.email, ...how, passwordSet: user.passwordHash !== null } : { email: user.email, ...how },
-    },
-  );
-}
-
-/** A password sign-in (no transaction there: a plain insert, failures logged). */
-export function auditPasswordSignIn(db: Queryable, request: FastifyRequest, interaction: Pick<Interaction, 'params'>, user: User): Promise<void> {
-  return write(db, request, [
-    { ...auditContext(request, interaction), type: AuditType.SignIn, result: 'success', userId: user.id, data: { email: user.email, method: 'Password' } },
   ]);
 }
 

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import type { SignInRecord } from '../audit/sign-in.ts';
 import type { Queryable } from './database.ts';
 import { parseStringList } from './json.ts';
 
@@ -133,13 +135,40 @@ export interface PendingSignIn {
   interactionUid: string;
   userId: string;
   amr: string[];
+  /** What the sign-in records once the second factor passes (kit.completeSignIn). */
+  record: SignInRecord;
   expiresAt: number;
   secondAt: number | null;
 }
 
+const signInRecord = z.object({
+  event: z.enum(['SignIn', 'Register']),
+  data: z.record(z.string(), z.unknown()),
+  emailVerified: z.boolean(),
+});
+
+/** The stored record; a row that does not parse (it cannot, short of an edit by hand) records a plain sign-in. */
+function parseSignInRecord(json: string): SignInRecord {
+  try {
+    return signInRecord.parse(JSON.parse(json));
+  } catch {
+    return { event: 'SignIn', data: {}, emailVerified: false };
+  }
+}
+
 /** Records that `interactionUid` passed its first factor as `userId` (a repeat replaces it). */
-export async function savePending(db: Queryable, row: { interactionUid: string; userId: string; amr: string[]; createdAt: number; expiresAt: number }): Promise<void> {
-  const values = { user_id: row.userId, amr: JSON.stringify(row.amr), created_at: row.createdAt, expires_at: row.expiresAt, second_at: null };
+export async function savePending(
+  db: Queryable,
+  row: { interactionUid: string; userId: string; amr: string[]; record: SignInRecord; createdAt: number; expiresAt: number },
+): Promise<void> {
+  const values = {
+    user_id: row.userId,
+    amr: JSON.stringify(row.amr),
+    sign_in: JSON.stringify(row.record),
+    created_at: row.createdAt,
+    expires_at: row.expiresAt,
+    second_at: null,
+  };
   await db
     .insertInto('mfa_pending')
     .values({ interaction_uid: row.interactionUid, ...values })
@@ -154,6 +183,7 @@ export async function findPending(db: Queryable, interactionUid: string, now: nu
       interactionUid: row.interaction_uid,
       userId: row.user_id,
       amr: parseStringList(row.amr),
+      record: parseSignInRecord(row.sign_in),
       expiresAt: Number(row.expires_at),
       secondAt: row.second_at === null ? null : Number(row.second_at),
     }

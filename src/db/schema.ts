@@ -269,6 +269,8 @@ export interface MfaPendingTable {
   user_id: string;
   /** JSON list: the first factor's amr. */
   amr: string;
+  /** JSON: what the sign-in records once the second factor passes (SignInRecord). */
+  sign_in: string;
   created_at: number;
   expires_at: number;
   /** The second factor was set up in this interaction. */

@@ -6,9 +6,10 @@ import { auditContext } from '../audit/sign-in.ts';
 import type { LockState } from '../sign-in/lockout.ts';
 
 /**
- * The second factor's audit events (Logto's MFA verification keys). The first factor's sign-in is
- * recorded where it happens; these say how the second step went. As for the other sign-in events, a
- * record that cannot be written is logged and the request goes on.
+ * The second factor's audit events (Logto's MFA verification keys): how the second step went. The
+ * sign-in's own record (Interaction.SignIn.Submit, or Register) is written once this step passes,
+ * with the first factor's method (kit.completeSignIn, SignInRecord). As for the other sign-in
+ * events, a record that cannot be written is logged and the request goes on.
  */
 export const MfaAuditType = {
   /** A code from the authenticator app (success, or failure with the reason). */

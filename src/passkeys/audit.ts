@@ -4,7 +4,7 @@ import type { Queryable } from '../db/database.ts';
 import type { Passkey } from '../db/passkeys.ts';
 import type { User } from '../db/users.ts';
 import { AuditType, MAX_USER_AGENT, recordAudit, type AuditEvent } from '../audit/log.ts';
-import { auditContext } from '../audit/sign-in.ts';
+import { auditContext, type SignInRecord } from '../audit/sign-in.ts';
 import { clientIp } from '../lib/request.ts';
 import type { LockState } from '../sign-in/lockout.ts';
 import type { AuthenticationRefusal, RegistrationRefusal } from './webauthn.ts';
@@ -33,17 +33,9 @@ async function write(db: Queryable, request: FastifyRequest, events: AuditEvent[
 
 const describe = (passkey: Passkey) => ({ passkeyId: passkey.id, passkeyName: passkey.name, deviceType: passkey.deviceType, backedUp: passkey.backedUp });
 
-/** A passkey sign-in (success), with whether the authenticator verified the person (UV). */
-export function auditPasskeySignIn(db: Queryable, request: FastifyRequest, interaction: Pick<Interaction, 'params'>, user: User, passkey: Passkey, userVerified: boolean) {
-  return write(db, request, [
-    {
-      ...auditContext(request, interaction),
-      type: AuditType.SignIn,
-      result: 'success',
-      userId: user.id,
-      data: { email: user.email, method: 'Passkey', userVerified, ...describe(passkey) },
-    },
-  ]);
+/** What a passkey sign-in records once complete, with whether the authenticator verified the person (UV). */
+export function passkeySignInRecord(passkey: Passkey, userVerified: boolean): SignInRecord {
+  return { event: 'SignIn', data: { method: 'Passkey', userVerified, ...describe(passkey) }, emailVerified: false };
 }
 
 /** A refused passkey answer at sign-in; `lock` is the pause the failure caused (or met, when `locked`). */

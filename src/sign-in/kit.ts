@@ -5,7 +5,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type Provider from 'oidc-provider';
 import type { Interaction, InteractionResults } from 'oidc-provider';
-import { isDatabaseUnavailable, type Database } from '../db/database.ts';
+import { isDatabaseUnavailable, type Database, type Queryable } from '../db/database.ts';
+import { recordSignIn, type SignInRecord } from '../audit/sign-in.ts';
 import { findApplicationCached } from '../oidc/application-cache.ts';
 import { findUserForSignIn, type AccountForSignIn, type User } from '../db/users.ts';
 import { loadExperience, type Experience } from './experience.ts';
@@ -204,6 +205,8 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
 
   /**
    * Signs `user` in; first-party apps get their consent in the same step (one redirect less).
+   * `record`: what the sign-in records once complete (its audit event, the account's last sign-in),
+   * written in the transaction that completes it, after any second factor.
    * `secondFactor`: whether the person has one set up, when the caller read it with the account.
    * `write`: the account's writes for this sign-in (see SignInOutcome.write), made in the transaction
    * that completes it, or that records the second factor still to come; not at all when the account
@@ -217,7 +220,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     interaction: Interaction,
     user: User,
     amr: string[],
-    { secondFactor, write, use }: { secondFactor?: boolean; write?: AccountWrite; use?: CodeUse } = {},
+    { record, secondFactor, write, use }: { record: SignInRecord; secondFactor?: boolean; write?: AccountWrite; use?: CodeUse },
   ) {
     // Every way in (code, password, recovery) ends here: a suspended account goes back to the app refused.
     if (user.isSuspended) {
@@ -225,23 +228,29 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
       return finish(request, reply, { error: 'access_denied', error_description: 'this account is suspended' });
     }
     // A second factor still to prove (or, when required, to set up): nothing below happens yet, so the
-    // first factor alone neither clears the lockout nor marks this browser as known (routes/mfa.ts).
+    // first factor alone neither clears the lockout, nor marks this browser as known, nor counts as a
+    // sign-in (routes/mfa.ts).
     if (!amr.includes('mfa')) {
       const next = await secondFactors.needed(user.id, (await experience()).mfa.policy, secondFactor);
-      if (next) return toSecondFactor(reply, interaction, user, amr, next, write, use);
+      if (next) return toSecondFactor(reply, interaction, user, amr, record, next, write, use);
     }
     const checked = checks.get(request);
     await deps.lockout.succeed(attempt(request, user.email), checked?.email === user.email ? checked.state : undefined);
     const application = await findApplicationCached(db, String(interaction.params.client_id));
     // The consent prompt has not come yet, so its details do not say what is missing: see missingAtSignIn.
     const missing = application && !application.isThirdParty ? await missingAtSignIn(db, interaction) : undefined;
-    // The code's use, the grant, the interaction's result and the account's writes are stored together
-    // (one commit, all or nothing), before the browser is sent on.
+    const at = deps.now();
+    // The code's use, the grant, the interaction's result, the account's writes and the sign-in's
+    // record are stored together (one commit, all or nothing), before the browser is sent on.
     await writeTogether(db, async () => {
       if (use) await writeOrHold(db, use, { touches: 'no model' });
       const consent = missing ? { grantId: await grantRequested(provider, interaction, user.id, missing) } : undefined;
       await saveResult(interaction, { login: { accountId: user.id, amr, remember: true }, ...(consent ? { consent } : {}) });
-      if (write) await writeOrHold(db, write, { touches: 'no model' });
+      const signedIn = async (tx: Queryable) => {
+        if (write) await write(tx);
+        await recordSignIn(tx, request, interaction, user, record, at);
+      };
+      await writeOrHold(db, signedIn, { touches: 'no model' });
     });
     // Only once the sign-in is stored: this browser signed in with the address.
     deps.knownDevices.remember(request, reply, user.email);
@@ -250,12 +259,16 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
 
   const secondFactors = createSecondFactor({ db, now: deps.now, issuer: new URL(provider.issuer).host });
 
-  /** Remembers, on the server and for this interaction only, who passed the first factor and how. */
+  /**
+   * Remembers, on the server and for this interaction only, who passed the first factor, how, and
+   * what the sign-in will record once the second passes.
+   */
   async function toSecondFactor(
     reply: FastifyReply,
     interaction: Interaction,
     user: User,
     amr: string[],
+    record: SignInRecord,
     next: 'verify' | 'setup',
     write?: AccountWrite,
     use?: CodeUse,
@@ -264,7 +277,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
     await db.transaction().execute(async (tx) => {
       if (use) await use(tx);
       await purgePending(tx, at);
-      await savePending(tx, { interactionUid: interaction.uid, userId: user.id, amr, createdAt: at, expiresAt: interaction.exp * 1000 });
+      await savePending(tx, { interactionUid: interaction.uid, userId: user.id, amr, record, createdAt: at, expiresAt: interaction.exp * 1000 });
       if (write) await writeAhead(tx, () => write(tx));
     });
     deps.progress.mark(reply, interaction);

@@ -7,7 +7,8 @@ import { startSesameWithMail, type TestSesameWithMail } from '../helpers/sesame.
 import { discover, exchange, startAuthorization, type AuthorizationStart } from '../helpers/oidc.ts';
 import { sesameCli } from '../helpers/cli.ts';
 import { saveExperience } from '../../src/sign-in/experience.ts';
-import { findUserByEmail } from '../../src/db/users.ts';
+import { findUserByEmail, setPasswordHash } from '../../src/db/users.ts';
+import { createPasswordHasher } from '../../src/sign-in/passwords.ts';
 import { listAuditLogs } from '../../src/audit/log.ts';
 import { createApplication, setManagementAccess } from '../../src/management/applications.ts';
 import { CLI } from '../../src/management/audit.ts';
@@ -354,6 +355,61 @@ describe('second factor (TOTP and backup codes)', () => {
     expect(audit.rows[0]?.data).toMatchObject({ method: expect.stringMatching(/Totp|BackupCode/) });
     // The owner, from a browser where they signed in before, is not kept out by the address-wide count.
     expect(next.status).toBe(200);
+  });
+
+  it('records a sign-in (its audit record, the last sign-in) only once the second factor passes, whatever the first', async () => {
+    const email = uniqueEmail();
+    await policy('required');
+    // Sign-up: the account exists for the set-up, but nobody has signed in to it yet.
+    const signUp = await firstFactor(email);
+    expect(signUp.next.url).toMatch(/\/mfa\/setup$/);
+    const user = (await findUserByEmail(sesame.db, email))!;
+    expect(user.lastSignInAt).toBeNull();
+    const lastSignIn = async () => (await findUserByEmail(sesame.db, email))!.lastSignInAt;
+    /** The account's sign-in and sign-up records, newest first. */
+    const signIns = async () =>
+      (await listAuditLogs(sesame.db, { userId: user.id, page: 1, pageSize: 100 })).rows.filter((row) => ['Interaction.SignIn.Submit', 'Interaction.Register.Submit'].includes(row.type));
+    expect(await signIns()).toEqual([]);
+    const secret = secretOf(signUp.next);
+    const codesPage = await signUp.browser.submit(signUp.next, '/mfa/setup', { code: totp(secret) });
+    expect((await signUp.browser.submit(codesPage, '/mfa/setup/done', {}, REDIRECT)).location).toContain(REDIRECT);
+    expect(await signIns()).toMatchObject([{ type: 'Interaction.Register.Submit', result: 'success', data: { email, method: 'VerificationCode', passwordSet: false } }]);
+    const signedUpAt = (await lastSignIn())!;
+    expect(signedUpAt).toBeGreaterThan(0);
+
+    // The emailed code alone (someone who holds the mailbox) is no sign-in; the second factor completes it.
+    nextStep();
+    const step = await mfaStep(email);
+    expect(await signIns()).toHaveLength(1);
+    expect(await lastSignIn()).toBe(signedUpAt);
+    expect((await step.browser.submit(step.next, '/mfa', { method: 'totp', code: totp(secret) }, REDIRECT)).location).toContain(REDIRECT);
+    const afterCode = await signIns();
+    expect(afterCode).toHaveLength(2);
+    expect(afterCode[0]).toMatchObject({ type: 'Interaction.SignIn.Submit', result: 'success', ip: expect.stringMatching(/^198\.51\.100\./), data: { email, method: 'VerificationCode' } });
+    const codeSignInAt = (await lastSignIn())!;
+    expect(codeSignInAt).toBeGreaterThan(signedUpAt);
+
+    // The same with a password as the first factor.
+    await setPasswordHash(sesame.db, user.id, await createPasswordHasher().hash('correct horse battery 9'), serverNow());
+    await saveExperience(sesame.db, { signInMethods: ['verificationCode', 'password'] }, Date.now());
+    try {
+      nextStep();
+      const browser = newBrowser();
+      const start = await startAuthorization(config, REDIRECT);
+      const uid = uidOf(await browser.follow(start.url));
+      const passwordPage = await browser.follow(`${sesame.config.endpoint}/interaction/${uid}/password`);
+      const next = await browser.submit(passwordPage, '/password', { email, password: 'correct horse battery 9' });
+      expect(next.url).toMatch(/\/mfa$/);
+      expect(await signIns()).toHaveLength(2);
+      expect(await lastSignIn()).toBe(codeSignInAt);
+      expect((await browser.submit(next, '/mfa', { method: 'totp', code: totp(secret) }, REDIRECT)).location).toContain(REDIRECT);
+      const afterPassword = await signIns();
+      expect(afterPassword).toHaveLength(3);
+      expect(afterPassword[0]).toMatchObject({ type: 'Interaction.SignIn.Submit', data: { email, method: 'Password' } });
+      expect(await lastSignIn()).toBeGreaterThan(codeSignInAt);
+    } finally {
+      await saveExperience(sesame.db, { signInMethods: ['verificationCode'] }, Date.now());
+    }
   });
 
   it('the first factor alone does not clear the lockout: only the second factor passing does', async () => {

@@ -3,7 +3,6 @@ import { allowsSignIn, allowsSignUp, offersCode, offersPassword, type Experience
 import type { CodeFlow } from './code-flow.ts';
 import { base, type InteractionDeps, type Kit } from '../kit.ts';
 import { message } from '../messages.ts';
-import { signInAudit } from '../../audit/sign-in.ts';
 import { passkeyUrls } from './passkey.ts';
 
 const passwordUrl = (uid: string, email?: string) => `${base(uid)}/password${email ? `?email=${encodeURIComponent(email)}` : ''}`;
@@ -48,7 +47,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
         const outcome = await signInVerifiedEmail(deps.db, email, {
           allowSignUp: allowsSignUp(experience),
           now: deps.now(),
-          audit: signInAudit(request, interaction, 'VerificationCode', via),
+          via,
           lookedUp: { user: existing },
         });
         if (!outcome || (!outcome.created && !allowsSignIn(experience))) {
@@ -58,7 +57,7 @@ export function signInFlow(kit: Kit, deps: InteractionDeps): CodeFlow {
         }
         // A new account has no second factor; one that exists was read with its own.
         const secondFactor = found ? found.secondFactor : false;
-        return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], { secondFactor, write: outcome.write, use });
+        return kit.completeSignIn(request, reply, interaction, outcome.user, ['email'], { record: outcome.record, secondFactor, write: outcome.write, use });
       });
     },
   };

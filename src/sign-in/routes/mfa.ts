@@ -47,10 +47,13 @@ export function mfaRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void
     return { interaction, pending, user };
   }
 
-  /** Ends the pending sign-in (once: a second request racing this one goes back to the start) and signs in. */
-  async function complete(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, amr: string[]) {
+  /**
+   * Ends the pending sign-in (once: a second request racing this one goes back to the start) and
+   * signs in, recording the sign-in the first factor began.
+   */
+  async function complete(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, user: User, pending: PendingSignIn, amr = pending.amr) {
     if (!(await deletePending(db, interaction.uid))) return reply.redirect(base(interaction.uid), 303);
-    return kit.completeSignIn(request, reply, interaction, user, amr);
+    return kit.completeSignIn(request, reply, interaction, user, amr, { record: pending.record });
   }
 
   async function stepPage(reply: FastifyReply, interaction: Interaction, user: User, method: SecondFactorMethod, extra: Partial<PageData> = {}, status = 200) {
@@ -101,7 +104,7 @@ export function mfaRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void
     if (next === 'verify') return undefined;
     if (next === 'setup') return reply.redirect(`${base(interaction.uid)}/mfa/setup`, 303);
     // completeSignIn asks again, and comes back here if that changed in between.
-    return complete(request, reply, interaction, user, pending.amr);
+    return complete(request, reply, interaction, user, pending);
   }
 
   app.get('/interaction/:uid/mfa', { schema: { params: uidParams, querystring: stepQuery } }, async (request, reply) => {
@@ -139,7 +142,7 @@ export function mfaRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void
       const result = method === 'totp' ? await secondFactor.verifyTotp(user.id, code) : (await secondFactor.verifyBackupCode(user.id, code)) ? 'ok' : 'wrong';
       if (result === 'ok') {
         await auditSecondFactor(db, request, interaction, { ...audit, result });
-        return complete(request, reply, interaction, user, withSecondFactor(pending.amr));
+        return complete(request, reply, interaction, user, pending, withSecondFactor(pending.amr));
       }
       // A reused code counts too: whoever sends it did not have the current one.
       const failure = await lockout.fail(kit.attempt(request, user.email));
@@ -196,7 +199,7 @@ export function mfaRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps): void
       if (!step) return reply;
       const { interaction, pending, user } = step;
       if (pending.secondAt === null) return reply.redirect(`${base(interaction.uid)}/mfa`, 303);
-      return complete(request, reply, interaction, user, withSecondFactor(pending.amr));
+      return complete(request, reply, interaction, user, pending, withSecondFactor(pending.amr));
     },
   );
 }

@@ -1,13 +1,12 @@
 import type { Interaction } from 'oidc-provider';
-import { isDatabaseUnavailable, type Queryable } from '../../db/database.ts';
-import { markSignedIn } from '../../db/users.ts';
+import { isDatabaseUnavailable } from '../../db/database.ts';
 import { allowsSignIn } from '../experience.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { lockoutMessage, message, type MessageKey } from '../messages.ts';
 import { render, type Phrase } from '../../i18n/index.ts';
 import type { CodeFlowPages } from './code-flow.ts';
 import { authenticationOptions, identifyAssertion, signInBinding, spendChallenge, verifyAssertion, type AuthenticationRefusal, type RelyingParty } from '../../passkeys/webauthn.ts';
-import { auditPasskeyRefused, auditPasskeySignIn } from '../../passkeys/audit.ts';
+import { auditPasskeyRefused, passkeySignInRecord } from '../../passkeys/audit.ts';
 
 /**
  * "Sign in with a passkey" on the email page (issue 17): no address typed, no mail sent.
@@ -94,11 +93,8 @@ export function passkeyRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps, p
       const error = lock?.locked ? lockoutMessage(lock) : message(REFUSED[result.refused]);
       return refusedPage(reply, interaction, error, lock?.locked ? 429 : 400);
     }
-    const at = deps.now();
-    await auditPasskeySignIn(db, request, interaction, result.user, result.passkey, result.userVerified);
     // RFC 8176: hwk (proof of a hardware-bound key); with user verification also user + mfa.
     const amr = result.userVerified ? ['hwk', 'user', 'mfa'] : ['hwk'];
-    const write = (tx: Queryable) => markSignedIn(tx, result.user.id, at, false);
-    return kit.completeSignIn(request, reply, interaction, { ...result.user, lastSignInAt: at }, amr, { write });
+    return kit.completeSignIn(request, reply, interaction, result.user, amr, { record: passkeySignInRecord(result.passkey, result.userVerified) });
   });
 }

@@ -4,12 +4,12 @@ import { z } from 'zod';
 import { normalizeEmail } from '../email.ts';
 import { passwordProblem } from '../passwords.ts';
 import { onceMoreIfSignedUpMeanwhile, signInVerifiedEmail, type AccountWrite } from '../accounts.ts';
-import { findUserByEmail, markSignedIn, setPasswordHash } from '../../db/users.ts';
+import { findUserByEmail, setPasswordHash } from '../../db/users.ts';
 import { allowsSignIn, allowsSignUp, offersCode, offersPassword, PASSWORD_MAX_LENGTH, type Experience } from '../experience.ts';
 import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, refusedField, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { lockoutMessage, message } from '../messages.ts';
-import { auditPasswordRefused, auditPasswordSignIn, signInAudit } from '../../audit/sign-in.ts';
+import { auditPasswordRefused, PASSWORD_SIGN_IN } from '../../audit/sign-in.ts';
 
 /** The sign-in form; the address is checked by normalizeEmail, the password's length here (to keep the address on the page). */
 const signInBody = formBody({ email: field(1000), password: field(1000) });
@@ -96,10 +96,7 @@ function passwordSignIn(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
       if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
         await setPasswordHash(db, user.id, await passwords.hash(password), deps.now());
       }
-      // A password proves nothing about the mailbox, so email_verified is left as it is.
-      const at = deps.now();
-      await auditPasswordSignIn(db, request, interaction, user);
-      return kit.completeSignIn(request, reply, interaction, { ...user, lastSignInAt: at }, ['pwd'], { write: (tx) => markSignedIn(tx, user.id, at, false) });
+      return kit.completeSignIn(request, reply, interaction, user, ['pwd'], { record: PASSWORD_SIGN_IN });
     },
   );
 }
@@ -136,14 +133,14 @@ function createPassword(app: SignInApp, kit: Kit, deps: InteractionDeps): void {
 
   async function createAccount(request: Parameters<Kit['completeSignIn']>[0], reply: FastifyReply, interaction: Interaction, email: string, passwordHash?: string) {
     return onceMoreIfSignedUpMeanwhile(async () => {
-      const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash, audit: signInAudit(request, interaction, 'VerificationCode') });
+      const outcome = await signInVerifiedEmail(db, email, { allowSignUp: true, now: deps.now(), passwordHash });
       if (!outcome) return reply.redirect(base(interaction.uid), 303);
       // The code that proved the address goes with the account it made, in the same commit.
       const write: AccountWrite = async (tx) => {
         await outcome.write(tx);
         await codes.forget(interaction.uid, 'email', tx);
       };
-      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])], { write });
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', ...(passwordHash ? ['pwd'] : [])], { record: outcome.record, write });
     });
   }
 

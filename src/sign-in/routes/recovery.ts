@@ -10,7 +10,7 @@ import type { PageData } from '../../http/views.ts';
 import { base, field, formBody, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
 import { message } from '../messages.ts';
 import { render } from '../../i18n/index.ts';
-import { recordPasswordReset, signInAudit } from '../../audit/sign-in.ts';
+import { recordPasswordReset } from '../../audit/sign-in.ts';
 
 const PURPOSE = 'forgot';
 
@@ -115,9 +115,9 @@ export function recoveryRoutes(app: SignInApp, kit: Kit, deps: InteractionDeps):
       } catch (error) {
         request.log.error({ err: error }, 'password-changed notice could not be sent');
       }
-      const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: at, audit: signInAudit(request, interaction, 'ForgotPassword') });
+      const outcome = await signInVerifiedEmail(db, user.email, { allowSignUp: false, now: at, method: 'ForgotPassword' });
       if (!outcome) return reply.redirect(base(interaction.uid), 303);
-      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', 'pwd'], { write: outcome.write });
+      return kit.completeSignIn(request, reply, interaction, outcome.user, ['email', 'pwd'], { record: outcome.record, write: outcome.write });
     },
   );
 }
