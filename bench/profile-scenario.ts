@@ -3,6 +3,8 @@
  * one scenario alone against a Sesame started with --cpu-prof, so the profile holds nothing else.
  * PROFILE_DATABASE=postgres runs it on a fresh PostgreSQL database (BENCH_DATABASE_URL's server);
  * PROFILE_WORKERS=N runs Sesame with WORKERS=N.
+ * PROFILE_TARGET=bare profiles bare oidc-provider (bench/bare-provider.ts, its one-form sign-in for
+ * signin) instead, for a profile to set beside Sesame's.
  * PROFILE_SETTLE=S runs the scenario S seconds first and profiles only the measured seconds after
  * (bench/lib/profile-on-signal.mjs): a settled server, without start-up and the JIT's warm-up.
  * The profile lands in bench/results/profiles; read it with bench/profile-summary.ts.
@@ -13,12 +15,13 @@ import { join } from 'node:path';
 import { basicAuth, postForm, send } from './lib/http.ts';
 import { runLoad } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
-import { discoverServer, emailSignIn, SIGN_IN_STEPS, type SignInStep, type Tokens } from './lib/oidc.ts';
+import { discoverServer, emailSignIn, formSignIn, SIGN_IN_STEPS, type SignInStep, type Tokens } from './lib/oidc.ts';
 import { seedUsers } from './lib/seed.ts';
 import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL } from './lib/postgres.ts';
 import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame.ts';
 import { summarize } from './lib/stats.ts';
 import { RESULTS_DIR } from './bench.ts';
+import { startBareProvider } from './lib/bare.ts';
 
 const [scenario = 'signin', concurrencyArg = '16', secondsArg = '8', profileArg = 'profile'] = process.argv.slice(2);
 const concurrency = Number(concurrencyArg);
@@ -32,28 +35,33 @@ if (postgres) await postgres.seedUsers(0, 1000);
 else seedUsers(sesame.databaseFile, 0, 1000);
 await sesame.child.stop();
 const settle = Number(process.env.PROFILE_SETTLE ?? 0);
-const settledProfile = join(RESULTS_DIR, 'profiles', `settled-${scenario}-${process.pid}.cpuprofile`);
+const bare = process.env.PROFILE_TARGET === 'bare';
+const settledProfile = join(RESULTS_DIR, 'profiles', `settled-${bare ? 'bare-' : ''}${scenario}-${process.pid}.cpuprofile`);
 const profiling = profileArg === 'profile';
 mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true });
+const nodeArgs = !profiling
+  ? []
+  : settle > 0
+    ? ['--import', join(import.meta.dirname, 'lib', 'profile-on-signal.mjs')]
+    : ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')];
+const profileEnv: Record<string, string> = profiling && settle > 0 ? { PROFILE_OUT: settledProfile } : {};
 sesame = await startSesameProcess({
   dir,
   smtpPort: sink.port,
   databaseUrl: postgres?.url,
-  nodeArgs: !profiling
-    ? []
-    : settle > 0
-      ? ['--import', join(import.meta.dirname, 'lib', 'profile-on-signal.mjs')]
-      : ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')],
+  nodeArgs: bare ? [] : nodeArgs,
   env: {
     // PROFILE_WORKERS=N: WORKERS=N (each worker writes a profile of its own; the CPU figure is the primary's only).
     ...(process.env.PROFILE_WORKERS && { WORKERS: process.env.PROFILE_WORKERS }),
-    ...(profiling && settle > 0 && { PROFILE_OUT: settledProfile }),
+    ...(!bare && profileEnv),
   },
 });
-const server = await discoverServer(sesame.issuer, { ...client, redirectUri: REDIRECT_URI });
+const bareProvider = bare ? await startBareProvider(dir, sesame.databaseFile, client, { nodeArgs, env: profileEnv }) : undefined;
+const target = bareProvider ? { issuer: `${bareProvider.url}/oidc`, pid: bareProvider.pid } : { issuer: sesame.issuer, pid: sesame.child.pid };
+const server = await discoverServer(target.issuer, { ...client, redirectUri: REDIRECT_URI });
 const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number[]])) as Record<SignInStep, number[]>;
 let n = 0;
-const signIn = () => emailSignIn(server, sink, `p-${process.pid}-${(n += 1)}@example.com`, steps);
+const signIn = () => (bare ? formSignIn(server) : emailSignIn(server, sink, `p-${process.pid}-${(n += 1)}@example.com`, steps));
 const chains: Tokens[] = scenario === 'signin' ? [] : await Promise.all(Array.from({ length: concurrency }, signIn));
 const auth = basicAuth(client.id, client.secret);
 const op = async (worker: number) => {
@@ -70,17 +78,18 @@ const op = async (worker: number) => {
     await send(server.endpoints.discovery);
   }
 };
-const profileNow = () => profiling && settle > 0 && process.kill(sesame.child.pid, 'SIGUSR2');
-const result = await runLoad({ concurrency, seconds: Number(secondsArg), warmupSeconds: Math.max(1, settle), op, serverPid: sesame.child.pid, onMeasure: profileNow });
+const profileNow = () => profiling && settle > 0 && process.kill(target.pid, 'SIGUSR2');
+const result = await runLoad({ concurrency, seconds: Number(secondsArg), warmupSeconds: Math.max(1, settle), op, serverPid: target.pid, onMeasure: profileNow });
 profileNow();
 console.log(`${scenario}: ${result.perSecond.toFixed(1)}/s, errors ${result.errors} ${result.firstError ?? ''}, server CPU ${result.serverCpu}%, client CPU ${result.clientCpu}%`);
 console.log('latency', summarize(result.latencies));
-if (scenario === 'signin') for (const step of SIGN_IN_STEPS) console.log(step.padEnd(14), summarize(steps[step]));
+if (scenario === 'signin' && !bare) for (const step of SIGN_IN_STEPS) console.log(step.padEnd(14), summarize(steps[step]));
 console.log(`server CPU per operation: ${((result.serverCpuMs ?? 0) / Math.max(1, result.ops)).toFixed(3)} ms`);
 if (profiling && settle > 0) {
   await new Promise((resolve) => setTimeout(resolve, 1000));
   console.log(`settled profile: ${settledProfile}`);
 }
+await bareProvider?.stop();
 await sesame.child.stop();
 await sink.close();
 await postgres?.drop();
