@@ -156,7 +156,8 @@ export class People {
       for (let attempt = 0; attempt < 20 && total > 0; attempt += 1) {
         const index = Math.floor(Math.random() * total);
         const email = index < this.seeded ? seededEmail(index) : this.signedUp[index - this.seeded]!;
-        // One load generator is one IP: an address gets 3 codes per 15 min from it (the pair cap).
+        // An address gets 3 codes per 15 min from one IP (the pair cap) and 5 in all (the address cap):
+        // 3 uses stay under both, whichever of the browsers' addresses they come from.
         if (this.busy.has(email) || (this.uses.get(email) ?? 0) >= 3) continue;
         this.busy.add(email);
         this.uses.set(email, (this.uses.get(email) ?? 0) + 1);

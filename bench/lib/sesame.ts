@@ -22,7 +22,8 @@ export interface SesameInstance {
  * Sesame as production runs it (`npm run start:server`: the esbuild build in dist/server/main.mjs,
  * NODE_ENV=production) in its own process, so its RSS and start-up are its own and the load
  * generator does not share its event loop. `dev: true` runs src/main.ts through tsx instead, as
- * `npm start` does. Every bench client comes from 127.0.0.1, so the per-IP limits are lifted.
+ * `npm start` does. The per-IP limits are lifted: the app's requests all come from 127.0.0.1, and
+ * the browsers from 256 loopback addresses (lib/http.ts), each making far more sign-ins than a person.
  * The database is `databaseUrl`, else the SQLite file `<dir>/sesame.db`; `env` adds to or overrides
  * the variables (several instances behind a proxy share its ENDPOINT and set TRUST_PROXY).
  */
