@@ -1,5 +1,5 @@
 /**
- * The ceiling: bare oidc-provider 9 with its in-memory adapter, configured like Sesame's provider
+ * The ceiling: bare oidc-provider 9 with its in-memory adapter (or, with BARE_DATABASE, a plain SQLite one), configured like Sesame's provider
  * (same keys and alg, same scopes, claims, PKCE, refresh rotation, opaque access tokens) but with
  * nothing of ours around it. Its interaction is the least a sign-in can be: GET /interaction/:uid
  * answers a tiny form, and ONE post of it signs a fixed account in and grants the requested scopes
@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import Provider, { errors, type Configuration } from 'oidc-provider';
+import { sqliteAdapter } from './lib/bare-sqlite-adapter.ts';
 
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}/oidc`;
@@ -16,6 +17,8 @@ const jwks = JSON.parse(readFileSync(process.env.JWKS_FILE!, 'utf8')) as Configu
 const ACCOUNT = { sub: 'benchuser0001', email: 'bare@example.com', email_verified: true, name: null, username: null, updated_at: 0 };
 
 const configuration: Configuration = {
+  // BARE_DATABASE=<file>: the models in SQLite (lib/bare-sqlite-adapter.ts) instead of memory.
+  ...(process.env.BARE_DATABASE && { adapter: sqliteAdapter(process.env.BARE_DATABASE) }),
   clients: [
     {
       client_id: process.env.CLIENT_ID!,

@@ -154,7 +154,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     await sleep(500);
     const bareIdleRssMb = rssMb(bareChild.pid);
     const bare = await discoverServer(`${bareChild.url}/oidc`, { ...client, redirectUri: REDIRECT_URI });
-    const ceiling = await runCeiling(options, sink, { driver, pid: sesame.child.pid }, { server: bare, pid: bareChild.pid });
+    // The same bare provider with its models in SQLite: what durable storage alone costs it.
+    const bareOnSqliteChild = await startBareProvider(work, sesame.databaseFile, client, { env: { BARE_DATABASE: join(work, 'bare.db') } });
+    running.push(bareOnSqliteChild);
+    const bareOnSqlite = await discoverServer(`${bareOnSqliteChild.url}/oidc`, { ...client, redirectUri: REDIRECT_URI });
+    const ceiling = await runCeiling(
+      options,
+      sink,
+      { driver, pid: sesame.child.pid },
+      { server: bare, pid: bareChild.pid },
+      { server: bareOnSqlite, pid: bareOnSqliteChild.pid },
+    );
+    await bareOnSqliteChild.stop();
     const bareChains = await Promise.all(Array.from({ length: options.concurrency }, () => formSignIn(bare)));
     const sesameChains = await driver.tokenChains(options.concurrency);
 

@@ -38,7 +38,8 @@ if (values.help) {
   -d, --duration S         measured seconds per scenario (default ${DEFAULTS.duration})
       --warmup S           warm-up seconds before each measurement (default ${DEFAULTS.warmup})
       --settle S           seconds each server runs a flow before the first Sesame-vs-bare slice, so the JIT
-                           has settled (sign-in ceiling; a quarter of it before each token scenario; default ${DEFAULTS.settle})
+                           has settled (sign-in ceiling and each WORKERS setting; a quarter of it before each
+                           token scenario; default ${DEFAULTS.settle})
       --sign-ins N         count instead of time: measure N sign-ins per sign-in reading (default ${COUNTED.signIns})
       --requests N         count instead of time: N requests per token slice (default ${COUNTED.tokens})
       --deadline S         when counting, fail a measurement not done in S seconds (default ${COUNTED.deadlineSeconds})

@@ -44,8 +44,14 @@ export interface Statements {
 export interface CeilingResults {
   sesame: FlowFigures;
   bare: FlowFigures;
-  /** Sesame / bare. */
-  ratios: { perSecond: number; cpuMsPerSignIn: number };
+  /**
+   * The same bare provider with its models in SQLite (lib/bare-sqlite-adapter.ts) instead of memory:
+   * not the target's comparison, but what durable storage alone costs a bare provider, as Sesame pays
+   * for storage too.
+   */
+  bareOnSqlite?: FlowFigures;
+  /** Sesame / bare (and Sesame / bare on SQLite). */
+  ratios: { perSecond: number; cpuMsPerSignIn: number; cpuMsPerSignInVsBareOnSqlite?: number };
   mail: MailCost;
   statementsPerSignIn: Statements;
   /** The target's right-hand side: 1.5 x bare CPU per sign-in + one mail, ms. */
@@ -63,15 +69,17 @@ export async function runCeiling(
   sink: MailSink,
   sesame: { driver: SignInDriver; pid: number },
   bare: { server: Server; pid: number },
+  bareOnSqlite?: { server: Server; pid: number },
 ): Promise<CeilingResults> {
   const flows: FlowTarget[] = [
     { name: 'Sesame email-code sign-ins', op: sesame.driver.op, pid: sesame.pid },
     { name: 'bare oidc-provider one-form sign-ins', op: () => formSignIn(bare.server), pid: bare.pid },
+    ...(bareOnSqlite ? [{ name: 'bare oidc-provider on SQLite one-form sign-ins', op: () => formSignIn(bareOnSqlite.server), pid: bareOnSqlite.pid }] : []),
   ];
   const requests: number[] = [];
   for (const flow of flows) requests.push(await requestsPerSignIn(flow));
   const span = options.operations ? `${options.operations.signIns} sign-ins` : `${options.duration / 2} s`;
-  options.log(`sign-in ceiling: Sesame (SQLite, WORKERS=1) vs bare oidc-provider, ${options.concurrency} concurrent, slices of ${span}`);
+  options.log(`sign-in ceiling: Sesame (SQLite, WORKERS=1) vs bare oidc-provider${bareOnSqlite ? ' (in memory, and on SQLite)' : ''}, ${options.concurrency} concurrent, slices of ${span}`);
   const results = await alternate(flows, (flow, warmup) =>
     runLoad({
       name: flow.name,
@@ -82,20 +90,25 @@ export async function runCeiling(
       serverPid: flow.pid,
     }),
   );
-  const [ofSesame, ofBare] = results.map((result, i) => flowFigures(result, requests[i]!));
+  const [ofSesame, ofBare, ofBareOnSqlite] = results.map((result, i) => flowFigures(result, requests[i]!));
   const mail = await measureMailCost(options, sink);
   const statementsPerSignIn = await countStatements(options);
   const ratio = (a: number, b: number) => round(b ? a / b : 0, 2);
   const ceiling: CeilingResults = {
     sesame: ofSesame!,
     bare: ofBare!,
-    ratios: { perSecond: ratio(ofSesame!.perSecond, ofBare!.perSecond), cpuMsPerSignIn: ratio(ofSesame!.cpuMsPerSignIn, ofBare!.cpuMsPerSignIn) },
+    ...(ofBareOnSqlite && { bareOnSqlite: ofBareOnSqlite }),
+    ratios: {
+      perSecond: ratio(ofSesame!.perSecond, ofBare!.perSecond),
+      cpuMsPerSignIn: ratio(ofSesame!.cpuMsPerSignIn, ofBare!.cpuMsPerSignIn),
+      ...(ofBareOnSqlite && { cpuMsPerSignInVsBareOnSqlite: ratio(ofSesame!.cpuMsPerSignIn, ofBareOnSqlite.cpuMsPerSignIn) }),
+    },
     mail,
     statementsPerSignIn,
     cpuBudgetMs: round(1.5 * ofBare!.cpuMsPerSignIn + mail.renderAndSendMs, 2),
   };
   options.log(
-    `  Sesame ${ceiling.sesame.perSecond}/s (${ceiling.sesame.cpuMsPerSignIn} ms CPU), bare ${ceiling.bare.perSecond}/s (${ceiling.bare.cpuMsPerSignIn} ms CPU); mail ${mail.renderAndSendMs} ms CPU; ${statementsPerSignIn.perSignIn} SQL statements per sign-in (${statementsPerSignIn.transactionControlPerSignIn} transaction control)`,
+    `  Sesame ${ceiling.sesame.perSecond}/s (${ceiling.sesame.cpuMsPerSignIn} ms CPU), bare ${ceiling.bare.perSecond}/s (${ceiling.bare.cpuMsPerSignIn} ms CPU)${ofBareOnSqlite ? `, bare on SQLite ${ofBareOnSqlite.perSecond}/s (${ofBareOnSqlite.cpuMsPerSignIn} ms CPU)` : ''}; mail ${mail.renderAndSendMs} ms CPU; ${statementsPerSignIn.perSignIn} SQL statements per sign-in (${statementsPerSignIn.transactionControlPerSignIn} transaction control)`,
   );
   return ceiling;
 }
@@ -140,10 +153,20 @@ export function formatCeiling(c: CeilingResults): string[] {
   const row = (...cells: Array<string | number>) => lines.push(cells.map((cell, i) => String(cell).padEnd(i === 0 ? 30 : 11)).join(' ').trimEnd());
   lines.push('sign-in ceiling: Sesame email-code (SQLite, WORKERS=1) vs bare oidc-provider one-form sign-in, alternating slices');
   row('  (CPU: ms per sign-in)', 'per s', 'p95 ms', 'server CPU', 'client CPU', 'HTTP reqs', 'errors');
-  for (const [name, f] of [['Sesame', c.sesame], ['bare oidc-provider', c.bare]] as const) {
-    row(`    ${name}`, f.perSecond, f.p95, f.cpuMsPerSignIn, f.clientCpuMsPerSignIn, f.requestsPerSignIn, f.errors);
+  const flows: Array<[string, FlowFigures | undefined]> = [
+    ['Sesame', c.sesame],
+    ['bare oidc-provider', c.bare],
+    ['bare on SQLite', c.bareOnSqlite],
+  ];
+  for (const [name, f] of flows) {
+    if (f) row(`    ${name}`, f.perSecond, f.p95, f.cpuMsPerSignIn, f.clientCpuMsPerSignIn, f.requestsPerSignIn, f.errors);
   }
   lines.push(`    Sesame/bare: ${c.ratios.perSecond} of the sign-ins/s, ${c.ratios.cpuMsPerSignIn} x the CPU per sign-in`);
+  if (c.bareOnSqlite) {
+    lines.push(
+      `    bare on SQLite (its models in SQLite, one autocommit statement per call): ${c.bareOnSqlite.cpuMsPerSignIn} ms, ${round(c.bareOnSqlite.cpuMsPerSignIn - c.bare.cpuMsPerSignIn, 2)} ms for storage; Sesame/bare on SQLite ${c.ratios.cpuMsPerSignInVsBareOnSqlite} x the CPU per sign-in`,
+    );
+  }
   lines.push(
     `    mail ms CPU: ${c.mail.renderAndSendMs} per code mail (render ${c.mail.renderMs}, no-op baseline ${c.mail.baselineMs} subtracted; ${c.mail.sends} sends)`,
   );

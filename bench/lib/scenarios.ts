@@ -20,7 +20,8 @@ export interface BenchOptions {
   warmup: number;
   /**
    * Seconds each server runs a flow before its first slice where Sesame is compared with bare
-   * oidc-provider (the ceiling, the token scenarios), instead of `warmup`: until V8 has compiled the
+   * oidc-provider (the ceiling, the token scenarios) or the sign-ins/s target is read (each WORKERS
+   * setting), instead of `warmup`: until V8 has compiled the
    * hot paths, its compiler threads add to a server's CPU. Bare oidc-provider is small and settles in
    * seconds; Sesame runs ten times more code and takes some thousand sign-ins. The targets are about
    * a server that has been up a while, so both are measured settled.
