@@ -143,7 +143,7 @@ export class SqliteEngine {
     try {
       return Promise.resolve(this.runInBatch(() => this.execute(query)));
     } catch (error) {
-      return Promise.reject(describeFault(this.filename, error) ?? error);
+      return Promise.reject(this.fault(error));
     }
   }
 
@@ -158,7 +158,7 @@ export class SqliteEngine {
       try {
         return this.runOutside(query);
       } catch (error) {
-        if (!isBusy(error)) return Promise.reject(describeFault(this.filename, error) ?? error);
+        if (!isBusy(error)) return Promise.reject(this.fault(error));
       }
     }
     return this.retryWhileBusy(() => this.runOutside(query));
@@ -218,7 +218,7 @@ export class SqliteEngine {
     try {
       return run();
     } catch (error) {
-      if (this.batch && !this.raw.inTransaction) this.endBatch(describeFault(this.filename, error) ?? error);
+      if (this.batch && !this.raw.inTransaction) this.endBatch(this.fault(error));
       throw error;
     }
   }
@@ -235,7 +235,7 @@ export class SqliteEngine {
       } catch {
         // the COMMIT's error is the one worth reporting
       }
-      this.endBatch(describeFault(this.filename, error) ?? error);
+      this.endBatch(this.fault(error));
     }
   }
 
@@ -255,7 +255,7 @@ export class SqliteEngine {
         return attempt();
       } catch (error) {
         const waited = Date.now() - started;
-        if (!isBusy(error) || waited >= this.maxBusyWaitMs) throw describeFault(this.filename, error, waited) ?? error;
+        if (!isBusy(error) || waited >= this.maxBusyWaitMs) throw this.fault(error, waited);
         await new Promise((resolve) => setTimeout(resolve, Math.min(pause, this.maxBusyWaitMs - waited)));
         pause = Math.min(pause * 2, 100);
       }
@@ -299,7 +299,7 @@ export class SqliteEngine {
       try {
         this.runInBatch(() => this.prepare('RELEASE request', true)!.run());
       } catch (error) {
-        throw describeFault(this.filename, error) ?? error;
+        throw this.fault(error);
       }
     }
     this.endTransaction();
@@ -322,10 +322,15 @@ export class SqliteEngine {
       }
     } catch (error) {
       // SQLite rolls back on its own when it cannot, and then the batch is lost with it
-      if (this.batch === batch && !this.raw.inTransaction) this.endBatch(describeFault(this.filename, error) ?? error);
+      if (this.batch === batch && !this.raw.inTransaction) this.endBatch(this.fault(error));
     } finally {
       this.endTransaction();
     }
+  }
+
+  /** What a caller is given for `error`: a DatabaseUnavailableError when the file is at fault, else the error itself. */
+  private fault(error: unknown, waitedMs?: number): unknown {
+    return describeFault(this.filename, error, waitedMs) ?? error;
   }
 
   /** Closes the file once any transaction has ended (a WAL checkpoint folds the log into it). */
