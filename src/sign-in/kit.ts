@@ -142,7 +142,7 @@ export function createKit(app: SignInApp, deps: InteractionDeps) {
   }
 
   /** Through oidc-provider's client lookup, which the adapter serves from its short cache. */
-  async function appNameOf(interaction: Interaction): Promise<Text | undefined> {
+  async function appNameOf(interaction: Pick<Interaction, 'params'>): Promise<Text | undefined> {
     return appDisplayName(await provider.Client.find(String(interaction.params.client_id)));
   }
 

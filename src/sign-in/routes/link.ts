@@ -3,7 +3,6 @@ import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
 import { isDatabaseUnavailable } from '../../db/database.ts';
 import type { Text } from '../../http/views.ts';
-import { appDisplayName } from '../../oidc/app-name.ts';
 import { LINK_TOKEN } from '../link-token.ts';
 import type { LinkPeek } from '../codes.ts';
 import { base, uidParams, type InteractionDeps, type Kit, type SignInApp } from '../kit.ts';
@@ -66,7 +65,7 @@ export function linkStep(app: SignInApp, kit: Kit, deps: InteractionDeps, flow: 
   async function appNameByUid(uid: string): Promise<Text | undefined> {
     try {
       const interaction = await provider.Interaction.find(uid);
-      return interaction ? appDisplayName(await provider.Client.find(String(interaction.params.client_id))) : undefined;
+      return interaction ? await kit.appNameOf(interaction) : undefined;
     } catch (error) {
       if (isDatabaseUnavailable(error)) throw error;
       return undefined;
