@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Interaction } from 'oidc-provider';
 import type { Queryable } from '../db/database.ts';
 import { findUserByEmail, markSignedIn, type User } from '../db/users.ts';
@@ -37,12 +38,13 @@ export interface AuditRequestContext {
  * as the account's last sign-in. recordSignIn writes it, with the context of the request that
  * completes the sign-in.
  */
-export interface SignInRecord {
-  event: 'SignIn' | 'Register';
+export const signInRecordSchema = z.object({
+  event: z.enum(['SignIn', 'Register']),
   /** The audit record's data besides the address (method, via, the passkey used...). */
-  data: Record<string, unknown>;
-  emailVerified: boolean;
-}
+  data: z.record(z.string(), z.unknown()),
+  emailVerified: z.boolean(),
+});
+export type SignInRecord = z.infer<typeof signInRecordSchema>;
 
 /** A sign-in with the emailed code or link (`method` VerificationCode, or ForgotPassword after a reset). */
 export function codeSignInRecord(user: Pick<User, 'passwordHash'>, created: boolean, method: Exclude<SignInMethod, 'Password'>, via: CodeVia = 'code'): SignInRecord {

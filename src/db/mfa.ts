@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import type { SignInRecord } from '../audit/sign-in.ts';
+import { signInRecordSchema, type SignInRecord } from '../audit/sign-in.ts';
 import type { Queryable } from './database.ts';
 import { parseStringList } from './json.ts';
 
@@ -141,16 +140,10 @@ export interface PendingSignIn {
   secondAt: number | null;
 }
 
-const signInRecord = z.object({
-  event: z.enum(['SignIn', 'Register']),
-  data: z.record(z.string(), z.unknown()),
-  emailVerified: z.boolean(),
-});
-
 /** The stored record; a row that does not parse (it cannot, short of an edit by hand) records a plain sign-in. */
 function parseSignInRecord(json: string): SignInRecord {
   try {
-    return signInRecord.parse(JSON.parse(json));
+    return signInRecordSchema.parse(JSON.parse(json));
   } catch {
     return { event: 'SignIn', data: {}, emailVerified: false };
   }
