@@ -17,7 +17,7 @@ export const agent = new Agent({ ...POOL, connections: 256 });
  * it). Spread over 256 addresses, an address still makes a sign-in every second or so, so its
  * connections stay alive and are reused. Elsewhere than Linux only 127.0.0.1 may exist: one address.
  */
-export const BROWSER_ADDRESSES = process.platform === 'linux' ? 256 : 1;
+const BROWSER_ADDRESSES = process.platform === 'linux' ? 256 : 1;
 /** The nth address (from 1): 127.77.0.1 ... 127.77.0.255, 127.77.1.0 ... */
 const loopbackAddress = (n: number) => `127.77.${n >> 8}.${n & 255}`;
 const browserAgents = Array.from({ length: BROWSER_ADDRESSES }, (_, n) =>
