@@ -2,6 +2,7 @@
  * What one change costs, measured in one run:
  *
  *   node --import tsx bench/ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16] [--postgres]
+ *                                        [--scenario signin|refresh|userinfo|introspection|discovery|jwks] [--settle S]
  *
  * Each TREE is a copy of this project (src, migrations, templates, public, package.json; node_modules
  * may be a link to this one) in which `npm run build` has made dist/server/main.mjs, e.g. this tree and
@@ -9,6 +10,10 @@
  * own seeded alike, and email-code sign-ins run against them in alternating slices (A-B-B-A, repeated
  * `--slices` times) so machine-load drift hits both alike. Reports sign-ins/s and server CPU ms per
  * sign-in of each, and B/A. CPU per sign-in is the figure to read: it moves much less with load.
+ * `--scenario` measures one of the token scenarios instead (each worker first signs one person in for
+ * its tokens): requests/s and server CPU ms per request. `--settle S` runs the scenario S seconds on each
+ * first, unmeasured: until V8 has compiled the hot paths (some thousand sign-ins), its compiler's CPU
+ * is counted with the server's, and differs between two builds.
  *
  * `--postgres`: each on a fresh PostgreSQL database of its own on BENCH_DATABASE_URL's server instead;
  * the CPU figure then adds the server processes working for that database (its backends, and the
@@ -22,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { discoverServer } from './lib/oidc.ts';
-import { alternate, People, perOperation, pool, SignInDriver } from './lib/scenarios.ts';
+import { alternate, People, perOperation, pool, SignInDriver, tokenOp, TOKEN_SCENARIOS, type TokenScenario } from './lib/scenarios.ts';
 import { seedUsers } from './lib/seed.ts';
 import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL, type BenchDatabase } from './lib/postgres.ts';
 import { REDIRECT_URI, startSesameProcess } from './lib/sesame.ts';
@@ -30,21 +35,36 @@ import { round } from './lib/stats.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { slices: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' }, postgres: { type: 'boolean' } },
+  options: {
+    slices: { type: 'string' },
+    seconds: { type: 'string' },
+    concurrency: { type: 'string' },
+    postgres: { type: 'boolean' },
+    scenario: { type: 'string' },
+    settle: { type: 'string' },
+  },
 });
 if (positionals.length !== 2) {
-  console.error('usage: ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16] [--postgres]');
+  console.error('usage: ab-builds.ts TREE_A TREE_B [--slices 3] [--seconds 8] [--concurrency 16] [--postgres] [--scenario NAME] [--settle S]');
   process.exit(2);
 }
+const scenario = values.scenario ?? 'signin';
+if (scenario !== 'signin' && !(TOKEN_SCENARIOS as readonly string[]).includes(scenario)) {
+  console.error(`--scenario: signin or one of ${TOKEN_SCENARIOS.join(', ')}`);
+  process.exit(2);
+}
+/** The JSON's name for what one operation is. */
+const perWhat = scenario === 'signin' ? 'SignIn' : 'Request';
 const slices = Number(values.slices ?? 3);
 const seconds = Number(values.seconds ?? 8);
 const concurrency = Number(values.concurrency ?? 16);
+const settle = Number(values.settle ?? 0);
 const BASE_USERS = 2000;
 
 const work = mkdtempSync(join(tmpdir(), 'sesame-ab-'));
 const sink = await startMailSink();
 const databases: BenchDatabase[] = [];
-const setups: { name: string; pids: () => Promise<number[]>; driver: SignInDriver; stop: () => Promise<void> }[] = [];
+const setups: { name: string; pids: () => Promise<number[]>; op: (worker: number) => Promise<unknown>; stop: () => Promise<void> }[] = [];
 try {
   for (const [i, tree] of positionals.entries()) {
     const name = i === 0 ? 'A' : 'B';
@@ -60,22 +80,27 @@ try {
     else seedUsers(instance.databaseFile, 0, BASE_USERS);
     const server = await discoverServer(instance.issuer, { ...client, redirectUri: REDIRECT_URI });
     const pid = instance.child.pid;
+    const driver = new SignInDriver(server, sink, new People(BASE_USERS));
+    const op = scenario === 'signin' ? driver.op : tokenOp(server, scenario as TokenScenario, await driver.tokenChains(concurrency));
     setups.push({
       name,
       pids: async () => [pid, ...((await database?.serverPids()) ?? [])],
-      driver: new SignInDriver(server, sink, new People(BASE_USERS)),
+      op,
       stop: () => instance.child.stop(),
     });
     console.log(`${name}: ${tree} (pid ${pid}${database ? `, database ${database.name}` : ''})`);
+  }
+  for (const setup of setups) {
+    if (settle > 0) await runLoad({ name: `settling ${setup.name}`, concurrency, seconds: settle, warmupSeconds: 0, op: setup.op, serverPid: await setup.pids() });
   }
   const results: LoadResult[][] = [];
   for (let pair = 0; pair < slices; pair += 1) {
     results.push(
       await alternate(setups, async (setup, warmup) =>
-        runLoad({ name: `sign-ins on ${setup.name}`, concurrency, seconds: seconds / 2, warmupSeconds: warmup ? 2 : 0, op: setup.driver.op, serverPid: await setup.pids() }),
+        runLoad({ name: `${scenario} on ${setup.name}`, concurrency, seconds: seconds / 2, warmupSeconds: warmup ? 2 : 0, op: setup.op, serverPid: await setup.pids() }),
       ),
     );
-    const line = results[pair]!.map((result, i) => `${setups[i]!.name} ${round1(result.perSecond)}/s ${round1(perOperation(result, result.serverCpuMs) ?? 0)} ms CPU`);
+    const line = results[pair]!.map((result, i) => `${setups[i]!.name} ${round1(result.perSecond)}/s ${round(perOperation(result, result.serverCpuMs) ?? 0, 3)} ms CPU`);
     console.log(`slice pair ${pair + 1}: ${line.join(', ')}`);
   }
   const pooled = setups.map((_, i) => results.map((pair) => pair[i]!).reduce((a, b) => pool(a, b)));
@@ -83,12 +108,14 @@ try {
   const figures = pooled.map((result, i) => ({
     build: setups[i]!.name,
     tree: positionals[i],
-    signInsPerSecond: round1(result.perSecond),
-    cpuMsPerSignIn: round(cpu[i]!, 3),
-    signIns: result.ops,
+    scenario,
+    perSecond: round1(result.perSecond),
+    [`cpuMsPer${perWhat}`]: round(cpu[i]!, 3),
+    operations: result.ops,
     errors: result.errors,
   }));
-  console.log(JSON.stringify({ figures, ratio: { perSecond: round(pooled[1]!.perSecond / pooled[0]!.perSecond, 3), cpuMsPerSignIn: round(cpu[1]! / cpu[0]!, 3) } }, null, 2));
+  const ratio = { perSecond: round(pooled[1]!.perSecond / pooled[0]!.perSecond, 3), cpuMsPerOperation: round(cpu[1]! / cpu[0]!, 3) };
+  console.log(JSON.stringify({ figures, ratio }, null, 2));
 } finally {
   for (const setup of setups) await setup.stop().catch(() => undefined);
   for (const database of databases) await database.drop().catch(() => undefined);

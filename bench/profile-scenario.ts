@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/profile-scenario.ts signin|refresh|userinfo|discovery [concurrency] [seconds] [noprofile]`:
+ * `node --import tsx bench/profile-scenario.ts signin|refresh|userinfo|introspection|discovery|jwks [concurrency] [seconds] [noprofile]`:
  * one scenario alone against a Sesame started with --cpu-prof, so the profile holds nothing else.
  * PROFILE_DATABASE=postgres runs it on a fresh PostgreSQL database (BENCH_DATABASE_URL's server);
  * PROFILE_WORKERS=N runs Sesame with WORKERS=N.
@@ -12,7 +12,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basicAuth, postForm, send } from './lib/http.ts';
 import { runLoad } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { discoverServer, emailSignIn, formSignIn, SIGN_IN_STEPS, type SignInStep, type Tokens } from './lib/oidc.ts';
@@ -22,8 +21,12 @@ import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame
 import { summarize } from './lib/stats.ts';
 import { RESULTS_DIR } from './bench.ts';
 import { startBareProvider } from './lib/bare.ts';
+import { tokenOp, TOKEN_SCENARIOS, type TokenScenario } from './lib/scenarios.ts';
 
 const [scenario = 'signin', concurrencyArg = '16', secondsArg = '8', profileArg = 'profile'] = process.argv.slice(2);
+if (scenario !== 'signin' && !(TOKEN_SCENARIOS as readonly string[]).includes(scenario)) {
+  throw new Error(`unknown scenario ${scenario}: signin or one of ${TOKEN_SCENARIOS.join(', ')}`);
+}
 const concurrency = Number(concurrencyArg);
 const dir = mkdtempSync(join(tmpdir(), 'sesame-profile-'));
 const sink = await startMailSink();
@@ -63,20 +66,10 @@ const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number
 let n = 0;
 const signIn = () => (bare ? formSignIn(server) : emailSignIn(server, sink, `p-${process.pid}-${(n += 1)}@example.com`, steps));
 const chains: Tokens[] = scenario === 'signin' ? [] : await Promise.all(Array.from({ length: concurrency }, signIn));
-const auth = basicAuth(client.id, client.secret);
+const tokens = scenario === 'signin' ? undefined : tokenOp(server, scenario as TokenScenario, chains);
 const op = async (worker: number) => {
-  const chain = chains[worker]!;
-  if (scenario === 'signin') await signIn();
-  else if (scenario === 'refresh') {
-    const reply = await postForm(server.endpoints.token, { grant_type: 'refresh_token', refresh_token: chain.refresh_token! }, { authorization: auth });
-    if (reply.status !== 200) throw new Error(reply.body);
-    chain.refresh_token = (JSON.parse(reply.body) as Tokens).refresh_token;
-  } else if (scenario === 'userinfo') {
-    const reply = await send(server.endpoints.userinfo, { headers: { authorization: `Bearer ${chain.access_token}` } });
-    if (reply.status !== 200) throw new Error(reply.body);
-  } else if (scenario === 'discovery') {
-    await send(server.endpoints.discovery);
-  }
+  if (tokens) await tokens(worker);
+  else await signIn();
 };
 const profileNow = () => profiling && settle > 0 && process.kill(target.pid, 'SIGUSR2');
 const result = await runLoad({ concurrency, seconds: Number(secondsArg), warmupSeconds: Math.max(1, settle), op, serverPid: target.pid, onMeasure: profileNow });

@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider, { errors } from 'oidc-provider';
+import providerContext from 'oidc-provider/lib/helpers/als.js';
 import type { Database, Queryable } from '../db/database.ts';
 import { writeAhead } from '../db/write-ahead.ts';
 import { writeTransient } from '../db/transient.ts';
@@ -108,13 +108,16 @@ async function undoneOnRefusal(db: Database, writes: () => Promise<void>): Promi
   }
 }
 
+/**
+ * The held writes of each oidc-provider request (keyed by its koa context) and of each writeTogether()
+ * running (keyed by a scope object of its own), found through oidc-provider's request context.
+ */
 const heldByRequest = new WeakMap<object, RequestWrites>();
-const heldInScope = new AsyncLocalStorage<RequestWrites>();
 
 /** The held writes of the current oidc-provider request, or of the writeTogether() running (undefined: none). */
 function heldWrites(): RequestWrites | undefined {
   const ctx = Provider.ctx;
-  return (ctx && heldByRequest.get(ctx)) || heldInScope.getStore();
+  return ctx && heldByRequest.get(ctx);
 }
 
 /**
@@ -122,10 +125,20 @@ function heldWrites(): RequestWrites | undefined {
  * transaction before returning: for a sign-in page that saves a grant and then the interaction's
  * result, one commit (SQLite) or round trip (PostgreSQL) instead of two. Answer the browser only
  * after it resolves.
+ *
+ * The scope rides in oidc-provider's own AsyncLocalStorage (what Provider.ctx reads; oidc-provider
+ * itself reads it only for client ID metadata documents, a feature Sesame leaves off) rather than in
+ * one of ours: every AsyncLocalStorage in use makes Node run its hook on every promise the process
+ * creates, and a second one cost a userinfo request some 7% of its CPU (bench/ab-builds.ts --scenario
+ * userinfo). Inside an oidc-provider request the request's own held writes already take them, so `fn`
+ * just runs.
  */
 export async function writeTogether<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  if (heldWrites()) return fn();
   const writes = new RequestWrites(db);
-  return madeAfter(writes, () => heldInScope.run(writes, fn));
+  const scope = {};
+  heldByRequest.set(scope, writes);
+  return madeAfter(writes, () => providerContext.run(scope, fn));
 }
 
 /** Runs `fn`, then makes `writes`; when `fn` fails, they are made too (as each would have been at once) and its error goes on. */
