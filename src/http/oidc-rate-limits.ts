@@ -57,10 +57,10 @@ export function oidcRateLimiter(app: FastifyInstance, perMinute: number) {
    * undefined while within it, else the seconds until the budget frees up. The check only needs the
    * address, so it also serves requests that reach oidc-provider without a fastify request.
    */
-  return async function limitOidc(ip: string, path: string): Promise<number | undefined> {
-    const result = await limiters[classifyOidcPath(path)]({ ip, url: `/oidc${path}`, routeOptions: { config: {} } } as unknown as FastifyRequest);
-    if (result.isAllowed || !result.isExceeded) return undefined;
-    return Math.max(1, result.ttlInSeconds);
+  return function limitOidc(ip: string, path: string): Promise<number | undefined> {
+    const request = { ip, url: `/oidc${path}`, routeOptions: { config: {} } } as unknown as FastifyRequest;
+    // then(), not an async function: every request under /oidc comes here, and each promise costs.
+    return limiters[classifyOidcPath(path)](request).then((result) => (result.isAllowed || !result.isExceeded ? undefined : Math.max(1, result.ttlInSeconds)));
   };
 }
 

@@ -159,9 +159,9 @@ function modelAdapter(db: Database, model: string, now: () => number): Adapter {
   };
   // Writes wait for the end of an oidc-provider request (request-writes.ts); a read that may see one
   // of them (the same row, or any row of the model for findByUid and findByUserCode) makes them first.
-  const read = async (find: () => Promise<ModelRow | undefined>, id?: string): Promise<AdapterPayload | undefined> => {
-    await flushHeldWrites({ model, id });
-    return toPayload(await find());
+  const read = (find: () => Promise<ModelRow | undefined>, id?: string): Promise<AdapterPayload | undefined> => {
+    const flushing = flushHeldWrites({ model, id });
+    return (flushing ? flushing.then(find) : find()).then(toPayload);
   };
   return {
     async upsert(id, payload, expiresIn) {

@@ -60,9 +60,15 @@ class RequestWrites {
     this.writes.push({ write, transient, touches });
   }
 
-  /** Before a read of `read`: the held writes are made first if any of them may change what it reads. */
-  async flushBefore(read: ModelRowKey): Promise<void> {
-    if (this.flushing || this.writes.some((held) => mayAffect(held.touches, read))) await this.flush();
+  /** Before a read of `read`: the held writes are made first (the promise) if any of them may change what it reads. */
+  flushBefore(read: ModelRowKey): Promise<void> | undefined {
+    if (this.flushing || this.writes.some((held) => mayAffect(held.touches, read))) return this.flush();
+    return undefined;
+  }
+
+  /** Nothing held and no flush running: flush() would have nothing to do or wait for. */
+  get settled(): boolean {
+    return !this.flushing && this.writes.length === 0;
   }
 
   async flush(): Promise<void> {
@@ -150,7 +156,8 @@ async function madeAfter<T>(writes: RequestWrites, fn: () => Promise<T>): Promis
     await writes.flush().catch(() => undefined);
     throw error;
   }
-  await writes.flush();
+  // Most requests under /oidc (userinfo, introspection, discovery) write nothing: no flush to wait for.
+  if (!writes.settled) await writes.flush();
   return value;
 }
 
@@ -161,9 +168,13 @@ export async function writeOrHold(db: Database, write: Write, options: WriteOpti
   await undoneOnRefusal(db, () => (options.transient ? writeTransient(db, write, { single: true }) : write(db)));
 }
 
-/** Before a read of `read`: the writes this request holds that it may see are made first (all of them, in one transaction). */
-export async function flushHeldWrites(read: ModelRowKey): Promise<void> {
-  await heldWrites()?.flushBefore(read);
+/**
+ * Before a read of `read`: the writes this request holds that it may see are made first (all of them,
+ * in one transaction; wait for the promise), or undefined when there are none. Every adapter read asks,
+ * and most find nothing held: they go on at once, without a promise to wait for.
+ */
+export function flushHeldWrites(read: ModelRowKey): Promise<void> | undefined {
+  return heldWrites()?.flushBefore(read);
 }
 
 /**
