@@ -8,8 +8,10 @@
  * PROFILE_SETTLE=S runs the scenario S seconds first and profiles only the measured seconds after
  * (bench/lib/profile-on-signal.mjs): a settled server, without start-up and the JIT's warm-up.
  * The profile lands in bench/results/profiles; read it with bench/profile-summary.ts.
+ * PROFILE_COUNT=promises (with PROFILE_SETTLE) counts, instead of profiling, the promises the server's
+ * main thread creates per operation and per HTTP request (bench/lib/count-promises-on-signal.mjs).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './lib/load.ts';
@@ -39,13 +41,19 @@ else seedUsers(sesame.databaseFile, 0, 1000);
 await sesame.child.stop();
 const settle = Number(process.env.PROFILE_SETTLE ?? 0);
 const bare = process.env.PROFILE_TARGET === 'bare';
-const settledProfile = join(RESULTS_DIR, 'profiles', `settled-${bare ? 'bare-' : ''}${scenario}-${process.pid}.cpuprofile`);
+const countPromises = process.env.PROFILE_COUNT === 'promises';
+if (countPromises && !(settle > 0)) throw new Error('PROFILE_COUNT=promises needs PROFILE_SETTLE (it counts after the settling)');
+const settledProfile = join(
+  RESULTS_DIR,
+  'profiles',
+  `settled-${bare ? 'bare-' : ''}${scenario}-${process.pid}.${countPromises ? 'promises.json' : 'cpuprofile'}`,
+);
 const profiling = profileArg === 'profile';
 mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true });
 const nodeArgs = !profiling
   ? []
   : settle > 0
-    ? ['--import', join(import.meta.dirname, 'lib', 'profile-on-signal.mjs')]
+    ? ['--import', join(import.meta.dirname, 'lib', countPromises ? 'count-promises-on-signal.mjs' : 'profile-on-signal.mjs')]
     : ['--cpu-prof', '--cpu-prof-dir', join(RESULTS_DIR, 'profiles')];
 const profileEnv: Record<string, string> = profiling && settle > 0 ? { PROFILE_OUT: settledProfile } : {};
 sesame = await startSesameProcess({
@@ -80,7 +88,10 @@ if (scenario === 'signin' && !bare) for (const step of SIGN_IN_STEPS) console.lo
 console.log(`server CPU per operation: ${((result.serverCpuMs ?? 0) / Math.max(1, result.ops)).toFixed(3)} ms`);
 if (profiling && settle > 0) {
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  console.log(`settled profile: ${settledProfile}`);
+  if (countPromises) {
+    const { promises, requests } = JSON.parse(readFileSync(settledProfile, 'utf8')) as { promises: number; requests: number };
+    console.log(`promises: ${(promises / Math.max(1, result.ops)).toFixed(1)} per operation, ${(promises / Math.max(1, requests)).toFixed(1)} per HTTP request`);
+  } else console.log(`settled profile: ${settledProfile}`);
 }
 await bareProvider?.stop();
 await sesame.child.stop();
