@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './lib/load.ts';
 import { startMailSink } from './lib/mail-sink.ts';
 import { discoverServer } from './lib/oidc.ts';
-import { alternate, People, perOperation, pool, SignInDriver, tokenOp, TOKEN_SCENARIOS, type TokenScenario } from './lib/scenarios.ts';
+import { alternate, isTokenScenario, People, perOperation, pool, SignInDriver, tokenOp, TOKEN_SCENARIOS } from './lib/scenarios.ts';
 import { seedUsers } from './lib/seed.ts';
 import { createBenchDatabase, DEFAULT_BENCH_DATABASE_URL, type BenchDatabase } from './lib/postgres.ts';
 import { REDIRECT_URI, startSesameProcess } from './lib/sesame.ts';
@@ -49,7 +49,7 @@ if (positionals.length !== 2) {
   process.exit(2);
 }
 const scenario = values.scenario ?? 'signin';
-if (scenario !== 'signin' && !(TOKEN_SCENARIOS as readonly string[]).includes(scenario)) {
+if (scenario !== 'signin' && !isTokenScenario(scenario)) {
   console.error(`--scenario: signin or one of ${TOKEN_SCENARIOS.join(', ')}`);
   process.exit(2);
 }
@@ -81,7 +81,7 @@ try {
     const server = await discoverServer(instance.issuer, { ...client, redirectUri: REDIRECT_URI });
     const pid = instance.child.pid;
     const driver = new SignInDriver(server, sink, new People(BASE_USERS));
-    const op = scenario === 'signin' ? driver.op : tokenOp(server, scenario as TokenScenario, await driver.tokenChains(concurrency));
+    const op = isTokenScenario(scenario) ? tokenOp(server, scenario, await driver.tokenChains(concurrency)) : driver.op;
     setups.push({
       name,
       pids: async () => [pid, ...((await database?.serverPids()) ?? [])],

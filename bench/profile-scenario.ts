@@ -23,10 +23,10 @@ import { REDIRECT_URI, registerBenchApp, startSesameProcess } from './lib/sesame
 import { summarize } from './lib/stats.ts';
 import { RESULTS_DIR } from './bench.ts';
 import { startBareProvider } from './lib/bare.ts';
-import { tokenOp, TOKEN_SCENARIOS, type TokenScenario } from './lib/scenarios.ts';
+import { isTokenScenario, tokenOp, TOKEN_SCENARIOS } from './lib/scenarios.ts';
 
 const [scenario = 'signin', concurrencyArg = '16', secondsArg = '8', profileArg = 'profile'] = process.argv.slice(2);
-if (scenario !== 'signin' && !(TOKEN_SCENARIOS as readonly string[]).includes(scenario)) {
+if (scenario !== 'signin' && !isTokenScenario(scenario)) {
   throw new Error(`unknown scenario ${scenario}: signin or one of ${TOKEN_SCENARIOS.join(', ')}`);
 }
 const concurrency = Number(concurrencyArg);
@@ -74,7 +74,7 @@ const steps = Object.fromEntries(SIGN_IN_STEPS.map((step) => [step, [] as number
 let n = 0;
 const signIn = () => (bare ? formSignIn(server) : emailSignIn(server, sink, `p-${process.pid}-${(n += 1)}@example.com`, steps));
 const chains: Tokens[] = scenario === 'signin' ? [] : await Promise.all(Array.from({ length: concurrency }, signIn));
-const tokens = scenario === 'signin' ? undefined : tokenOp(server, scenario as TokenScenario, chains);
+const tokens = isTokenScenario(scenario) ? tokenOp(server, scenario, chains) : undefined;
 const op = async (worker: number) => {
   if (tokens) await tokens(worker);
   else await signIn();

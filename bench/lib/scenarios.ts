@@ -64,6 +64,9 @@ export function measured(options: BenchOptions, kind: 'signIns' | 'tokens', seco
 export const TOKEN_SCENARIOS = ['refresh', 'userinfo', 'introspection', 'discovery', 'jwks'] as const;
 export type TokenScenario = (typeof TOKEN_SCENARIOS)[number];
 
+/** Whether `name` is one of TOKEN_SCENARIOS (for a scenario named on a tool's command line). */
+export const isTokenScenario = (name: string): name is TokenScenario => (TOKEN_SCENARIOS as readonly string[]).includes(name);
+
 export interface Throughput {
   perSecond: number;
   errors: number;
